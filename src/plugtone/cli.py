@@ -1,0 +1,279 @@
+"""The ``plugtone`` command.
+
+Every subcommand takes ``--data DIR`` (default ``./var``, or ``PLUGTONE_DATA``) and
+``--db URL`` (or ``PLUGTONE_DB``); the commands call the same service functions the
+API and UI use, so a rule is written once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from plugtone.inventory.document import parse_document
+from plugtone.inventory.models import DeviceState, LineAssignment, Phone, Site
+from plugtone.inventory.store import Store, StoreError, check_schema, migrate
+from plugtone.inventory.yaml_source import SourceError, load_located
+from plugtone.macaddr import MacError, colon_mac, normalize_mac
+from plugtone.provisioning.resolver import FileRequest, Resolver, Status
+from plugtone.services.inventory_apply import ApplyRefused, apply_document
+from plugtone.services.inventory_export import export_yaml
+from plugtone.settings import SETTINGS_FILE, Settings, load_settings
+from plugtone.vendors import default_registry
+
+
+def common(command):
+    """Add ``--data`` and ``--db`` to a subcommand and hand it resolved settings."""
+
+    @click.option(
+        "--data", "data_dir", envvar="PLUGTONE_DATA", default=None,
+        help="Data directory (default ./var).",
+    )  # fmt: skip
+    @click.option(
+        "--db", "db_url", envvar="PLUGTONE_DB", default=None,
+        help="Store URL such as postgresql://user@host/db (default: SQLite under --data).",
+    )  # fmt: skip
+    @functools.wraps(command)
+    def wrapper(data_dir, db_url, **kwargs):
+        return command(load_settings(data_dir, db_url), **kwargs)
+
+    return wrapper
+
+
+def open_store(settings: Settings) -> Store:
+    if settings.db_url.startswith("sqlite") and not settings.data_dir.is_dir():
+        raise click.ClickException(
+            f"no data directory at {settings.data_dir}: run 'plugtone init' first"
+        )
+    store = Store(settings.db_url)
+    try:
+        check_schema(store.engine)
+    except StoreError as error:
+        raise click.ClickException(str(error)) from None
+    except Exception as error:  # connection refused, bad URL, ...
+        raise click.ClickException(f"cannot open the store: {error}") from None
+    return store
+
+
+@click.group()
+@click.version_option(package_name="plugtone")
+def main() -> None:
+    """plugtone: zero-touch provisioning for SIP desk phones."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@main.command()
+@common
+@click.option(
+    "--tls/--no-tls", default=False, help="Generate a self-signed HTTPS pair if none exists."
+)
+def init(settings: Settings, tls: bool) -> None:
+    """Create the data directory, migrate the store, optionally make a TLS pair."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings_file = settings.data_dir / SETTINGS_FILE
+    if not settings_file.exists():
+        settings_file.write_text(
+            "# plugtone settings; PLUGTONE_* variables and command-line flags override these\n"
+            f'host = "{settings.host}"\n'
+            f"http_port = {settings.http_port}\n"
+            f"https_port = {settings.https_port}\n"
+        )
+    store = Store(settings.db_url)
+    try:
+        migrate(store.engine)
+    except Exception as error:
+        raise click.ClickException(f"cannot migrate the store: {error}") from None
+    finally:
+        store.dispose()
+    click.echo(f"store ready: {_safe_url(settings.db_url)}")
+    if tls and not settings.tls_ready:
+        from plugtone.tls import generate_self_signed
+
+        generate_self_signed(settings.tls_cert, settings.tls_key)
+        click.echo(f"self-signed certificate: {settings.tls_cert}")
+
+
+@main.command()
+@common
+@click.option("--host", default=None, help="Address to listen on (default 0.0.0.0).")
+@click.option("--http-port", type=int, default=None, help="HTTP port (80 as root, else 8080).")
+@click.option("--https-port", type=int, default=None,
+              help="HTTPS port (443 as root, else 8443); on when a TLS pair exists.")  # fmt: skip
+def serve(settings: Settings, host, http_port, https_port) -> None:
+    """Serve phones until interrupted."""
+    from plugtone.servers.runner import ServeOptions
+    from plugtone.servers.runner import serve as run
+
+    open_store(settings).dispose()
+    https = (
+        https_port
+        if https_port is not None
+        else (settings.https_port if settings.tls_ready else None)
+    )
+    if https is not None and not settings.tls_ready:
+        raise click.ClickException(
+            f"HTTPS needs {settings.tls_cert} and {settings.tls_key}: run 'plugtone init --tls'"
+        )
+    options = ServeOptions(
+        db_url=settings.db_url,
+        host=host or settings.host,
+        http_port=http_port if http_port is not None else settings.http_port,
+        https_port=https,
+        tls_cert=settings.tls_cert,
+        tls_key=settings.tls_key,
+    )
+    click.echo(
+        f"plugtone serving HTTP on {options.host}:{options.http_port}"
+        + (f", HTTPS on {options.host}:{options.https_port}" if https else "")
+    )
+    asyncio.run(run(options))
+
+
+@main.command()
+@common
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the changes without making them.")
+@click.option("--prune", is_flag=True, help="Delete what the file does not mention.")
+def apply(settings: Settings, file: Path, dry_run: bool, prune: bool) -> None:
+    """Make the inventory match FILE (YAML), in one transaction."""
+    try:
+        located = load_located(file.read_bytes(), str(file))
+    except OSError as error:
+        raise click.ClickException(f"cannot read {file}: {error.strerror}") from None
+    except SourceError as error:
+        raise click.ClickException(str(error)) from None
+    document, problems = parse_document(located, default_registry())
+    if problems:
+        _fail_with(problems)
+    store = open_store(settings)
+    try:
+        with store.sessions() as session:
+            try:
+                result = apply_document(session, document, prune=prune)
+            except ApplyRefused as refused:
+                session.rollback()
+                _fail_with(refused.problems)
+            for change in result.changes:
+                click.echo(str(change))
+            if dry_run:
+                session.rollback()
+                click.echo(f"dry run: {len(result.changes)} change(s), nothing written")
+                return
+            session.commit()
+        if result.changes:
+            click.echo(
+                f"applied {len(result.changes)} change(s); inventory generation {result.generation}"
+            )
+        else:
+            click.echo("no changes")
+    finally:
+        store.dispose()
+
+
+def _fail_with(problems) -> None:
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    raise click.ClickException(f"{len(problems)} problem(s); nothing was changed")
+
+
+@main.command()
+@common
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output.")  # fmt: skip
+def export(settings: Settings, output: Path | None) -> None:
+    """Write the inventory in the inventory file format."""
+    store = open_store(settings)
+    try:
+        with store.sessions() as session:
+            text = export_yaml(session)
+    finally:
+        store.dispose()
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@common
+@click.option("--unassigned", is_flag=True, help="Only devices seen but not in the inventory.")
+def phones(settings: Settings, unassigned: bool) -> None:
+    """List phones, with what plugtone last saw of each, and unassigned devices."""
+    store = open_store(settings)
+    try:
+        with store.sessions() as session:
+            seen = {state.mac: state for state in session.scalars(select(DeviceState))}
+            rows = []
+            if not unassigned:
+                sites = {site.id: site.name for site in session.scalars(select(Site))}
+                line_counts: dict[int, int] = {}
+                for assignment in session.scalars(select(LineAssignment)):
+                    line_counts[assignment.phone_id] = line_counts.get(assignment.phone_id, 0) + 1
+                for phone in session.scalars(select(Phone).order_by(Phone.mac)):
+                    state = seen.pop(phone.mac, None)
+                    rows.append((colon_mac(phone.mac), phone.model, sites[phone.site_id],
+                                 str(line_counts.get(phone.id, 0)), _seen(state)))  # fmt: skip
+            else:
+                assigned = set(session.scalars(select(Phone.mac)))
+                seen = {mac: state for mac, state in seen.items() if mac not in assigned}
+            for mac, state in sorted(seen.items()):
+                if unassigned or not session.scalar(select(Phone.id).where(Phone.mac == mac)):
+                    rows.append(
+                        (colon_mac(mac), state.model or "?", "(unassigned)", "-", _seen(state))
+                    )
+    finally:
+        store.dispose()
+    header = ("MAC", "MODEL", "SITE", "LINES", "LAST SEEN")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo(
+            "  ".join(
+                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
+        )
+
+
+def _seen(state: DeviceState | None) -> str:
+    if state is None:
+        return "never"
+    when = state.last_seen.strftime("%Y-%m-%d %H:%M:%S")
+    version = f" v{state.firmware_version}" if state.firmware_version else ""
+    return f"{when} from {state.last_address or '?'}{version}"
+
+
+@main.command()
+@common
+@click.argument("mac")
+@click.argument("file")
+def render(settings: Settings, mac: str, file: str) -> None:
+    """Print exactly what phone MAC would be served for FILE."""
+    try:
+        normalized = normalize_mac(mac)
+    except MacError as error:
+        raise click.ClickException(str(error)) from None
+    store = open_store(settings)
+    try:
+        resolver = Resolver(store, default_registry())
+        answer = resolver.resolve(FileRequest(path=file, transport="cli", mac=normalized))
+    finally:
+        store.dispose()
+    if answer.status is not Status.OK or answer.content is None:
+        raise click.ClickException(
+            f"{file}: not served to {colon_mac(normalized)} ({answer.detail or 'not found'})"
+        )
+    sys.stdout.buffer.write(answer.content)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,1 @@
+"""The inventory: schema, store access, migrations and the inventory file."""

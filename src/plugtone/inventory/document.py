@@ -1,0 +1,577 @@
+"""The inventory file's format, checked field by field.
+
+``parse_document`` turns a loaded YAML document into typed specs and collects every
+problem it finds (with its ``file:line:col``) instead of stopping at the first, so
+an admin fixes a file in one pass. References between entries (a phone's site, a
+line's extension) are checked later, when the file is applied, because they may
+point at entries already in the store. The format is documented in
+``docs/inventory-format.md``; keep both in step.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from plugtone.inventory.yaml_source import Located, Path
+from plugtone.macaddr import MacError, normalize_mac
+from plugtone.vendors import UnknownModel, VendorRegistry
+from plugtone.vendors.base import NEUTRAL_KEY_TYPES
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NUMBER_RE = re.compile(r"^[0-9A-Za-z*#+][0-9A-Za-z*#+._-]{0,63}$")
+HOST_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+DTMF_METHODS = ("info", "rfc2833", "inband")
+TRANSPORTS = ("udp", "tcp", "tls")
+CODECS = ("pcmu", "pcma", "g722", "g729", "g726", "ilbc", "opus", "gsm")
+CONFIG_SERVER_SCHEMES = ("tftp", "ftp", "http", "https")
+TOP_LEVEL = ("sites", "extensions", "phones", "models")
+
+
+@dataclass
+class Problem:
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class KeySpec:
+    type: str
+    value: str | None = None
+    label: str | None = None
+    line: int | None = None
+    family: str | None = None
+    slot: int | None = None
+
+
+@dataclass
+class SiteSpec:
+    where: str
+    name: str
+    sip_server: str
+    sip_port: int = 5060
+    sip_transport: str = "udp"
+    timezone: str = "UTC"
+    ntp_servers: list[str] = field(default_factory=list)
+    dial_plan: str | None = None
+    digit_timeout: int | None = None
+    voicemail: str | None = None
+    conference: str | None = None
+    dtmf_method: str = "rfc2833"
+    registration_period: int = 3600
+    codecs: list[str] = field(default_factory=list)
+    config_server: str | None = None
+    resync_time: str | None = None
+    keys: list[KeySpec] = field(default_factory=list)
+    vendor_settings: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class ExtensionSpec:
+    where: str
+    number: str
+    site: str
+    name: str | None = None
+    auth_user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    shared: bool = False
+
+
+@dataclass
+class LineRef:
+    index: int
+    site: str | None
+    number: str
+    where: str
+
+
+@dataclass
+class PhoneSpec:
+    where: str
+    mac: str
+    model: str
+    vendor: str
+    site: str
+    lines: list[LineRef] = field(default_factory=list)
+    keys: list[KeySpec] = field(default_factory=list)
+    vendor_settings: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+
+
+@dataclass
+class ModelDefaultsSpec:
+    where: str
+    model: str
+    vendor: str
+    vendor_settings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Document:
+    sites: list[SiteSpec] = field(default_factory=list)
+    extensions: list[ExtensionSpec] = field(default_factory=list)
+    phones: list[PhoneSpec] = field(default_factory=list)
+    models: list[ModelDefaultsSpec] = field(default_factory=list)
+
+
+class _Checker:
+    """Walks one document, collecting problems with their positions."""
+
+    def __init__(self, located: Located, registry: VendorRegistry) -> None:
+        self.located = located
+        self.registry = registry
+        self.problems: list[Problem] = []
+
+    def fail(self, path: Path, message: str) -> None:
+        self.problems.append(Problem(self.located.where(path), message))
+
+    # -- field readers: each returns a cleaned value or None after recording a problem
+
+    def mapping(self, value: Any, path: Path, allowed: tuple[str, ...]) -> dict | None:
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping, got {_kind(value)}")
+            return None
+        for key in value:
+            if key not in allowed:
+                self.fail((*path, key), f"unknown field {key!r} (allowed: {', '.join(allowed)})")
+        return value
+
+    def required(self, item: dict, key: str, path: Path) -> Any:
+        if item.get(key) is None:
+            self.fail(path, f"missing required field {key!r}")
+            return None
+        return item[key]
+
+    def text(
+        self, value: Any, path: Path, pattern: re.Pattern | None = None, what: str = ""
+    ) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.fail(path, f"expected text, got {_kind(value)}")
+            return None
+        result = str(value)
+        if pattern is not None and not pattern.match(result):
+            self.fail(path, f"{result!r} is not a valid {what or 'value'}")
+            return None
+        if "\n" in result or "\x00" in result:
+            self.fail(path, "line breaks and NUL characters are not allowed")
+            return None
+        return result
+
+    def integer(self, value: Any, path: Path, low: int, high: int) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, f"expected a whole number, got {_kind(value)}")
+            return None
+        if not low <= value <= high:
+            self.fail(path, f"{value} is out of range {low}..{high}")
+            return None
+        return value
+
+    def boolean(self, value: Any, path: Path) -> bool | None:
+        if value is None:
+            return None
+        if not isinstance(value, bool):
+            self.fail(path, f"expected true or false, got {_kind(value)}")
+            return None
+        return value
+
+    def choice(self, value: Any, path: Path, choices: tuple[str, ...]) -> str | None:
+        text = self.text(value, path)
+        if text is None:
+            return None
+        if text.lower() not in choices:
+            self.fail(path, f"{text!r} is not one of {', '.join(choices)}")
+            return None
+        return text.lower()
+
+    def text_list(self, value: Any, path: Path, check) -> list[str] | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            self.fail(path, f"expected a list, got {_kind(value)}")
+            return None
+        result = []
+        for index, item in enumerate(value):
+            cleaned = check(item, (*path, index))
+            if cleaned is not None:
+                result.append(cleaned)
+        return result
+
+    def host(self, value: Any, path: Path) -> str | None:
+        text = self.text(value, path)
+        if text is None:
+            return None
+        if HOST_RE.match(text):
+            return text
+        try:
+            ipaddress.ip_address(text.strip("[]"))
+        except ValueError:
+            self.fail(path, f"{text!r} is not a host name or IP address")
+            return None
+        return text.strip("[]")
+
+    def host_port(self, value: Any, path: Path) -> tuple[str, int] | None:
+        text = self.text(value, path)
+        if text is None:
+            return None
+        host, port = text, 5060
+        if text.startswith("["):
+            closing = text.find("]")
+            host = text[1:closing] if closing > 0 else text
+            rest = text[closing + 1 :] if closing > 0 else ""
+            if rest.startswith(":"):
+                port_text = rest[1:]
+                if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+                    self.fail(path, f"bad port in {text!r}")
+                    return None
+                port = int(port_text)
+        elif text.count(":") == 1:
+            host, port_text = text.split(":")
+            if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+                self.fail(path, f"bad port in {text!r}")
+                return None
+            port = int(port_text)
+        checked = self.host(host, path)
+        return (checked, port) if checked is not None else None
+
+    def timezone(self, value: Any, path: Path) -> str | None:
+        text = self.text(value, path)
+        if text is None:
+            return None
+        if text not in _zones():
+            try:
+                ZoneInfo(text)
+            except (ZoneInfoNotFoundError, ValueError):
+                self.fail(path, f"{text!r} is not an IANA time zone (such as America/New_York)")
+                return None
+        return text
+
+    def keys(self, value: Any, path: Path) -> list[KeySpec]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(path, f"expected a list of keys, got {_kind(value)}")
+            return []
+        result = []
+        allowed = ("type", "value", "label", "line", "family", "slot")
+        for index, item in enumerate(value):
+            here = (*path, index)
+            item = self.mapping(item, here, allowed)
+            if item is None:
+                continue
+            key_type = self.choice(
+                self.required(item, "type", here), (*here, "type"), NEUTRAL_KEY_TYPES
+            )
+            if key_type is None:
+                continue
+            result.append(
+                KeySpec(
+                    type=key_type,
+                    value=self.text(item.get("value"), (*here, "value")),
+                    label=self.text(item.get("label"), (*here, "label")),
+                    line=self.integer(item.get("line"), (*here, "line"), 1, 64),
+                    family=self.text(item.get("family"), (*here, "family"), NAME_RE, "key family"),
+                    slot=self.integer(item.get("slot"), (*here, "slot"), 1, 1000),
+                )
+            )
+        return result
+
+    def raw_settings(self, value: Any, path: Path, vendor: str) -> dict[str, str]:
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping of setting names to values, got {_kind(value)}")
+            return {}
+        result: dict[str, str] = {}
+        for name, setting in value.items():
+            here = (*path, name)
+            if isinstance(setting, bool):
+                setting = "1" if setting else "0"
+            if setting is None:
+                setting = ""
+            if not isinstance(setting, str | int | float):
+                self.fail(
+                    here, f"a raw setting's value must be text or a number, got {_kind(setting)}"
+                )
+                continue
+            if "\n" in str(setting) or "\x00" in str(setting) or "\n" in name:
+                self.fail(here, "line breaks and NUL characters are not allowed in raw settings")
+                continue
+            result[name] = str(setting)
+        for message in self.registry.get(vendor).validate_settings(result):
+            self.fail(path, message)
+        return result
+
+    def vendor_settings(
+        self, value: Any, path: Path, only: str | None = None
+    ) -> dict[str, dict[str, str]]:
+        """``{vendor: {key: value}}``; with ``only``, other vendors are refused."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(path, f"expected a mapping of vendor names, got {_kind(value)}")
+            return {}
+        result = {}
+        for vendor, settings in value.items():
+            here = (*path, vendor)
+            if vendor not in self.registry.by_name:
+                known = ", ".join(self.registry.by_name)
+                self.fail(here, f"unknown vendor {vendor!r} (installed vendors: {known})")
+                continue
+            if only is not None and vendor != only:
+                self.fail(here, f"settings for {vendor!r} cannot apply to a {only} phone or model")
+                continue
+            result[vendor] = self.raw_settings(settings, here, vendor)
+        return result
+
+    def model(self, value: Any, path: Path) -> tuple[str, str] | None:
+        text = self.text(value, path)
+        if text is None:
+            return None
+        try:
+            plugin, canonical = self.registry.resolve_model(text)
+        except UnknownModel as error:
+            self.fail(path, str(error))
+            return None
+        return plugin.name, canonical
+
+    # -- entries
+
+    def site(self, item: Any, path: Path) -> SiteSpec | None:
+        allowed = (
+            "name", "sip_server", "sip_transport", "timezone", "ntp_servers", "dial_plan",
+            "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
+            "codecs", "config_server", "resync_time", "keys", "vendor_settings",
+        )  # fmt: skip
+        item = self.mapping(item, path, allowed)
+        if item is None:
+            return None
+        before = len(self.problems)
+        name = self.text(self.required(item, "name", path), (*path, "name"), NAME_RE, "site name")
+        server = self.host_port(self.required(item, "sip_server", path), (*path, "sip_server"))
+        spec = SiteSpec(where=self.located.where(path), name=name or "", sip_server="")
+        if server is not None:
+            spec.sip_server, spec.sip_port = server
+        spec.sip_transport = (
+            self.choice(item.get("sip_transport", "udp"), (*path, "sip_transport"), TRANSPORTS)
+            or "udp"
+        )
+        spec.timezone = self.timezone(item.get("timezone", "UTC"), (*path, "timezone")) or "UTC"
+        spec.ntp_servers = (
+            self.text_list(item.get("ntp_servers"), (*path, "ntp_servers"), self.host) or []
+        )
+        spec.dial_plan = self.text(item.get("dial_plan"), (*path, "dial_plan"))
+        spec.digit_timeout = self.integer(
+            item.get("digit_timeout"), (*path, "digit_timeout"), 1, 60
+        )
+        spec.voicemail = self.text(item.get("voicemail"), (*path, "voicemail"))
+        spec.conference = self.text(item.get("conference"), (*path, "conference"))
+        spec.dtmf_method = (
+            self.choice(item.get("dtmf_method", "rfc2833"), (*path, "dtmf_method"), DTMF_METHODS)
+            or "rfc2833"
+        )
+        period = self.integer(
+            item.get("registration_period", 3600), (*path, "registration_period"), 30, 86400
+        )
+        spec.registration_period = period or 3600
+        spec.codecs = (
+            self.text_list(
+                item.get("codecs"), (*path, "codecs"), lambda v, p: self.choice(v, p, CODECS)
+            )
+            or []
+        )
+        spec.config_server = self.config_server(item.get("config_server"), (*path, "config_server"))
+        spec.resync_time = self.text(
+            item.get("resync_time"), (*path, "resync_time"), TIME_RE, "time (HH:MM)"
+        )
+        spec.keys = self.keys(item.get("keys"), (*path, "keys"))
+        spec.vendor_settings = self.vendor_settings(
+            item.get("vendor_settings"), (*path, "vendor_settings")
+        )
+        return spec if len(self.problems) == before else None
+
+    def config_server(self, value: Any, path: Path) -> str | None:
+        text = self.text(value, path)
+        if text is None:
+            return None
+        parts = urlsplit(text)
+        if parts.scheme not in CONFIG_SERVER_SCHEMES or not parts.hostname:
+            self.fail(
+                path, f"{text!r} is not a tftp://, ftp://, http:// or https:// URL with a host"
+            )
+            return None
+        return text
+
+    def extension(self, item: Any, path: Path) -> ExtensionSpec | None:
+        allowed = ("number", "site", "name", "auth_user", "password", "shared")
+        item = self.mapping(item, path, allowed)
+        if item is None:
+            return None
+        before = len(self.problems)
+        number = self.text(
+            self.required(item, "number", path), (*path, "number"), NUMBER_RE, "extension number"
+        )
+        site = self.text(self.required(item, "site", path), (*path, "site"), NAME_RE, "site name")
+        spec = ExtensionSpec(
+            where=self.located.where(path),
+            number=number or "",
+            site=site or "",
+            name=self.text(item.get("name"), (*path, "name")),
+            auth_user=self.text(item.get("auth_user"), (*path, "auth_user")),
+            password=self.text(item.get("password"), (*path, "password")),
+            shared=bool(self.boolean(item.get("shared", False), (*path, "shared"))),
+        )
+        return spec if len(self.problems) == before else None
+
+    def line_refs(self, value: Any, path: Path) -> list[LineRef]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(path, f"expected a list of extensions (one per line), got {_kind(value)}")
+            return []
+        result = []
+        for index, item in enumerate(value):
+            here = (*path, index)
+            if item is None:
+                continue  # an empty line slot keeps later lines at their index
+            text = self.text(item, here)
+            if text is None:
+                continue
+            site, _, number = text.rpartition("/")
+            if not NUMBER_RE.match(number) or (site and not NAME_RE.match(site)):
+                self.fail(here, f"{text!r} is not an extension number (or site/number)")
+                continue
+            result.append(LineRef(index + 1, site or None, number, self.located.where(here)))
+        return result
+
+    def phone(self, item: Any, path: Path) -> PhoneSpec | None:
+        allowed = ("mac", "model", "site", "lines", "keys", "vendor_settings", "description")
+        item = self.mapping(item, path, allowed)
+        if item is None:
+            return None
+        before = len(self.problems)
+        mac_text = self.text(self.required(item, "mac", path), (*path, "mac"))
+        mac = ""
+        if mac_text is not None:
+            try:
+                mac = normalize_mac(mac_text)
+            except MacError as error:
+                self.fail((*path, "mac"), str(error))
+        model = self.model(self.required(item, "model", path), (*path, "model"))
+        site = self.text(self.required(item, "site", path), (*path, "site"), NAME_RE, "site name")
+        vendor = model[0] if model else ""
+        settings = self.vendor_settings(
+            item.get("vendor_settings"), (*path, "vendor_settings"), only=vendor or None
+        )
+        spec = PhoneSpec(
+            where=self.located.where(path),
+            mac=mac,
+            model=model[1] if model else "",
+            vendor=vendor,
+            site=site or "",
+            lines=self.line_refs(item.get("lines"), (*path, "lines")),
+            keys=self.keys(item.get("keys"), (*path, "keys")),
+            vendor_settings=settings.get(vendor, {}),
+            description=self.text(item.get("description"), (*path, "description")),
+        )
+        return spec if len(self.problems) == before else None
+
+    def model_defaults(self, item: Any, path: Path) -> ModelDefaultsSpec | None:
+        item = self.mapping(item, path, ("model", "vendor_settings"))
+        if item is None:
+            return None
+        before = len(self.problems)
+        model = self.model(self.required(item, "model", path), (*path, "model"))
+        vendor = model[0] if model else ""
+        settings = self.vendor_settings(
+            item.get("vendor_settings"), (*path, "vendor_settings"), only=vendor or None
+        )
+        spec = ModelDefaultsSpec(
+            where=self.located.where(path),
+            model=model[1] if model else "",
+            vendor=vendor,
+            vendor_settings=settings.get(vendor, {}),
+        )
+        return spec if len(self.problems) == before else None
+
+
+def parse_document(located: Located, registry: VendorRegistry) -> tuple[Document, list[Problem]]:
+    """Check every entry of ``located``; return the specs and all problems found."""
+    checker = _Checker(located, registry)
+    document = Document()
+    root = checker.mapping(located.data, (), TOP_LEVEL)
+    if root is None:
+        return document, checker.problems
+    sections = (
+        ("sites", checker.site, document.sites),
+        ("extensions", checker.extension, document.extensions),
+        ("phones", checker.phone, document.phones),
+        ("models", checker.model_defaults, document.models),
+    )
+    for section, read, target in sections:
+        entries = root.get(section)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            checker.fail((section,), f"expected a list of {section}, got {_kind(entries)}")
+            continue
+        for index, entry in enumerate(entries):
+            spec = read(entry, (section, index))
+            if spec is not None:
+                target.append(spec)
+    _check_duplicates(document, checker)
+    return document, checker.problems
+
+
+def _check_duplicates(document: Document, checker: _Checker) -> None:
+    def report(items, key, what) -> None:
+        seen: dict[Any, str] = {}
+        for item in items:
+            value = key(item)
+            if value in seen:
+                checker.problems.append(
+                    Problem(item.where, f"{what} {value!r} is already defined at {seen[value]}")
+                )
+            else:
+                seen[value] = item.where
+
+    report(document.sites, lambda s: s.name, "site")
+    report(document.extensions, lambda e: f"{e.site}/{e.number}", "extension")
+    report(document.phones, lambda p: p.mac, "phone")
+    report(document.models, lambda m: m.model, "model")
+    for phone in document.phones:
+        indexes = [line.index for line in phone.lines]
+        if len(indexes) != len(set(indexes)):
+            checker.problems.append(Problem(phone.where, "a line index is used twice"))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false"}.get(
+        type(value), type(value).__name__
+    )
+
+
+_ZONES: set[str] | None = None
+
+
+def _zones() -> set[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = available_timezones()
+    return _ZONES

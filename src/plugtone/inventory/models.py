@@ -1,0 +1,245 @@
+"""The inventory schema: the one place where plugtone keeps state.
+
+Everything is vendor-neutral except ``VendorSetting`` rows, the escape hatch that
+carries raw vendor keys at the site, model or phone level. Schema changes go
+through the Alembic migrations in ``inventory/migrations``; ``Base.metadata`` here
+must always equal what the migrations build (a test checks that).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Meta(Base):
+    """Key/value facts about the store itself, such as the inventory generation.
+
+    The generation increases with every committed inventory change; render caches
+    in every plugtone process key on it, so a change is served everywhere at once.
+    """
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class Site(Base):
+    """A place whose phones share one SIP server, time zone and dial plan."""
+
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    sip_server: Mapped[str] = mapped_column(String(255))
+    sip_port: Mapped[int] = mapped_column(Integer, default=5060)
+    sip_transport: Mapped[str] = mapped_column(String(8), default="udp")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    ntp_servers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    dial_plan: Mapped[str | None] = mapped_column(Text, nullable=True)
+    digit_timeout: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    voicemail: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    conference: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    dtmf_method: Mapped[str] = mapped_column(String(16), default="rfc2833")
+    registration_period: Mapped[int] = mapped_column(Integer, default=3600)
+    codecs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    config_server: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    resync_time: Mapped[str | None] = mapped_column(String(5), nullable=True)
+
+    extensions: Mapped[list[Extension]] = relationship(back_populates="site", passive_deletes=True)
+    phones: Mapped[list[Phone]] = relationship(back_populates="site", passive_deletes=True)
+
+
+class ModelProfile(Base):
+    """Settings shared by every phone of one model (the 'model' settings level)."""
+
+    __tablename__ = "model_profiles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), unique=True)
+    vendor: Mapped[str] = mapped_column(String(32))
+
+
+class Extension(Base):
+    """A SIP account on the PBX. The password is a secret: it is served, never logged."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("site_id", "number", name="site_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
+    number: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    auth_user: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    password: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    site: Mapped[Site] = relationship(back_populates="extensions")
+    assignments: Mapped[list[LineAssignment]] = relationship(
+        back_populates="extension", passive_deletes=True
+    )
+
+
+class Phone(Base):
+    """A physical phone, known by its MAC (12 upper-case hex digits)."""
+
+    __tablename__ = "phones"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mac: Mapped[str] = mapped_column(String(12), unique=True)
+    model: Mapped[str] = mapped_column(String(64))
+    vendor: Mapped[str] = mapped_column(String(32))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
+    description: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    site: Mapped[Site] = relationship(back_populates="phones")
+    lines: Mapped[list[LineAssignment]] = relationship(
+        back_populates="phone", cascade="all, delete-orphan", order_by="LineAssignment.index"
+    )
+
+
+class LineAssignment(Base):
+    """Extension ``extension`` on line ``index`` (1-based) of ``phone``."""
+
+    __tablename__ = "line_assignments"
+    __table_args__ = (
+        UniqueConstraint("phone_id", "index", name="phone_index"),
+        CheckConstraint('"index" >= 1', name="index_positive"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phone_id: Mapped[int] = mapped_column(ForeignKey("phones.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)
+    extension_id: Mapped[int] = mapped_column(ForeignKey("extensions.id", ondelete="RESTRICT"))
+
+    phone: Mapped[Phone] = relationship(back_populates="lines")
+    extension: Mapped[Extension] = relationship(back_populates="assignments")
+
+
+class Key(Base):
+    """A programmable key, owned by a site (default for its phones) or by one phone.
+
+    A phone with keys of its own uses those; a phone without uses its site's.
+    ``family`` and ``index`` pin a key to a vendor's key family and slot when the
+    neutral order is not what the admin wants.
+    """
+
+    __tablename__ = "keys"
+    __table_args__ = (
+        CheckConstraint(
+            "(CASE WHEN site_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN phone_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_owner",
+        ),
+        Index("ix_keys_owner", "site_id", "phone_id", "position"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), nullable=True
+    )
+    phone_id: Mapped[int | None] = mapped_column(
+        ForeignKey("phones.id", ondelete="CASCADE"), nullable=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    label: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    line: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    family: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    slot: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class VendorSetting(Base):
+    """A raw vendor key at one settings level: site, model or phone.
+
+    The escape hatch for everything the neutral inventory does not model; the
+    vendor plug-in merges these last, so they win over what it derives.
+    """
+
+    __tablename__ = "vendor_settings"
+    __table_args__ = (
+        CheckConstraint(
+            "(CASE WHEN site_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN model_profile_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN phone_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_owner",
+        ),
+        Index("ix_vendor_settings_owner", "site_id", "model_profile_id", "phone_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), nullable=True
+    )
+    model_profile_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_profiles.id", ondelete="CASCADE"), nullable=True
+    )
+    phone_id: Mapped[int | None] = mapped_column(
+        ForeignKey("phones.id", ondelete="CASCADE"), nullable=True
+    )
+    vendor: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+
+
+class DeviceState(Base):
+    """What plugtone has learnt about a device from its requests.
+
+    One row per MAC that ever asked, assigned or not: an unknown MAC shows up here
+    as seen-but-unassigned, which is how admins find new phones to add. The last
+    client address lets TFTP requests without a MAC in the file name be tied to a
+    device.
+    """
+
+    __tablename__ = "device_states"
+    mac: Mapped[str] = mapped_column(String(12), primary_key=True)
+    vendor: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    firmware_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_address: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    last_user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ProvisioningEvent(Base):
+    """One request a phone made, on any transport, and how it was answered.
+
+    Never holds file contents or credentials: a path, a status and a byte count.
+    """
+
+    __tablename__ = "provisioning_events"
+    __table_args__ = (Index("ix_provisioning_events_mac_time", "mac", "time"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    transport: Mapped[str] = mapped_column(String(8))
+    client_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    path: Mapped[str] = mapped_column(String(512))
+    mac: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    vendor: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    detail: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -1,0 +1,153 @@
+"""Opening the store: engines, sessions, migrations and the inventory generation.
+
+SQLite (a file under the data directory) is the embedded default for one machine;
+a ``postgresql://`` URL lets any number of plugtone processes share one database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from plugtone.inventory.models import Meta
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+GENERATION_KEY = "inventory_generation"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or is not at the schema this code expects."""
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URLs people type (``postgresql://``) and pick plugtone's driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'plugtone.db').resolve()}"
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine with the per-dialect settings plugtone relies on."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+            cursor = dbapi_connection.cursor()
+            # WAL lets the servers read while the event log writes; foreign keys are
+            # off by default in SQLite and the schema depends on them.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision``; safe to call on every start."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def head_revision() -> str:
+    script = ScriptDirectory.from_config(alembic_config(create_engine("sqlite://")))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Refuse to run against a store at another schema revision."""
+    current = current_revision(engine)
+    if current != head_revision():
+        raise StoreError(
+            f"the store is at schema revision {current or 'none'}, this plugtone needs "
+            f"{head_revision()}: run 'plugtone init' (it migrates) first"
+        )
+
+
+class Store:
+    """An engine plus a session factory; one per process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.engine = create_store_engine(self.url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose work is committed on success and rolled back on error."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def generation(self) -> int:
+        with self.sessions() as session:
+            return read_generation(session)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def read_generation(session: Session) -> int:
+    value = session.scalar(select(Meta.value).where(Meta.key == GENERATION_KEY))
+    return int(value) if value is not None else 0
+
+
+def bump_generation(session: Session) -> int:
+    """Mark the inventory changed inside the caller's transaction.
+
+    The row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL) so concurrent writers
+    serialise and every committed change gets its own generation number.
+    """
+    row = session.scalar(select(Meta).where(Meta.key == GENERATION_KEY).with_for_update())
+    if row is None:
+        row = Meta(key=GENERATION_KEY, value="0")
+        session.add(row)
+    row.value = str(int(row.value) + 1)
+    session.flush()
+    return int(row.value)
+
+
+def lock_inventory(session: Session) -> None:
+    """Take the inventory write lock for the rest of the transaction."""
+    session.scalar(select(Meta).where(Meta.key == GENERATION_KEY).with_for_update())

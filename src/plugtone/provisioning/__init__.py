@@ -1,0 +1,1 @@
+"""Resolver, identification, render cache and event log shared by every transport."""

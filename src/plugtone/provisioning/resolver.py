@@ -1,0 +1,293 @@
+"""The resolver: one answer to "this client asks for this path", for every transport.
+
+Transports (TFTP, HTTP, FTP) know no vendor: they build a :class:`FileRequest` and
+send back whatever bytes the resolver answers. The resolver runs the identification
+pipeline (facts from the path and User-Agent, then the device by MAC, then by last
+address), picks the vendor plug-in, renders, and caches the result per inventory
+generation, so a boot storm of thousands of phones renders each file once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from enum import Enum
+
+from plugtone.inventory.store import Store, read_generation
+from plugtone.provisioning.views import load_model, load_phone
+from plugtone.vendors import VendorRegistry
+from plugtone.vendors.base import DeviceFacts, FileRef, FileScope, PhoneView, VendorPlugin
+
+MAX_PATH = 255
+
+CONTENT_TYPES = {
+    ".cfg": "text/plain; charset=utf-8",
+    ".cnf": "text/plain; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".xml": "text/xml; charset=utf-8",
+    ".bmp": "image/bmp",
+    ".png": "image/png",
+}
+
+
+class Status(Enum):
+    OK = "ok"
+    NOT_FOUND = "not_found"
+    BAD_PATH = "bad_path"
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    """What a transport knows about a request, in transport-neutral terms."""
+
+    path: str
+    transport: str
+    client_address: str | None = None
+    user_agent: str | None = None
+    mac: str | None = None
+    """A MAC the caller already knows (``plugtone render``), used when the path has none."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The resolver's answer; ``content`` is set only when ``status`` is OK."""
+
+    status: Status
+    path: str
+    content: bytes | None = None
+    vendor: str | None = None
+    mac: str | None = None
+    facts: DeviceFacts | None = None
+    detail: str | None = None
+
+    @property
+    def etag(self) -> str | None:
+        if self.content is None:
+            return None
+        return '"' + hashlib.blake2b(self.content, digest_size=12).hexdigest() + '"'
+
+    @property
+    def content_type(self) -> str:
+        extension = posixpath.splitext(self.path.lower())[1]
+        return CONTENT_TYPES.get(extension, "application/octet-stream")
+
+
+def clean_path(raw: str) -> str | None:
+    """The path a phone asked for, made relative and safe; ``None`` when hostile.
+
+    Phones ask with and without a leading slash and sometimes with sub-paths
+    (``US/7960-tones.xml``). Anything that could leave the served tree is refused:
+    ``..`` components, backslashes, NUL and other control characters, drive letters.
+    """
+    if not raw or len(raw) > MAX_PATH * 4:
+        return None
+    if any(ord(char) < 32 or char in "\\\x7f" for char in raw):
+        return None
+    parts = [part for part in raw.split("/") if part not in ("", ".")]
+    if not parts or any(part == ".." for part in parts) or ":" in parts[0]:
+        return None
+    cleaned = "/".join(parts)
+    return cleaned if len(cleaned) <= MAX_PATH else None
+
+
+class _LRU:
+    """A small thread-safe LRU map, emptied whenever the inventory generation moves."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key, default=None):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+            return default
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+    def __contains__(self, key) -> bool:
+        with self.lock:
+            return key in self.items
+
+
+_MISSING = object()
+
+
+class Resolver:
+    """Maps file requests to rendered bytes; one per process, shared by every transport."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: VendorRegistry,
+        *,
+        cache_size: int = 20_000,
+        generation_check_interval: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.check_interval = generation_check_interval
+        self.generation = -1
+        self._checked_at = 0.0
+        self._files = _LRU(cache_size)
+        self._phones = _LRU(cache_size)
+        self._addresses: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # -- generation tracking
+
+    def refresh(self, force: bool = False) -> int:
+        """Re-read the inventory generation (at most every ``check_interval`` s)."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < self.check_interval:
+            return self.generation
+        with self.store.sessions() as session:
+            generation = read_generation(session)
+        with self._lock:
+            self._checked_at = now
+            if generation != self.generation:
+                self.generation = generation
+                self._files.clear()
+                self._phones.clear()
+        return generation
+
+    def is_fresh(self) -> bool:
+        return time.monotonic() - self._checked_at < self.check_interval
+
+    # -- identification
+
+    def identify(self, request: FileRequest) -> DeviceFacts | None:
+        """Facts a User-Agent gives (MAC, model, firmware), from whichever plug-in knows it."""
+        if not request.user_agent:
+            return None
+        for plugin in self.registry.plugins:
+            facts = plugin.identify(request.user_agent)
+            if facts is not None:
+                return facts
+        return None
+
+    def remember_address(self, address: str, mac: str) -> None:
+        """Tie a client address to a MAC, for later requests that carry no MAC."""
+        self._addresses[address] = mac
+
+    def mac_for_address(self, address: str | None) -> str | None:
+        return self._addresses.get(address) if address else None
+
+    def phone(self, mac: str) -> PhoneView | None:
+        cached = self._phones.get(mac, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        with self.store.sessions() as session:
+            view = load_phone(session, mac)
+        self._phones.put(mac, view)
+        return view
+
+    # -- resolution
+
+    def cached(self, request: FileRequest) -> Answer | None:
+        """The answer without touching the store, or ``None`` when that would be needed.
+
+        Async transports call this on the event loop and fall back to
+        :meth:`resolve` in a worker thread only on a miss.
+        """
+        if not self.is_fresh():
+            return None
+        try:
+            return self._resolve(request, allow_io=False)
+        except _NeedsStore:
+            return None
+
+    def resolve(self, request: FileRequest) -> Answer:
+        """Answer ``request``; may read the store, so async callers run it in a thread."""
+        self.refresh()
+        return self._resolve(request, allow_io=True)
+
+    def _phone(self, mac: str, allow_io: bool) -> PhoneView | None:
+        cached = self._phones.get(mac, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        if not allow_io:
+            raise _NeedsStore
+        return self.phone(mac)
+
+    def _render(
+        self, plugin: VendorPlugin, ref: FileRef, phone: PhoneView | None, allow_io: bool
+    ) -> bytes | None:
+        key = (plugin.name, ref)
+        cached = self._files.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        if not allow_io:
+            raise _NeedsStore
+        model = None
+        if ref.model is not None:
+            with self.store.sessions() as session:
+                model = load_model(session, ref.model, plugin.name)
+        content = plugin.render(ref, phone if ref.scope is FileScope.DEVICE else None, model)
+        self._files.put(key, content)
+        return content
+
+    def _resolve(self, request: FileRequest, allow_io: bool) -> Answer:
+        path = clean_path(request.path)
+        if path is None:
+            return Answer(Status.BAD_PATH, request.path, detail="refused path")
+        facts = self.identify(request)
+        matches: list[tuple[VendorPlugin, FileRef]] = []
+        for plugin in self.registry.plugins:
+            ref = plugin.match(path)
+            if ref is not None:
+                matches.append((plugin, ref))
+        mac = next((ref.mac for _, ref in matches if ref.mac), None) or request.mac
+        if mac is None and facts is not None:
+            mac = facts.mac
+        if mac is None:
+            mac = self.mac_for_address(request.client_address)
+        if not matches:
+            return Answer(Status.NOT_FOUND, path, mac=mac, facts=facts, detail="unknown file")
+        phone = self._phone(mac, allow_io) if mac else None
+        chosen = self._choose(matches, phone)
+        if chosen is None:
+            vendor = matches[0][0].name
+            detail = "unassigned device" if mac else "device file without a device"
+            return Answer(
+                Status.NOT_FOUND, path, vendor=vendor, mac=mac, facts=facts, detail=detail
+            )
+        plugin, ref = chosen
+        content = self._render(plugin, ref, phone, allow_io)
+        if content is None:
+            return Answer(Status.NOT_FOUND, path, vendor=plugin.name, mac=mac, facts=facts,
+                          detail="nothing to serve")  # fmt: skip
+        return Answer(Status.OK, path, content, vendor=plugin.name, mac=mac, facts=facts)
+
+    @staticmethod
+    def _choose(
+        matches: list[tuple[VendorPlugin, FileRef]], phone: PhoneView | None
+    ) -> tuple[VendorPlugin, FileRef] | None:
+        """The phone's own vendor first; device files only ever for an assigned phone."""
+        if phone is not None:
+            for plugin, ref in matches:
+                if plugin.name == phone.vendor:
+                    return plugin, ref
+        for plugin, ref in matches:
+            if ref.scope is not FileScope.DEVICE:
+                return plugin, ref
+        return None
+
+
+class _NeedsStore(Exception):
+    """Raised inside a no-I/O resolution when the answer is not cached."""

@@ -1,0 +1,115 @@
+"""Reading the store into the frozen views vendor plug-ins render from.
+
+Plug-ins never see ORM objects: they get immutable snapshots, so a render cannot
+change the store and can run in any thread.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plugtone.inventory.models import (
+    Extension,
+    Key,
+    LineAssignment,
+    ModelProfile,
+    Phone,
+    Site,
+    VendorSetting,
+)
+from plugtone.vendors.base import KeyView, LineView, ModelView, PhoneView, SiteView
+
+
+def load_phone(session: Session, mac: str) -> PhoneView | None:
+    """The view of the phone with ``mac``, or ``None`` when it is not assigned."""
+    phone = session.scalar(select(Phone).where(Phone.mac == mac))
+    if phone is None:
+        return None
+    site = load_site(session, phone.site_id)
+    lines = []
+    for assignment, extension in session.execute(
+        select(LineAssignment, Extension)
+        .join(Extension, Extension.id == LineAssignment.extension_id)
+        .where(LineAssignment.phone_id == phone.id)
+        .order_by(LineAssignment.index)
+    ):
+        lines.append(
+            LineView(
+                index=assignment.index,
+                number=extension.number,
+                name=extension.name,
+                auth_user=extension.auth_user or extension.number,
+                password=extension.password,
+            )
+        )
+    keys = _keys(session, Key.phone_id == phone.id)
+    phone_settings = _settings(session, VendorSetting.phone_id == phone.id).get(phone.vendor, {})
+    model = load_model(session, phone.model, phone.vendor)
+    return PhoneView(
+        mac=phone.mac,
+        model=phone.model,
+        vendor=phone.vendor,
+        site=site,
+        lines=tuple(lines),
+        keys=keys,
+        model_settings=dict(model.settings),
+        phone_settings=phone_settings,
+        description=phone.description,
+    )
+
+
+def load_site(session: Session, site_id: int) -> SiteView:
+    site = session.get(Site, site_id)
+    assert site is not None
+    return SiteView(
+        name=site.name,
+        sip_server=site.sip_server,
+        sip_port=site.sip_port,
+        sip_transport=site.sip_transport,
+        timezone=site.timezone,
+        ntp_servers=tuple(site.ntp_servers or ()),
+        dial_plan=site.dial_plan,
+        digit_timeout=site.digit_timeout,
+        voicemail=site.voicemail,
+        conference=site.conference,
+        dtmf_method=site.dtmf_method,
+        registration_period=site.registration_period,
+        codecs=tuple(site.codecs or ()),
+        config_server=site.config_server,
+        resync_time=site.resync_time,
+        keys=_keys(session, Key.site_id == site.id),
+        vendor_settings=_settings(session, VendorSetting.site_id == site.id),
+    )
+
+
+def load_model(session: Session, model: str, vendor: str) -> ModelView:
+    """The model's defaults; a model with no profile has no settings of its own."""
+    profile = session.scalar(select(ModelProfile).where(ModelProfile.model == model))
+    if profile is None:
+        return ModelView(model=model, vendor=vendor)
+    settings = _settings(session, VendorSetting.model_profile_id == profile.id)
+    return ModelView(model=model, vendor=vendor, settings=settings.get(vendor, {}))
+
+
+def _keys(session: Session, owner) -> tuple[KeyView, ...]:
+    return tuple(
+        KeyView(
+            type=key.type,
+            value=key.value,
+            label=key.label,
+            line=key.line,
+            family=key.family,
+            slot=key.slot,
+        )
+        for key in session.scalars(select(Key).where(owner).order_by(Key.position))
+    )
+
+
+def _settings(session: Session, owner) -> dict[str, dict[str, str]]:
+    result: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in session.scalars(select(VendorSetting).where(owner).order_by(VendorSetting.id)):
+        result[row.vendor][row.name] = row.value
+    return dict(result)

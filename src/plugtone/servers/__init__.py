@@ -1,0 +1,1 @@
+"""asyncio adapters that bind the protocols to sockets."""

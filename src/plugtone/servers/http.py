@@ -1,0 +1,51 @@
+"""Phone-facing HTTP(S): ``GET /<file>`` answered by the resolver.
+
+Deliberately lean: one catch-all route, no validation layers, ETag and
+If-None-Match so the daily resync of thousands of phones costs a 304 each. Unknown
+files, unassigned MACs and refused paths all get the same plain 404, so a scanner
+learns nothing about which MACs exist.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from plugtone.provisioning.provisioner import Provisioner
+from plugtone.provisioning.resolver import FileRequest, Status
+
+NOT_FOUND = b"not found\n"
+
+
+def create_phone_app(provisioner: Provisioner) -> Starlette:
+    """The ASGI app phones talk to; the same app serves HTTP and HTTPS."""
+
+    async def serve_file(request: Request) -> Response:
+        file_request = FileRequest(
+            path=request.url.path,
+            transport=request.url.scheme,
+            client_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+        answer = await provisioner.answer(file_request)
+        if answer.status is not Status.OK or answer.content is None:
+            status = "refused" if answer.status is Status.BAD_PATH else "not_found"
+            provisioner.finished(file_request, answer, status)
+            return Response(NOT_FOUND, status_code=404, media_type="text/plain")
+        etag = answer.etag or ""
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if etag and etag in _etags(request.headers.get("if-none-match", "")):
+            provisioner.finished(file_request, answer, "not_modified")
+            return Response(status_code=304, headers=headers)
+        sent = 0 if request.method == "HEAD" else len(answer.content)
+        provisioner.finished(file_request, answer, "ok", sent)
+        return Response(answer.content, media_type=answer.content_type, headers=headers)
+
+    return Starlette(routes=[Route("/{path:path}", serve_file, methods=["GET", "HEAD"])])
+
+
+def _etags(header: str) -> set[str]:
+    tags = {tag.strip() for tag in header.split(",") if tag.strip()}
+    return tags | {tag[2:] for tag in tags if tag.startswith("W/")}

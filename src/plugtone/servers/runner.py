@@ -1,0 +1,110 @@
+"""``plugtone serve``: every phone-facing server on one asyncio event loop.
+
+One process holds the resolver (and its caches), the event recorder and each
+transport. Signals are handled here rather than by uvicorn, so SIGINT/SIGTERM stop
+every server together and flush the event log before exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from plugtone.inventory.store import Store, check_schema
+from plugtone.provisioning.events import EventRecorder
+from plugtone.provisioning.provisioner import Provisioner
+from plugtone.provisioning.resolver import Resolver
+from plugtone.servers.http import create_phone_app
+from plugtone.vendors import default_registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServeOptions:
+    db_url: str
+    host: str
+    http_port: int
+    https_port: int | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+
+class _QuietSignalsServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the runner."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def build_provisioner(store: Store) -> Provisioner:
+    resolver = Resolver(store, default_registry())
+    resolver.refresh(force=True)
+    return Provisioner(resolver, EventRecorder(store))
+
+
+async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or cancellation)."""
+    store = Store(options.db_url)
+    check_schema(store.engine)
+    provisioner = build_provisioner(store)
+    app = create_phone_app(provisioner)
+    servers = [_uvicorn(app, options.host, options.http_port)]
+    if options.https_port is not None:
+        if not (options.tls_cert and options.tls_key):
+            raise SystemExit("HTTPS needs a certificate and key: run 'plugtone init --tls'")
+        servers.append(
+            _uvicorn(app, options.host, options.https_port, options.tls_cert, options.tls_key)
+        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    tasks = [asyncio.create_task(server.serve(), name="http") for server in servers]
+    recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
+    try:
+        while not all(server.started for server in servers):
+            if any(task.done() for task in tasks):
+                for task in tasks:
+                    if task.done() and task.exception():
+                        raise task.exception()  # type: ignore[misc]
+                raise SystemExit("a server could not start (is the port in use?)")
+            await asyncio.sleep(0.05)
+        log.info("plugtone serving on %s (HTTP %s%s)", options.host, options.http_port,
+                 f", HTTPS {options.https_port}" if options.https_port else "")  # fmt: skip
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+    finally:
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        recorder.cancel()
+        await asyncio.gather(recorder, return_exceptions=True)
+        store.dispose()
+
+
+def _uvicorn(app, host: str, port: int, cert: Path | None = None, key: Path | None = None):
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        ssl_certfile=str(cert) if cert else None,
+        ssl_keyfile=str(key) if key else None,
+        ssl_version=ssl.PROTOCOL_TLS_SERVER,
+        lifespan="off",
+    )
+    return _QuietSignalsServer(config)

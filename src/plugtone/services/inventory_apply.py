@@ -1,0 +1,406 @@
+"""Applying an inventory document to the store, idempotently, in one transaction.
+
+Each entry in the file fully describes its object (a field left out takes its
+default), keyed by its natural key: site name, site/number for extensions, MAC for
+phones, model name for model defaults. Objects in the store that the file does not
+mention are kept, unless ``prune`` is set. The function returns the list of changes
+it made; a dry run is the same call followed by a rollback, so what ``--dry-run``
+prints is exactly what a real apply would do.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from plugtone.inventory.document import (
+    Document,
+    ExtensionSpec,
+    KeySpec,
+    PhoneSpec,
+    Problem,
+    SiteSpec,
+)
+from plugtone.inventory.models import (
+    Extension,
+    Key,
+    LineAssignment,
+    ModelProfile,
+    Phone,
+    Site,
+    VendorSetting,
+)
+from plugtone.inventory.store import bump_generation, lock_inventory
+
+SITE_FIELDS = (
+    "sip_server", "sip_port", "sip_transport", "timezone", "ntp_servers", "dial_plan",
+    "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
+    "codecs", "config_server", "resync_time",
+)  # fmt: skip
+SECRET_FIELDS = ("password",)
+
+
+class ApplyRefused(ValueError):
+    """The document cannot be applied; nothing was changed."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+@dataclass
+class Change:
+    action: str  # create | update | delete
+    kind: str  # site | extension | phone | model
+    key: str
+    details: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = f"{self.action} {self.kind} {self.key}"
+        return f"{text}: {'; '.join(self.details)}" if self.details else text
+
+
+@dataclass
+class ApplyResult:
+    changes: list[Change]
+    generation: int | None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+def apply_document(session: Session, document: Document, *, prune: bool = False) -> ApplyResult:
+    """Make the store match ``document``; raise :class:`ApplyRefused` on any problem.
+
+    The caller owns the transaction: commit to keep the result, roll back for a dry
+    run. On ``ApplyRefused`` the caller must roll back.
+    """
+    lock_inventory(session)
+    applier = _Applier(session, document, prune)
+    applier.check_references()
+    if applier.problems:
+        raise ApplyRefused(applier.problems)
+    applier.apply()
+    applier.check_assignments()
+    if applier.problems:
+        raise ApplyRefused(applier.problems)
+    generation = bump_generation(session) if applier.changes else None
+    return ApplyResult(applier.changes, generation)
+
+
+class _Applier:
+    def __init__(self, session: Session, document: Document, prune: bool) -> None:
+        self.session = session
+        self.document = document
+        self.prune = prune
+        self.problems: list[Problem] = []
+        self.changes: list[Change] = []
+        self.sites = {site.name: site for site in session.scalars(select(Site))}
+        site_names = {site.id: site.name for site in self.sites.values()}
+        self.extensions = {
+            (site_names[ext.site_id], ext.number): ext for ext in session.scalars(select(Extension))
+        }
+        self.phones = {phone.mac: phone for phone in session.scalars(select(Phone))}
+        self.models = {profile.model: profile for profile in session.scalars(select(ModelProfile))}
+
+    # -- checks
+
+    def check_references(self) -> None:
+        doc = self.document
+        file_sites = {site.name for site in doc.sites}
+        known_sites = file_sites if self.prune else file_sites | set(self.sites)
+        file_extensions = {(ext.site, ext.number) for ext in doc.extensions}
+        known_extensions = file_extensions if self.prune else file_extensions | set(self.extensions)
+        for ext in doc.extensions:
+            if ext.site not in known_sites:
+                self.problems.append(
+                    Problem(ext.where, f"extension {ext.number}: unknown site {ext.site!r}")
+                )
+        for phone in doc.phones:
+            if phone.site not in known_sites:
+                self.problems.append(
+                    Problem(phone.where, f"phone {phone.mac}: unknown site {phone.site!r}")
+                )
+            for line in phone.lines:
+                site = line.site or phone.site
+                if (site, line.number) not in known_extensions:
+                    self.problems.append(
+                        Problem(
+                            line.where,
+                            f"line {line.index}: no extension {line.number!r} in site {site!r}",
+                        )
+                    )
+
+    def check_assignments(self) -> None:
+        """An extension not marked ``shared`` may sit on one line of one phone only."""
+        self.session.flush()
+        rows = self.session.execute(
+            select(Extension.id, func.count(LineAssignment.id))
+            .join(LineAssignment, LineAssignment.extension_id == Extension.id)
+            .where(Extension.shared.is_(False))
+            .group_by(Extension.id)
+            .having(func.count(LineAssignment.id) > 1)
+        ).all()
+        if not rows:
+            return
+        places: dict[int, list[str]] = defaultdict(list)
+        for extension_id, mac, index in self.session.execute(
+            select(LineAssignment.extension_id, Phone.mac, LineAssignment.index)
+            .join(Phone, Phone.id == LineAssignment.phone_id)
+            .where(LineAssignment.extension_id.in_([row[0] for row in rows]))
+            .order_by(Phone.mac, LineAssignment.index)
+        ):
+            places[extension_id].append(f"{mac} line {index}")
+        where = {spec.mac: spec.where for spec in self.document.phones}
+        for extension_id, _count in rows:
+            extension = self.session.get(Extension, extension_id)
+            assert extension is not None
+            on = places[extension_id]
+            location = next((where[p.split()[0]] for p in on if p.split()[0] in where), "inventory")
+            self.problems.append(
+                Problem(
+                    location,
+                    f"extension {extension.site.name}/{extension.number} is on {', '.join(on)}; "
+                    "an extension may be on one line of one phone unless it is marked shared: true",
+                )
+            )
+
+    # -- writes
+
+    def apply(self) -> None:
+        for spec in self.document.sites:
+            self.apply_site(spec)
+        self.session.flush()
+        for spec in self.document.extensions:
+            self.apply_extension(spec)
+        for spec in self.document.models:
+            self.apply_model(spec.model, spec.vendor, spec.vendor_settings)
+        self.session.flush()
+        if self.prune:
+            self.prune_phones()
+        for spec in self.document.phones:
+            self.apply_phone(spec)
+        self.session.flush()
+        if self.prune:
+            self.prune_rest()
+
+    def record(self, action: str, kind: str, key: str, details: list[str] | None = None) -> None:
+        self.changes.append(Change(action, kind, key, details or []))
+
+    def apply_site(self, spec: SiteSpec) -> None:
+        site = self.sites.get(spec.name)
+        wanted = {name: getattr(spec, name) for name in SITE_FIELDS}
+        if site is None:
+            site = Site(name=spec.name, **wanted)
+            self.session.add(site)
+            self.session.flush()
+            self.sites[spec.name] = site
+            self.record("create", "site", spec.name)
+            diffs: list[str] = []
+        else:
+            diffs = _set_fields(site, wanted)
+        diffs += self.replace_keys(site_id=site.id, phone_id=None, keys=spec.keys)
+        for vendor in sorted(set(spec.vendor_settings) | set(self._site_vendors(site.id))):
+            diffs += self.replace_settings(
+                {"site_id": site.id}, vendor, spec.vendor_settings.get(vendor, {})
+            )
+        if diffs and not any(c.kind == "site" and c.key == spec.name for c in self.changes):
+            self.record("update", "site", spec.name, diffs)
+
+    def _site_vendors(self, site_id: int) -> list[str]:
+        return list(
+            self.session.scalars(
+                select(VendorSetting.vendor).where(VendorSetting.site_id == site_id).distinct()
+            )
+        )
+
+    def apply_extension(self, spec: ExtensionSpec) -> None:
+        key = (spec.site, spec.number)
+        wanted = {
+            "name": spec.name,
+            "auth_user": spec.auth_user,
+            "password": spec.password,
+            "shared": spec.shared,
+        }
+        extension = self.extensions.get(key)
+        site = self.sites[spec.site]
+        if extension is None:
+            extension = Extension(site_id=site.id, number=spec.number, **wanted)
+            self.session.add(extension)
+            self.extensions[key] = extension
+            self.record("create", "extension", f"{spec.site}/{spec.number}")
+            return
+        diffs = _set_fields(extension, wanted)
+        if diffs:
+            self.record("update", "extension", f"{spec.site}/{spec.number}", diffs)
+
+    def apply_model(self, model: str, vendor: str, settings: dict[str, str]) -> None:
+        profile = self.models.get(model)
+        if profile is None:
+            profile = ModelProfile(model=model, vendor=vendor)
+            self.session.add(profile)
+            self.session.flush()
+            self.models[model] = profile
+            self.replace_settings({"model_profile_id": profile.id}, vendor, settings)
+            self.record("create", "model", model)
+            return
+        diffs = self.replace_settings({"model_profile_id": profile.id}, vendor, settings)
+        if diffs:
+            self.record("update", "model", model, diffs)
+
+    def apply_phone(self, spec: PhoneSpec) -> None:
+        site = self.sites[spec.site]
+        phone = self.phones.get(spec.mac)
+        created = phone is None
+        if phone is None:
+            phone = Phone(
+                mac=spec.mac, model=spec.model, vendor=spec.vendor, site_id=site.id,
+                description=spec.description,
+            )  # fmt: skip
+            self.session.add(phone)
+            self.session.flush()
+            self.phones[spec.mac] = phone
+            diffs: list[str] = []
+        else:
+            diffs = _set_fields(
+                phone,
+                {"model": spec.model, "vendor": spec.vendor, "site_id": site.id,
+                 "description": spec.description},
+            )  # fmt: skip
+        diffs += self.replace_lines(phone, spec)
+        diffs += self.replace_keys(site_id=None, phone_id=phone.id, keys=spec.keys)
+        old_vendors = set(
+            self.session.scalars(
+                select(VendorSetting.vendor).where(VendorSetting.phone_id == phone.id).distinct()
+            )
+        )
+        for vendor in sorted(old_vendors | {spec.vendor}):
+            settings = spec.vendor_settings if vendor == spec.vendor else {}
+            diffs += self.replace_settings({"phone_id": phone.id}, vendor, settings)
+        if created:
+            self.record("create", "phone", spec.mac, [f"{spec.model} at {spec.site}"])
+        elif diffs:
+            self.record("update", "phone", spec.mac, diffs)
+
+    def replace_lines(self, phone: Phone, spec: PhoneSpec) -> list[str]:
+        current = {
+            assignment.index: assignment.extension_id
+            for assignment in self.session.scalars(
+                select(LineAssignment).where(LineAssignment.phone_id == phone.id)
+            )
+        }
+        wanted = {}
+        for line in spec.lines:
+            extension = self.extensions[(line.site or spec.site, line.number)]
+            if extension.id is None:
+                self.session.flush()
+            wanted[line.index] = extension.id
+        if current == wanted:
+            return []
+        self.session.execute(delete(LineAssignment).where(LineAssignment.phone_id == phone.id))
+        for index, extension_id in sorted(wanted.items()):
+            self.session.add(
+                LineAssignment(phone_id=phone.id, index=index, extension_id=extension_id)
+            )
+        names = {ext.id: f"{site}/{number}" for (site, number), ext in self.extensions.items()}
+        shown = ", ".join(f"{i}={names.get(e, e)}" for i, e in sorted(wanted.items())) or "none"
+        return [f"lines -> {shown}"]
+
+    def replace_keys(
+        self, *, site_id: int | None, phone_id: int | None, keys: list[KeySpec]
+    ) -> list[str]:
+        owner = Key.site_id == site_id if site_id is not None else Key.phone_id == phone_id
+        current = [
+            _key_tuple(key)
+            for key in self.session.scalars(select(Key).where(owner).order_by(Key.position))
+        ]
+        wanted = [(k.type, k.value, k.label, k.line, k.family, k.slot) for k in keys]
+        if current == wanted:
+            return []
+        self.session.execute(delete(Key).where(owner))
+        for position, key in enumerate(keys, start=1):
+            self.session.add(
+                Key(
+                    site_id=site_id, phone_id=phone_id, position=position, type=key.type,
+                    value=key.value, label=key.label, line=key.line, family=key.family,
+                    slot=key.slot,
+                )
+            )  # fmt: skip
+        return [f"keys -> {len(keys)} key(s)"]
+
+    def replace_settings(
+        self, owner: dict[str, int], vendor: str, wanted: dict[str, str]
+    ) -> list[str]:
+        column, owner_id = next(iter(owner.items()))
+        condition = (getattr(VendorSetting, column) == owner_id) & (VendorSetting.vendor == vendor)
+        rows = list(self.session.scalars(select(VendorSetting).where(condition)))
+        current = {row.name: row.value for row in rows}
+        if current == wanted:
+            return []
+        diffs = []
+        by_name = {row.name: row for row in rows}
+        for name in sorted(set(current) | set(wanted)):
+            if name not in wanted:
+                self.session.delete(by_name[name])
+                diffs.append(f"{vendor} {name!r} removed")
+            elif name not in current:
+                self.session.add(
+                    VendorSetting(vendor=vendor, name=name, value=wanted[name], **owner)
+                )
+                diffs.append(f"{vendor} {name!r} = {wanted[name]!r}")
+            elif current[name] != wanted[name]:
+                by_name[name].value = wanted[name]
+                diffs.append(f"{vendor} {name!r}: {current[name]!r} -> {wanted[name]!r}")
+        return diffs
+
+    # -- pruning
+
+    def prune_phones(self) -> None:
+        keep = {spec.mac for spec in self.document.phones}
+        for mac, phone in sorted(self.phones.items()):
+            if mac not in keep:
+                self.session.delete(phone)
+                del self.phones[mac]
+                self.record("delete", "phone", mac)
+        self.session.flush()
+
+    def prune_rest(self) -> None:
+        keep_ext = {(spec.site, spec.number) for spec in self.document.extensions}
+        for key, extension in sorted(self.extensions.items()):
+            if key not in keep_ext:
+                self.session.delete(extension)
+                self.record("delete", "extension", "/".join(key))
+        keep_models = {spec.model for spec in self.document.models}
+        for model, profile in sorted(self.models.items()):
+            if model not in keep_models:
+                self.session.delete(profile)
+                self.record("delete", "model", model)
+        self.session.flush()
+        keep_sites = {spec.name for spec in self.document.sites}
+        for name, site in sorted(self.sites.items()):
+            if name not in keep_sites:
+                self.session.delete(site)
+                self.record("delete", "site", name)
+        self.session.flush()
+
+
+def _set_fields(entity: Any, wanted: dict[str, Any]) -> list[str]:
+    diffs = []
+    for name, value in wanted.items():
+        old = getattr(entity, name)
+        if old != value:
+            setattr(entity, name, value)
+            if name in SECRET_FIELDS:
+                diffs.append(f"{name} changed")
+            else:
+                diffs.append(f"{name}: {old!r} -> {value!r}")
+    return diffs
+
+
+def _key_tuple(key: Key) -> tuple:
+    return (key.type, key.value, key.label, key.line, key.family, key.slot)

@@ -1,0 +1,75 @@
+"""Settings: command-line flag, then ``PLUGTONE_*`` environment, then ``<data>/plugtone.toml``.
+
+The data directory holds everything a single-machine install needs: the SQLite
+store, the TLS pair and the settings file ``plugtone init`` writes. Ports default
+to the protocols' own (80, 443) when running as root, else to unprivileged ones,
+so the first command works for anyone.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from plugtone.inventory.store import sqlite_url
+
+DEFAULT_DATA = "./var"
+SETTINGS_FILE = "plugtone.toml"
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def default_ports() -> dict[str, int]:
+    if is_root():
+        return {"http_port": 80, "https_port": 443}
+    return {"http_port": 8080, "https_port": 8443}
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    db_url: str
+    host: str
+    http_port: int
+    https_port: int
+    tls_cert: Path
+    tls_key: Path
+
+    @property
+    def tls_ready(self) -> bool:
+        return self.tls_cert.is_file() and self.tls_key.is_file()
+
+
+def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Settings:
+    """Resolve settings for one command invocation."""
+    data = Path(data_dir or os.environ.get("PLUGTONE_DATA") or DEFAULT_DATA).expanduser()
+    stored: dict = {}
+    settings_file = data / SETTINGS_FILE
+    if settings_file.is_file():
+        with settings_file.open("rb") as handle:
+            stored = tomllib.load(handle)
+
+    def pick(name: str, default):
+        env = os.environ.get(f"PLUGTONE_{name.upper()}")
+        if env:
+            return type(default)(env) if not isinstance(default, Path) else Path(env)
+        if name in stored:
+            return (
+                type(default)(stored[name]) if not isinstance(default, Path) else Path(stored[name])
+            )
+        return default
+
+    ports = default_ports()
+    return Settings(
+        data_dir=data,
+        db_url=db_url or pick("db", sqlite_url(data)),
+        host=pick("host", "0.0.0.0"),
+        http_port=pick("http_port", ports["http_port"]),
+        https_port=pick("https_port", ports["https_port"]),
+        tls_cert=pick("tls_cert", data / "tls" / "cert.pem"),
+        tls_key=pick("tls_key", data / "tls" / "key.pem"),
+    )

@@ -1,0 +1,301 @@
+"""Aastra/Mitel SIP phones (67xxi, 68xxi, 9xxxi): ``aastra.cfg``, ``<model>.cfg``, ``<MAC>.cfg``.
+
+Boot sequence (3.x firmware): ``aastra.cfg`` -> ``<model>.cfg`` -> ``<MAC>.cfg``, a later
+file overriding an earlier one; settings made on the phone override them all. Newer
+firmware asks for ``startup.cfg`` first, which gets the same content as
+``aastra.cfg``.
+
+Where settings go: a TFTP request for ``aastra.cfg`` carries neither MAC nor
+User-Agent, so the common file cannot know the asking phone's site. ``aastra.cfg``
+therefore holds nothing site-specific; ``<model>.cfg`` holds the model's defaults;
+``<MAC>.cfg`` holds everything for the phone: site, model and phone levels merged
+(site, then model, then phone, then raw vendor keys in the same order), so the
+inventory's precedence holds whatever the phone's file order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
+
+from plugtone.macaddr import normalize_mac
+from plugtone.vendors.aastra.models import BY_NAME, MODELS, AastraModel
+from plugtone.vendors.aastra.timezones import aastra_timezone
+from plugtone.vendors.base import (
+    DeviceFacts,
+    FileRef,
+    FileScope,
+    KeyView,
+    ModelView,
+    PhoneView,
+    SiteView,
+    VendorPlugin,
+)
+
+USER_AGENT = re.compile(
+    r"^(?:Aastra|Mitel)(\S+) MAC:([0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}) V:(\S+?)-SIP"
+)
+MAC_FILE = re.compile(r"^([0-9A-Fa-f]{12})\.cfg$")
+COMMON_FILES = ("aastra.cfg", "startup.cfg")
+
+DTMF = {
+    # neutral method: (sip out-of-band dtmf, sip dtmf method)
+    "inband": ("0", "0"),
+    "rfc2833": ("1", "0"),
+    "info": ("1", "1"),
+}
+TRANSPORT = {"udp": "1", "tcp": "2", "tls": "4"}
+CODEC_PAYLOAD = {"pcmu": 0, "pcma": 8, "g722": 9, "g729": 18, "g726": 2, "ilbc": 97}
+KEY_TYPES = {
+    "line": "line",
+    "speeddial": "speeddial",
+    "blf": "blf",
+    "park": "park",
+    "directory": "directory",
+    "callers": "callers",
+    "voicemail": "speeddial",
+    "transfer": "xfer",
+    "conference": "conf",
+    "dnd": "dnd",
+    "flash": "flash",
+    "services": "services",
+    "xml": "xml",
+    "empty": "none",
+}
+SETTING_NAME = re.compile(r"^[a-z0-9][a-z0-9 _./-]{0,127}$")
+
+
+class AastraPlugin(VendorPlugin):
+    name = "aastra"
+    label = "Aastra / Mitel"
+    models = tuple(model.spec for model in MODELS)
+
+    def match(self, path: str) -> FileRef | None:
+        if "/" in path:
+            return None
+        lowered = path.lower()
+        if lowered in COMMON_FILES:
+            return FileRef(self.name, "aastra.cfg", FileScope.COMMON)
+        found = MAC_FILE.match(path)
+        if found:
+            try:
+                mac = normalize_mac(found.group(1))
+            except ValueError:
+                return None
+            return FileRef(self.name, "mac.cfg", FileScope.DEVICE, mac=mac)
+        if lowered.endswith(".cfg"):
+            model = self.canonical_model(path[: -len(".cfg")])
+            if model is not None:
+                return FileRef(self.name, "model.cfg", FileScope.MODEL, model=model)
+        return None
+
+    def identify(self, user_agent: str | None) -> DeviceFacts | None:
+        found = USER_AGENT.match(user_agent or "")
+        if not found:
+            return None
+        token, mac_text, version = found.groups()
+        try:
+            mac = normalize_mac(mac_text)
+        except ValueError:
+            mac = None
+        return DeviceFacts(
+            vendor=self.name,
+            mac=mac,
+            model=self.canonical_model(token) or token,
+            firmware_version=version,
+        )
+
+    def validate_settings(self, settings: Mapping[str, str]) -> list[str]:
+        problems = []
+        for name, value in settings.items():
+            if not SETTING_NAME.match(name.lower()):
+                problems.append(f"{name!r} is not an Aastra setting name (letters, digits, spaces)")
+            if '"' in value and not (value.startswith('"') and value.endswith('"')):
+                problems.append(f"{name!r}: Aastra values cannot hold a double quote")
+        return problems
+
+    def render(
+        self, ref: FileRef, phone: PhoneView | None, model: ModelView | None
+    ) -> bytes | None:
+        if ref.name == "aastra.cfg":
+            return _serialize(
+                ["aastra.cfg: common to every Aastra phone; site and lines are in <MAC>.cfg"],
+                {},
+            )
+        if ref.name == "model.cfg":
+            settings = _lowered(model.settings) if model else {}
+            return _serialize([f"{ref.model}.cfg: defaults for every {ref.model}"], settings)
+        if ref.name == "mac.cfg" and phone is not None:
+            return _serialize(
+                [f"{phone.mac}.cfg: {phone.model} at site {phone.site.name}"],
+                phone_settings(phone),
+            )
+        return None
+
+
+def phone_settings(phone: PhoneView) -> dict[str, str]:
+    """Every setting for one phone, in file order; later levels override earlier ones."""
+    settings: dict[str, str] = {}
+    site = phone.site
+    settings.update(_provisioning(site))
+    settings.update(_time(site))
+    settings.update(_sip_global(site))
+    for line in phone.lines:
+        prefix = f"sip line{line.index}"
+        settings[f"{prefix} auth name"] = line.auth_user
+        settings[f"{prefix} password"] = line.password or ""
+        settings[f"{prefix} user name"] = line.number
+        settings[f"{prefix} display name"] = line.name or line.number
+        settings[f"{prefix} screen name"] = line.name or line.number
+        settings[f"{prefix} proxy ip"] = site.sip_server
+        settings[f"{prefix} proxy port"] = str(site.sip_port)
+        settings[f"{prefix} registrar ip"] = site.sip_server
+        settings[f"{prefix} registrar port"] = str(site.sip_port)
+        settings[f"{prefix} registration period"] = str(site.registration_period)
+        settings[f"{prefix} dtmf method"] = DTMF[site.dtmf_method][1]
+        if site.voicemail:
+            settings[f"{prefix} vmail"] = site.voicemail
+    settings.update(_keys(phone, BY_NAME.get(phone.model)))
+    settings.update(_lowered(phone.vendor_settings()))
+    return settings
+
+
+def _provisioning(site: SiteView) -> dict[str, str]:
+    settings = {"dhcp": "1"}
+    if site.config_server:
+        url = urlsplit(site.config_server)
+        scheme = url.scheme.lower()
+        host = url.hostname or ""
+        settings["download protocol"] = scheme.upper()
+        if scheme == "tftp":
+            settings["tftp server"] = host
+        elif scheme in ("http", "https"):
+            settings[f"{scheme} server"] = host
+            settings[f"{scheme} path"] = url.path.strip("/")
+            settings[f"{scheme} port"] = str(url.port or (443 if scheme == "https" else 80))
+        elif scheme == "ftp":
+            settings["ftp server"] = host
+            settings["ftp path"] = url.path.strip("/")
+            if url.username:
+                settings["ftp username"] = unquote(url.username)
+                settings["ftp password"] = unquote(url.password or "")
+    if site.resync_time:
+        settings["auto resync mode"] = "1"
+        settings["auto resync time"] = site.resync_time
+    else:
+        settings["auto resync mode"] = "0"
+    return settings
+
+
+def _time(site: SiteView) -> dict[str, str]:
+    settings = {"time server disabled": "0" if site.ntp_servers else "1"}
+    for index, server in enumerate(site.ntp_servers[:3], start=1):
+        settings[f"time server{index}"] = server
+    settings.update(aastra_timezone(site.timezone))
+    return settings
+
+
+def _sip_global(site: SiteView) -> dict[str, str]:
+    out_of_band, method = DTMF[site.dtmf_method]
+    settings = {
+        "sip proxy ip": site.sip_server,
+        "sip proxy port": str(site.sip_port),
+        "sip registrar ip": site.sip_server,
+        "sip registrar port": str(site.sip_port),
+        "sip registration period": str(site.registration_period),
+        "sip transport protocol": TRANSPORT[site.sip_transport],
+        "sip out-of-band dtmf": out_of_band,
+        "sip dtmf method": method,
+    }
+    if site.dial_plan:
+        settings["sip dial plan"] = site.dial_plan
+    if site.digit_timeout:
+        settings["sip digit timeout"] = str(site.digit_timeout)
+    if site.voicemail:
+        settings["sip vmail"] = site.voicemail
+    if site.conference:
+        settings["sip centralized conf"] = site.conference
+    codecs = [c for c in site.codecs if c in CODEC_PAYLOAD]
+    if codecs:
+        settings["sip use basic codecs"] = "0"
+        settings["sip customized codec"] = ",".join(
+            f"payload={CODEC_PAYLOAD[c]};ptime=20;silsupp=off" for c in codecs
+        )
+    return settings
+
+
+def _keys(phone: PhoneView, model: AastraModel | None) -> dict[str, str]:
+    """Lay neutral keys onto the model's key families.
+
+    A key pinned with ``family``/``slot`` takes that place; the others fill the free
+    slots in the model's family order. Keys beyond the model's capacity are dropped
+    (the comment in the file says how many).
+    """
+    if model is None:
+        return {}
+    capacity = dict(model.families)
+    taken: set[tuple[str, int]] = set()
+    placed: list[tuple[str, int, KeyView]] = []
+    floating: list[KeyView] = []
+    for key in phone.effective_keys:
+        if key.family and key.family in capacity:
+            slot = key.slot or _first_free(key.family, capacity[key.family], taken)
+            if slot and slot <= capacity[key.family] and (key.family, slot) not in taken:
+                taken.add((key.family, slot))
+                placed.append((key.family, slot, key))
+                continue
+        floating.append(key)
+    for key in floating:
+        for family, count in model.families:
+            slot = _first_free(family, count, taken)
+            if slot:
+                taken.add((family, slot))
+                placed.append((family, slot, key))
+                break
+    settings: dict[str, str] = {}
+    for family, slot, key in placed:
+        name = f"{family}{slot}"  # prgkey3, topsoftkey1, expmod1 key12
+        value = key.value
+        if key.type == "voicemail" and not value:
+            value = phone.site.voicemail
+        label = (
+            key.label if key.label is not None else ("Voicemail" if key.type == "voicemail" else "")
+        )
+        settings[f"{name} type"] = KEY_TYPES[key.type]
+        if value:
+            settings[f"{name} value"] = value
+        settings[f"{name} label"] = label
+        if key.line or key.type in ("line", "speeddial", "blf", "voicemail"):
+            settings[f"{name} line"] = str(key.line or 1)
+    return settings
+
+
+def _first_free(family: str, count: int, taken: set[tuple[str, int]]) -> int | None:
+    for slot in range(1, count + 1):
+        if (family, slot) not in taken:
+            return slot
+    return None
+
+
+def _lowered(settings: Mapping[str, str]) -> dict[str, str]:
+    """Aastra setting names are case-insensitive: one spelling per name."""
+    return {name.lower().strip(): value for name, value in settings.items()}
+
+
+def _serialize(comments: list[str], settings: Mapping[str, str]) -> bytes:
+    lines = ["# generated by plugtone; edit the inventory, not this file"]
+    lines += [f"# {comment}" for comment in comments]
+    for name, value in settings.items():
+        lines.append(f"{name}: {_quote(value)}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _quote(value: str) -> str:
+    """Quote values the phone would otherwise cut (``#`` starts a comment)."""
+    if value.startswith('"') and value.endswith('"') and len(value) >= 2:
+        return value
+    value = value.replace('"', "'")
+    if value != value.strip() or "#" in value or value == "":
+        return f'"{value}"' if value else ""
+    return value

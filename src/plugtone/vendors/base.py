@@ -1,0 +1,211 @@
+"""The vendor plug-in contract.
+
+A vendor plug-in is data plus small functions: the models it knows, how to tell its
+requests apart (file names, User-Agent), and how to render its files from the
+neutral views below. It never touches the store, a socket or another vendor: the
+resolver hands it frozen views and gets bytes back. Plug-ins register through the
+``plugtone.vendors`` entry point group, so a third party can add a vendor without
+touching plugtone.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+NEUTRAL_KEY_TYPES = (
+    "line",
+    "speeddial",
+    "blf",
+    "park",
+    "directory",
+    "callers",
+    "voicemail",
+    "transfer",
+    "conference",
+    "dnd",
+    "flash",
+    "services",
+    "xml",
+    "empty",
+)
+"""Key types every plug-in understands. A plug-in maps each onto its own key type."""
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """One programmable key in the neutral model."""
+
+    type: str
+    value: str | None = None
+    label: str | None = None
+    line: int | None = None
+    family: str | None = None
+    slot: int | None = None
+
+
+@dataclass(frozen=True)
+class SiteView:
+    """Everything a site contributes to its phones' files."""
+
+    name: str
+    sip_server: str
+    sip_port: int = 5060
+    sip_transport: str = "udp"
+    timezone: str = "UTC"
+    ntp_servers: tuple[str, ...] = ()
+    dial_plan: str | None = None
+    digit_timeout: int | None = None
+    voicemail: str | None = None
+    conference: str | None = None
+    dtmf_method: str = "rfc2833"
+    registration_period: int = 3600
+    codecs: tuple[str, ...] = ()
+    config_server: str | None = None
+    resync_time: str | None = None
+    keys: tuple[KeyView, ...] = ()
+    vendor_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LineView:
+    """A SIP account on one line of a phone. ``password`` is a secret."""
+
+    index: int
+    number: str
+    name: str | None
+    auth_user: str
+    password: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class PhoneView:
+    """One assigned phone with everything needed to render its files.
+
+    ``model_settings`` and ``phone_settings`` are raw vendor keys at those levels
+    (for this phone's vendor only); the site's are in ``site.vendor_settings``.
+    """
+
+    mac: str
+    model: str
+    vendor: str
+    site: SiteView
+    lines: tuple[LineView, ...]
+    keys: tuple[KeyView, ...]
+    model_settings: Mapping[str, str] = field(default_factory=dict)
+    phone_settings: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
+
+    @property
+    def effective_keys(self) -> tuple[KeyView, ...]:
+        """A phone's own keys, else its site's."""
+        return self.keys or self.site.keys
+
+    def vendor_settings(self) -> dict[str, str]:
+        """Raw keys merged by level: site, then model, then phone (last wins)."""
+        merged: dict[str, str] = {}
+        merged.update(self.site.vendor_settings.get(self.vendor, {}))
+        merged.update(self.model_settings)
+        merged.update(self.phone_settings)
+        return merged
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """The inventory's defaults for one model, for files every phone of it shares."""
+
+    model: str
+    vendor: str
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+
+class FileScope(Enum):
+    """Who a vendor file is for; decides whether it may be served without a phone."""
+
+    COMMON = "common"
+    """The same for every phone of the vendor: never holds a secret."""
+    MODEL = "model"
+    """The same for every phone of one model: never holds a secret."""
+    DEVICE = "device"
+    """One phone's own file: served only to an assigned phone."""
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A request path a plug-in recognised as one of its files."""
+
+    vendor: str
+    name: str
+    """The canonical file name the plug-in uses internally (for instance ``mac.cfg``)."""
+    scope: FileScope
+    mac: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What a request tells about the device making it (User-Agent, file name)."""
+
+    vendor: str
+    mac: str | None = None
+    model: str | None = None
+    firmware_version: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model a plug-in supports."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+
+class VendorPlugin(ABC):
+    """What every vendor plug-in provides. Subclasses fill in the class attributes."""
+
+    name: str
+    """Short lower-case vendor id, used in the inventory (``vendor_settings: {aastra: ...}``)."""
+    label: str
+    """The name people know the vendor by."""
+    models: tuple[ModelSpec, ...]
+
+    def __init__(self) -> None:
+        self._models: dict[str, str] = {}
+        for spec in self.models:
+            for alias in (spec.name, *spec.aliases):
+                self._models[_model_token(alias)] = spec.name
+
+    def canonical_model(self, name: str) -> str | None:
+        """The inventory's model name for ``name`` (a model or one of its aliases)."""
+        return self._models.get(_model_token(name))
+
+    @abstractmethod
+    def match(self, path: str) -> FileRef | None:
+        """Recognise ``path`` (no leading slash, any case) as one of this vendor's files."""
+
+    @abstractmethod
+    def identify(self, user_agent: str | None) -> DeviceFacts | None:
+        """Extract MAC, model and firmware version from a User-Agent, if it is ours."""
+
+    @abstractmethod
+    def render(
+        self, ref: FileRef, phone: PhoneView | None, model: ModelView | None
+    ) -> bytes | None:
+        """The file's bytes; ``None`` for a file this vendor has nothing to say in.
+
+        ``phone`` is set for DEVICE files (always) and for other files when the
+        requester is known; COMMON and MODEL files must not depend on it, so every
+        phone gets the same bytes whatever transport it uses.
+        """
+
+    def validate_settings(self, settings: Mapping[str, str]) -> list[str]:
+        """Problems with raw vendor settings (empty when they are acceptable)."""
+        return []
+
+
+def _model_token(name: str) -> str:
+    return re.sub(r"[\s_-]", "", name).lower()
