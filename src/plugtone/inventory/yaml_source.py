@@ -90,11 +90,21 @@ def load_located(text: str | bytes, filename: str) -> Located:
     return located
 
 
-def _build(node: Node, path: Path, located: Located, loader: yaml.SafeLoader, counter: list[int]):
+def _build(
+    node: Node,
+    path: Path,
+    located: Located,
+    loader: yaml.SafeLoader,
+    counter: list[int],
+    at: Node | None = None,
+):
+    """Plain values from ``node``; ``at`` is the node whose position names this value
+    (a mapping entry is named by its key, so errors point at the field name)."""
     counter[0] += 1
     if counter[0] > MAX_NODES:
         raise SourceError(located.filename, f"more than {MAX_NODES} values")
-    located.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    mark = (at or node).start_mark
+    located.positions[path] = (mark.line + 1, mark.column + 1)
     if isinstance(node, MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -110,7 +120,7 @@ def _build(node: Node, path: Path, located: Located, loader: yaml.SafeLoader, co
                 line = key_node.start_mark.line + 1
                 column = key_node.start_mark.column + 1
                 raise SourceError(f"{located.filename}:{line}:{column}", f"duplicate key {key!r}")
-            result[key] = _build(value_node, (*path, key), located, loader, counter)
+            result[key] = _build(value_node, (*path, key), located, loader, counter, key_node)
         return result
     if isinstance(node, SequenceNode):
         return [

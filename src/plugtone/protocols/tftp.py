@@ -43,6 +43,7 @@ __all__ = [
     "Action",
     "BlockSource",
     "Data",
+    "Datagram",
     "Error",
     "ErrorCode",
     "Finished",
@@ -194,6 +195,8 @@ class OptionAck:
 
 
 Packet: TypeAlias = ReadRequest | WriteRequest | Data | Ack | Error | OptionAck
+Datagram: TypeAlias = bytes | bytearray | memoryview
+"""Raw datagram as handed over by the adapter; any read-only bytes-like object will do."""
 
 
 def encode(packet: Packet) -> bytes:
@@ -218,7 +221,7 @@ def encode(packet: Packet) -> bytes:
     raise TypeError(f"not a TFTP packet: {packet!r}")
 
 
-def decode(datagram: bytes) -> Packet:
+def decode(datagram: Datagram) -> Packet:
     """Parse one datagram; raise :class:`PacketError` for anything that is not valid TFTP.
 
     Decoding is strict (it is the only thing standing between the network and the state
@@ -246,7 +249,7 @@ def decode(datagram: bytes) -> Packet:
     raise _malformed(f"unknown opcode {opcode}")
 
 
-def is_request(datagram: bytes) -> bool:
+def is_request(datagram: Datagram) -> bool:
     """Tell whether ``datagram`` claims to be an RRQ or WRQ, without decoding it.
 
     The listening socket only serves requests; anything else arriving there can be
@@ -539,6 +542,7 @@ def negotiate(
 
     Unknown options are ignored, as RFC 2347 requires, and never echoed.
     """
+    context = _NegotiationContext(file_size, limits, upload)
     values: dict[str, int] = {}
     acknowledged: dict[str, str] = {}
     for raw_name, raw_value in requested.items():
@@ -546,7 +550,7 @@ def negotiate(
         handler = _OPTION_HANDLERS.get(name)
         if handler is None:
             continue
-        verdict = handler(raw_value, file_size, limits, upload)
+        verdict = handler(raw_value, context)
         if isinstance(verdict, Refused):
             return verdict
         if verdict is not None:
@@ -559,6 +563,15 @@ def negotiate(
         tsize=values.get("tsize"),
         acknowledged=acknowledged,
     )
+
+
+@dataclass(frozen=True)
+class _NegotiationContext:
+    """What an option handler may need to know besides the requested value."""
+
+    file_size: int | None
+    limits: Limits
+    upload: bool
 
 
 def _parse_number(text: str) -> int | None:
@@ -574,19 +587,15 @@ def _option_refused(name: str, value: str) -> Refused:
     return Refused(ErrorCode.OPTION_REFUSED, f"unacceptable {name} {value[:20]!r}")
 
 
-def _negotiate_blksize(
-    value: str, file_size: int | None, limits: Limits, upload: bool
-) -> int | Refused:
+def _negotiate_blksize(value: str, context: _NegotiationContext) -> int | Refused:
     """RFC 2348: 8..65464; the server may answer any smaller value, so clamp."""
     number = _parse_number(value)
     if number is None or number < MIN_BLKSIZE:
         return _option_refused("blksize", value)
-    return min(number, limits.max_blksize)
+    return min(number, context.limits.max_blksize)
 
 
-def _negotiate_timeout(
-    value: str, file_size: int | None, limits: Limits, upload: bool
-) -> int | Refused:
+def _negotiate_timeout(value: str, _context: _NegotiationContext) -> int | Refused:
     """RFC 2349: 1..255 seconds, and the answer must equal the request."""
     number = _parse_number(value)
     if number is None or not MIN_TIMEOUT <= number <= MAX_TIMEOUT:
@@ -594,31 +603,30 @@ def _negotiate_timeout(
     return number
 
 
-def _negotiate_tsize(
-    value: str, file_size: int | None, limits: Limits, upload: bool
-) -> int | Refused | None:
-    """RFC 2349: answer the real size on downloads, vet the announced size on uploads."""
+def _negotiate_tsize(value: str, context: _NegotiationContext) -> int | Refused | None:
+    """RFC 2349: answer the real size on downloads, vet the announced size on uploads.
+
+    A download of unknown size simply leaves ``tsize`` out of the OACK.
+    """
     number = _parse_number(value)
     if number is None:
         return _option_refused("tsize", value)
-    if not upload:
-        return file_size
-    if number > limits.max_upload_size:
+    if not context.upload:
+        return context.file_size
+    if number > context.limits.max_upload_size:
         return Refused(ErrorCode.DISK_FULL, "file too large")
     return number
 
 
-def _negotiate_windowsize(
-    value: str, file_size: int | None, limits: Limits, upload: bool
-) -> int | Refused:
+def _negotiate_windowsize(value: str, context: _NegotiationContext) -> int | Refused:
     """RFC 7440: 1..65535; a smaller answer is allowed, so clamp to the server maximum."""
     number = _parse_number(value)
     if number is None or number < 1:
         return _option_refused("windowsize", value)
-    return min(number, limits.max_windowsize)
+    return min(number, context.limits.max_windowsize)
 
 
-_OptionHandler: TypeAlias = Callable[[str, int | None, Limits, bool], int | Refused | None]
+_OptionHandler: TypeAlias = Callable[[str, _NegotiationContext], int | Refused | None]
 _OPTION_HANDLERS: dict[str, _OptionHandler] = {
     "blksize": _negotiate_blksize,
     "timeout": _negotiate_timeout,
@@ -746,7 +754,7 @@ def _transfer_mode(mode: str) -> str:
     return lowered
 
 
-def _as_packet(packet: Packet | bytes) -> Packet | PacketError:
+def _as_packet(packet: Packet | Datagram) -> Packet | PacketError:
     """Accept raw datagrams as well as decoded packets, turning decode errors into values."""
     if isinstance(packet, bytes | bytearray | memoryview):
         try:
@@ -892,7 +900,7 @@ class ReadTransfer(_Transfer):
             return [Send(self._oack)]
         return self._send_window()
 
-    def receive(self, packet: Packet | bytes, now: float) -> list[Action]:
+    def receive(self, packet: Packet | Datagram, now: float) -> list[Action]:
         """Handle one datagram (raw bytes or decoded packet) from the transfer's peer.
 
         Only raises :class:`RuntimeError` when called before :meth:`start`.
@@ -1030,7 +1038,7 @@ class WriteTransfer(_Transfer):
         self._timer.progress(now)
         return [Send(self._current_ack())]
 
-    def receive(self, packet: Packet | bytes, now: float) -> list[Action]:
+    def receive(self, packet: Packet | Datagram, now: float) -> list[Action]:
         """Handle one datagram (raw bytes or decoded packet) from the transfer's peer.
 
         Only raises :class:`RuntimeError` when called before :meth:`start`.

@@ -1,0 +1,198 @@
+"""Shared fixtures: stores on SQLite and on a real PostgreSQL, and a running server.
+
+PostgreSQL comes from ``PLUGTONE_TEST_PG_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/test``). Each test gets a database of its
+own, created and dropped here. When no server answers, the PostgreSQL tests fail
+with a message saying so: they are never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from plugtone.inventory.document import parse_document
+from plugtone.inventory.store import Store, migrate, normalize_url
+from plugtone.inventory.yaml_source import load_located
+from plugtone.services.inventory_apply import apply_document
+from plugtone.vendors import default_registry
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "inventory.yaml"
+PG_URL = os.environ.get("PLUGTONE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PLUGTONE = [sys.executable, "-m", "plugtone"]
+
+
+def _admin_engine():
+    return create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_admin():
+    engine = _admin_engine()
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+    except Exception as error:
+        pytest.fail(
+            f"PostgreSQL does not answer at {PG_URL} ({type(error).__name__}: {error}). "
+            "Start one (the README's test command does on Debian) or point "
+            "PLUGTONE_TEST_PG_URL at one.",
+            pytrace=False,
+        )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    name = f"plugtone_test_{uuid.uuid4().hex[:12]}"
+    with pg_admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalize_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with pg_admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'plugtone.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request) -> str:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(db_url) -> Iterator[Store]:
+    store = Store(db_url)
+    migrate(store.engine)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def registry():
+    return default_registry()
+
+
+def apply_text(store: Store, text_: str, *, prune: bool = False, name: str = "inventory.yaml"):
+    """Apply inventory text the way ``plugtone apply`` does; raises on problems."""
+    located = load_located(text_, name)
+    document, problems = parse_document(located, default_registry())
+    if problems:
+        raise AssertionError("\n".join(map(str, problems)))
+    with store.sessions() as session:
+        result = apply_document(session, document, prune=prune)
+        session.commit()
+    return result
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_cli(*args: str, data: Path | None = None, check: bool = True, **kwargs):
+    """Run the real ``plugtone`` command in a subprocess."""
+    command = [*PLUGTONE, *args]
+    if data is not None:
+        command += ["--data", str(data)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+class RunningServer:
+    def __init__(self, data: Path, http_port: int, https_port: int | None, process):
+        self.data = data
+        self.http_port = http_port
+        self.https_port = https_port
+        self.process = process
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def secure_base(self) -> str:
+        return f"https://127.0.0.1:{self.https_port}"
+
+    def store(self) -> Store:
+        return Store(f"sqlite:///{self.data / 'plugtone.db'}")
+
+
+def start_server(data: Path, *, tls: bool = False) -> RunningServer:
+    run_cli("init", *(["--tls"] if tls else []), data=data)
+    http_port = free_port()
+    https_port = free_port() if tls else None
+    command = [*PLUGTONE, "serve", "--data", str(data), "--host", "127.0.0.1",
+               "--http-port", str(http_port)]  # fmt: skip
+    if https_port:
+        command += ["--https-port", str(https_port)]
+    log = open(data / "serve.log", "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {(data / 'serve.log').read_text()}")
+        try:
+            httpx.get(f"http://127.0.0.1:{http_port}/probe-not-a-file", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise AssertionError("server did not start in 30 s")
+    return RunningServer(data, http_port, https_port, process)
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[RunningServer]:
+    """``plugtone serve`` as a real process, with the example inventory applied."""
+    data = tmp_path / "data"
+    running = start_server(data, tls=True)
+    run_cli("apply", str(EXAMPLE), data=data)
+    yield running
+    stop_server(running)
+
+
+def stop_server(running: RunningServer) -> None:
+    running.process.terminate()
+    try:
+        running.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        running.process.kill()
+        running.process.wait()
+
+
+def need(tool: str) -> str:
+    """The path of a real client the tests drive; its absence is a failure, not a skip."""
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(
+            f"{tool} is not installed; the README's test command installs it", pytrace=False
+        )
+    return path
