@@ -149,7 +149,7 @@ def start_server(data: Path, *, tls: bool = False) -> RunningServer:
     http_port = free_port()
     https_port = free_port() if tls else None
     command = [*PLUGTONE, "serve", "--data", str(data), "--host", "127.0.0.1",
-               "--http-port", str(http_port)]  # fmt: skip
+               "--http-port", str(http_port), "--tftp-port", "0"]  # fmt: skip
     if https_port:
         command += ["--https-port", str(https_port)]
     log = open(data / "serve.log", "w")  # noqa: SIM115 - closed with the process

@@ -108,7 +108,11 @@ def init(settings: Settings, tls: bool) -> None:
 @click.option("--http-port", type=int, default=None, help="HTTP port (80 as root, else 8080).")
 @click.option("--https-port", type=int, default=None,
               help="HTTPS port (443 as root, else 8443); on when a TLS pair exists.")  # fmt: skip
-def serve(settings: Settings, host, http_port, https_port) -> None:
+@click.option("--tftp-port", type=int, default=None,
+              help="TFTP port (69 as root, else 6969); 0 turns TFTP off.")  # fmt: skip
+@click.option("--tftp-max-transfers", type=int, default=None,
+              help="Concurrent TFTP transfers beyond which new requests are dropped.")  # fmt: skip
+def serve(settings: Settings, host, http_port, https_port, tftp_port, tftp_max_transfers) -> None:
     """Serve phones until interrupted."""
     from plugtone.servers.runner import ServeOptions
     from plugtone.servers.runner import serve as run
@@ -123,6 +127,7 @@ def serve(settings: Settings, host, http_port, https_port) -> None:
         raise click.ClickException(
             f"HTTPS needs {settings.tls_cert} and {settings.tls_key}: run 'plugtone init --tls'"
         )
+    tftp = tftp_port if tftp_port is not None else settings.tftp_port
     options = ServeOptions(
         db_url=settings.db_url,
         host=host or settings.host,
@@ -130,10 +135,14 @@ def serve(settings: Settings, host, http_port, https_port) -> None:
         https_port=https,
         tls_cert=settings.tls_cert,
         tls_key=settings.tls_key,
+        tftp_port=None if tftp == 0 else tftp,
+        tftp_max_transfers=tftp_max_transfers or settings.tftp_max_transfers,
+        data_dir=settings.data_dir,
     )
     click.echo(
         f"plugtone serving HTTP on {options.host}:{options.http_port}"
         + (f", HTTPS on {options.host}:{options.https_port}" if https else "")
+        + (f", TFTP on {options.host}:{options.tftp_port}" if options.tftp_port else "")
     )
     asyncio.run(run(options))
 

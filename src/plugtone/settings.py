@@ -25,8 +25,8 @@ def is_root() -> bool:
 
 def default_ports() -> dict[str, int]:
     if is_root():
-        return {"http_port": 80, "https_port": 443}
-    return {"http_port": 8080, "https_port": 8443}
+        return {"http_port": 80, "https_port": 443, "tftp_port": 69}
+    return {"http_port": 8080, "https_port": 8443, "tftp_port": 6969}
 
 
 @dataclass
@@ -36,6 +36,8 @@ class Settings:
     host: str
     http_port: int
     https_port: int
+    tftp_port: int
+    tftp_max_transfers: int
     tls_cert: Path
     tls_key: Path
 
@@ -70,6 +72,8 @@ def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Set
         host=pick("host", "0.0.0.0"),
         http_port=pick("http_port", ports["http_port"]),
         https_port=pick("https_port", ports["https_port"]),
+        tftp_port=pick("tftp_port", ports["tftp_port"]),
+        tftp_max_transfers=pick("tftp_max_transfers", 1000),
         tls_cert=pick("tls_cert", data / "tls" / "cert.pem"),
         tls_key=pick("tls_key", data / "tls" / "key.pem"),
     )

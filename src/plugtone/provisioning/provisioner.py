@@ -8,15 +8,48 @@ so a transport's whole job is: build a :class:`FileRequest`, await
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from plugtone.provisioning.events import Event, EventRecorder
 from plugtone.provisioning.resolver import Answer, FileRequest, Resolver
+from plugtone.provisioning.uploads import UploadStore
+from plugtone.vendors.base import UploadRef
 
 
 class Provisioner:
-    def __init__(self, resolver: Resolver, recorder: EventRecorder) -> None:
+    def __init__(self, resolver: Resolver, recorder: EventRecorder, uploads: UploadStore) -> None:
         self.resolver = resolver
         self.recorder = recorder
+        self.uploads = uploads
+
+    @classmethod
+    def for_store(cls, store, registry, data_dir: Path) -> Provisioner:
+        resolver = Resolver(store, registry)
+        resolver.refresh(force=True)
+        return cls(resolver, EventRecorder(store), UploadStore(data_dir / "uploads"))
+
+    async def upload_target(self, request: FileRequest) -> UploadRef | None:
+        """Whether ``request`` may upload, and where to; ``None`` means refuse."""
+        return await asyncio.to_thread(self.resolver.upload_target, request)
+
+    async def store_upload(
+        self, request: FileRequest, ref: UploadRef, content: bytes, *, append: bool = False
+    ) -> int:
+        """Save an accepted upload (raises ``UploadTooLarge``) and log it."""
+        size = await asyncio.to_thread(self.uploads.save, ref, content, append=append)
+        self.recorder.record(
+            Event(
+                transport=request.transport,
+                path=request.path,
+                status="uploaded",
+                client_address=request.client_address,
+                mac=ref.mac,
+                vendor=ref.vendor,
+                bytes=len(content),
+                user_agent=request.user_agent,
+            )
+        )
+        return size
 
     async def answer(self, request: FileRequest) -> Answer:
         """Resolve on the event loop when cached, else in a worker thread."""

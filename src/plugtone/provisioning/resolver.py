@@ -20,7 +20,14 @@ from enum import Enum
 from plugtone.inventory.store import Store, read_generation
 from plugtone.provisioning.views import load_model, load_phone
 from plugtone.vendors import VendorRegistry
-from plugtone.vendors.base import DeviceFacts, FileRef, FileScope, PhoneView, VendorPlugin
+from plugtone.vendors.base import (
+    DeviceFacts,
+    FileRef,
+    FileScope,
+    PhoneView,
+    UploadRef,
+    VendorPlugin,
+)
 
 MAX_PATH = 255
 
@@ -196,6 +203,26 @@ class Resolver:
             view = load_phone(session, mac)
         self._phones.put(mac, view)
         return view
+
+    # -- uploads
+
+    def upload_target(self, request: FileRequest) -> UploadRef | None:
+        """Where an upload of ``request.path`` goes, or ``None`` when it is refused.
+
+        Only names a plug-in declares are accepted, and only from a MAC plugtone knows
+        as a phone: a stranger cannot fill the disk.
+        """
+        path = clean_path(request.path)
+        if path is None:
+            return None
+        for plugin in self.registry.plugins:
+            ref = plugin.match_upload(path)
+            if ref is not None:
+                phone = self.phone(ref.mac)
+                if phone is not None and phone.vendor == plugin.name:
+                    return ref
+                return None
+        return None
 
     # -- resolution
 

@@ -19,9 +19,7 @@ from pathlib import Path
 import uvicorn
 
 from plugtone.inventory.store import Store, check_schema
-from plugtone.provisioning.events import EventRecorder
 from plugtone.provisioning.provisioner import Provisioner
-from plugtone.provisioning.resolver import Resolver
 from plugtone.servers.http import create_phone_app
 from plugtone.vendors import default_registry
 
@@ -36,6 +34,9 @@ class ServeOptions:
     https_port: int | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    tftp_port: int | None = None
+    tftp_max_transfers: int = 1000
+    data_dir: Path = Path("var")
 
 
 class _QuietSignalsServer(uvicorn.Server):
@@ -46,17 +47,11 @@ class _QuietSignalsServer(uvicorn.Server):
         yield
 
 
-def build_provisioner(store: Store) -> Provisioner:
-    resolver = Resolver(store, default_registry())
-    resolver.refresh(force=True)
-    return Provisioner(resolver, EventRecorder(store))
-
-
 async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or cancellation)."""
     store = Store(options.db_url)
     check_schema(store.engine)
-    provisioner = build_provisioner(store)
+    provisioner = Provisioner.for_store(store, default_registry(), options.data_dir)
     app = create_phone_app(provisioner)
     servers = [_uvicorn(app, options.host, options.http_port)]
     if options.https_port is not None:
@@ -71,6 +66,13 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     tasks = [asyncio.create_task(server.serve(), name="http") for server in servers]
+    tftp = None
+    if options.tftp_port is not None:
+        from plugtone.servers.tftp import start_tftp_server
+
+        tftp = await start_tftp_server(
+            provisioner, options.host, options.tftp_port, max_transfers=options.tftp_max_transfers
+        )
     recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
     try:
         while not all(server.started for server in servers):
@@ -80,12 +82,17 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
                         raise task.exception()  # type: ignore[misc]
                 raise SystemExit("a server could not start (is the port in use?)")
             await asyncio.sleep(0.05)
-        log.info("plugtone serving on %s (HTTP %s%s)", options.host, options.http_port,
-                 f", HTTPS {options.https_port}" if options.https_port else "")  # fmt: skip
+        log.info(
+            "plugtone serving on %s (HTTP %s%s%s)", options.host, options.http_port,
+            f", HTTPS {options.https_port}" if options.https_port else "",
+            f", TFTP {options.tftp_port}" if options.tftp_port is not None else "",
+        )  # fmt: skip
         if ready is not None:
             ready.set()
         await stop.wait()
     finally:
+        if tftp is not None:
+            tftp.close()
         for server in servers:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -146,6 +146,18 @@ class FileRef:
 
 
 @dataclass(frozen=True)
+class UploadRef:
+    """A path a plug-in accepts as an upload from a phone (logs, overrides, directories)."""
+
+    vendor: str
+    mac: str
+    name: str
+    """The file name it is stored under, per device (``<MAC>-boot.log``)."""
+    max_bytes: int = 1024 * 1024
+    append_allowed: bool = True
+
+
+@dataclass(frozen=True)
 class DeviceFacts:
     """What a request tells about the device making it (User-Agent, file name)."""
 
@@ -201,6 +213,10 @@ class VendorPlugin(ABC):
         requester is known; COMMON and MODEL files must not depend on it, so every
         phone gets the same bytes whatever transport it uses.
         """
+
+    def match_upload(self, path: str) -> UploadRef | None:
+        """Recognise ``path`` as a file this vendor's phones upload; none by default."""
+        return None
 
     def validate_settings(self, settings: Mapping[str, str]) -> list[str]:
         """Problems with raw vendor settings (empty when they are acceptable)."""
