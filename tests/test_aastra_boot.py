@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import select
 
 from plugtone.inventory.models import DeviceState, ProvisioningEvent
-from tests.conftest import need
+from tests.conftest import need, run_cli
 from tests.emulators.aastra import AastraPhone
 
 # Every setting of the seed's aastra.cfg and mac.cfg samples (000_c5c919a22242d7d0.txt)
@@ -149,5 +149,8 @@ def test_requests_are_logged_and_unknown_macs_recorded_without_secrets(server):
     seen = devices["00085D0000FF"]
     assert seen.model == "6757i" and seen.firmware_version == "3.2.2.1136"
     assert devices["00085D000001"].last_address == "127.0.0.1"
+    unassigned = run_cli("phones", "--unassigned", data=server.data).stdout
+    assert "00:08:5D:00:00:FF  6757i  (unassigned)" in unassigned
+    assert "00:08:5D:00:00:01" not in unassigned
     log = (server.data / "serve.log").read_text()
     assert "22222" not in log and "33333" not in log

@@ -36,7 +36,7 @@ from plugtone.vendors.base import (
 USER_AGENT = re.compile(
     r"^(?:Aastra|Mitel)(\S+) MAC:([0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}) V:(\S+?)-SIP"
 )
-MAC_FILE = re.compile(r"^([0-9A-Fa-f]{12})\.cfg$")
+MAC_FILE = re.compile(r"^([0-9A-Fa-f]{12})\.cfg$", re.IGNORECASE)
 COMMON_FILES = ("aastra.cfg", "startup.cfg")
 
 DTMF = {
