@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -48,6 +48,22 @@ class KeyView:
 
 
 @dataclass(frozen=True)
+class ContactView:
+    """One entry of a phone directory: a site's extension or a directory contact."""
+
+    name: str
+    number: str
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image an admin gave (PNG, JPEG, ...), as uploaded; plug-ins convert it."""
+
+    sha256: str
+    content: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
 class SiteView:
     """Everything a site contributes to its phones' files."""
 
@@ -66,7 +82,16 @@ class SiteView:
     codecs: tuple[str, ...] = ()
     config_server: str | None = None
     resync_time: str | None = None
+    nat: bool = False
+    """Phones sit behind NAT from the SIP server's point of view (keepalives, rport)."""
+    public_url: str | None = None
+    """plugtone's HTTP(S) base URL as this site's phones reach it (directories, logos)."""
     keys: tuple[KeyView, ...] = ()
+    directory: tuple[ContactView, ...] = ()
+    """The site's directory contacts, in inventory order."""
+    members: tuple[ContactView, ...] = ()
+    """The site's extensions (number and name), sorted by number: the internal directory."""
+    logo: Image | None = None
     vendor_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
@@ -212,6 +237,14 @@ class VendorPlugin(ABC):
         ``phone`` is set for DEVICE files (always) and for other files when the
         requester is known; COMMON and MODEL files must not depend on it, so every
         phone gets the same bytes whatever transport it uses.
+        """
+
+    @abstractmethod
+    def served_files(self, models: Iterable[str], macs: Iterable[str]) -> list[str]:
+        """Every path this vendor serves for phones of ``models`` with ``macs``.
+
+        Used by ``plugtone export-tree`` to write a static tree for people who keep
+        their own TFTP server, and by benchmarks that compare against such servers.
         """
 
     def match_upload(self, path: str) -> UploadRef | None:

@@ -16,7 +16,7 @@ inventory's precedence holds whatever the phone's file order.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import unquote, urlsplit
 
 from plugtone.macaddr import normalize_mac
@@ -89,6 +89,13 @@ class AastraPlugin(VendorPlugin):
             if model is not None:
                 return FileRef(self.name, "model.cfg", FileScope.MODEL, model=model)
         return None
+
+    def served_files(self, models: Iterable[str], macs: Iterable[str]) -> list[str]:
+        return [
+            *COMMON_FILES,
+            *(f"{model}.cfg" for model in sorted(set(models))),
+            *(f"{mac.upper()}.cfg" for mac in sorted(macs)),
+        ]
 
     def identify(self, user_agent: str | None) -> DeviceFacts | None:
         found = USER_AGENT.match(user_agent or "")
