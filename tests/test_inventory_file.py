@@ -180,3 +180,77 @@ def test_a_billion_laughs_file_is_refused_quickly(store):
     )
     problems = problems_of(store, bomb)
     assert "aliases" in problems[0]
+
+
+def test_directory_logo_nat_and_public_url_round_trip(store, tmp_path):
+    import io
+
+    from PIL import Image
+
+    picture = io.BytesIO()
+    Image.new("RGB", (200, 120), (200, 30, 30)).save(picture, format="PNG")
+    (tmp_path / "logo.png").write_bytes(picture.getvalue())
+    text = BASE.replace(
+        "    timezone: America/Los_Angeles\n",
+        "    timezone: America/Los_Angeles\n    nat: true\n    public_url: http://prov.example.com:8080/\n"
+        "    logo: logo.png\n    directory:\n      - {name: Reception, number: '0'}\n"
+        "      - {name: 'Tom & Jerry <x>', number: '6905'}\n",
+    )
+    located = load_located(text, str(tmp_path / "inventory.yaml"))
+    registry = __import__("plugtone.vendors").vendors.default_registry()
+    document, problems = parse_document(located, registry)
+    assert not problems, problems
+    with store.sessions() as session:
+        apply_document(session, document)
+        session.commit()
+    exported = snapshot(store)
+    assert "nat: true" in exported
+    assert "public_url: http://prov.example.com:8080" in exported
+    assert "logo: sha256:" in exported
+    assert "name: Tom & Jerry <x>" in exported
+    assert apply_text(store, exported).changes == []
+
+    from plugtone.provisioning.views import load_phone
+
+    with store.sessions() as session:
+        view = load_phone(session, "00085D000001")
+    assert view.site.nat is True
+    assert [c.name for c in view.site.directory] == ["Reception", "Tom & Jerry <x>"]
+    assert [(m.number, m.name) for m in view.site.members] == [
+        ("3003", "John 3003"),
+        ("3004", "Mary"),
+    ]
+    assert view.site.logo is not None and view.site.logo.content == picture.getvalue()
+
+
+def test_bad_logos_are_refused_with_their_place(store, tmp_path):
+    apply_text(store, BASE)
+    before = snapshot(store)
+    (tmp_path / "fake.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    cases = {
+        "logo: fake.png": "not a PNG, JPEG, GIF or BMP image",
+        "logo: missing.png": "cannot read logo missing.png",
+        "logo: sha256:" + "ab" * 32: "no stored image sha256:",
+    }
+    for line, expected in cases.items():
+        text = BASE.replace(
+            "    timezone: America/Los_Angeles\n",
+            f"    timezone: America/Los_Angeles\n    {line}\n",
+        )
+        located_name = str(tmp_path / "inv.yaml")
+        try:
+            located = load_located(text, located_name)
+            registry = __import__("plugtone.vendors").vendors.default_registry()
+            document, problems = parse_document(located, registry)
+            if not problems:
+                with store.sessions() as session:
+                    try:
+                        apply_document(session, document)
+                    except ApplyRefused as refused:
+                        problems = refused.problems
+                    session.rollback()
+        except SourceError as error:
+            problems = [error]
+        assert any(expected in str(p) for p in problems), (line, problems)
+        assert any(":5:5:" in str(p) for p in problems), problems
+    assert snapshot(store) == before

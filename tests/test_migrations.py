@@ -12,6 +12,7 @@ from plugtone.inventory.store import Store, current_revision, head_revision, mig
 TABLES = {
     "sites", "extensions", "phones", "line_assignments", "keys", "vendor_settings",
     "model_profiles", "device_states", "provisioning_events", "meta", "alembic_version",
+    "blobs", "directory_contacts",
 }  # fmt: skip
 
 

@@ -10,9 +10,12 @@ point at entries already in the store. The format is documented in
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from pathlib import Path as Path_
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -34,6 +37,36 @@ TRANSPORTS = ("udp", "tcp", "tls")
 CODECS = ("pcmu", "pcma", "g722", "g729", "g726", "ilbc", "opus", "gsm")
 CONFIG_SERVER_SCHEMES = ("tftp", "ftp", "http", "https")
 TOP_LEVEL = ("sites", "extensions", "phones", "models")
+DIAL_RE = re.compile(r"^[0-9A-Za-z*#+@._:-]{1,64}$")
+MAX_LOGO_BYTES = 2 * 1024 * 1024
+MAX_LOGO_PIXELS = 4096 * 4096
+
+
+def image_media_type(content: bytes) -> str | None:
+    """The media type of an image Pillow can read, or ``None``.
+
+    Checked with Pillow itself (not by file extension), with a pixel cap so a small
+    file declaring a huge image (a decompression bomb) is refused before decoding.
+    """
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as image:
+                if image.width * image.height > MAX_LOGO_PIXELS:
+                    return None
+                image.verify()
+                kind = image.format
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
+            Image.DecompressionBombError, Image.DecompressionBombWarning):  # fmt: skip
+        return None
+    return {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "BMP": "image/bmp"}.get(
+        kind or ""
+    )
 
 
 @dataclass
@@ -56,6 +89,23 @@ class KeySpec:
 
 
 @dataclass
+class ContactSpec:
+    name: str
+    number: str
+
+
+@dataclass
+class LogoSpec:
+    """A site logo: an image file next to the inventory, or a stored one by hash."""
+
+    where: str
+    sha256: str
+    content: bytes | None = field(default=None, repr=False)
+    """The image bytes when read from a file; ``None`` for a ``sha256:`` reference."""
+    media_type: str = "application/octet-stream"
+
+
+@dataclass
 class SiteSpec:
     where: str
     name: str
@@ -73,7 +123,11 @@ class SiteSpec:
     codecs: list[str] = field(default_factory=list)
     config_server: str | None = None
     resync_time: str | None = None
+    nat: bool = False
+    public_url: str | None = None
     keys: list[KeySpec] = field(default_factory=list)
+    directory: list[ContactSpec] = field(default_factory=list)
+    logo: LogoSpec | None = None
     vendor_settings: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -355,7 +409,8 @@ class _Checker:
         allowed = (
             "name", "sip_server", "sip_transport", "timezone", "ntp_servers", "dial_plan",
             "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
-            "codecs", "config_server", "resync_time", "keys", "vendor_settings",
+            "codecs", "config_server", "resync_time", "nat", "public_url", "keys", "directory",
+            "logo", "vendor_settings",
         )  # fmt: skip
         item = self.mapping(item, path, allowed)
         if item is None:
@@ -398,7 +453,11 @@ class _Checker:
         spec.resync_time = self.text(
             item.get("resync_time"), (*path, "resync_time"), TIME_RE, "time (HH:MM)"
         )
+        spec.nat = bool(self.boolean(item.get("nat", False), (*path, "nat")))
+        spec.public_url = self.public_url(item.get("public_url"), (*path, "public_url"))
         spec.keys = self.keys(item.get("keys"), (*path, "keys"))
+        spec.directory = self.directory(item.get("directory"), (*path, "directory"))
+        spec.logo = self.logo(item.get("logo"), (*path, "logo"))
         spec.vendor_settings = self.vendor_settings(
             item.get("vendor_settings"), (*path, "vendor_settings")
         )
@@ -415,6 +474,63 @@ class _Checker:
             )
             return None
         return text
+
+    def public_url(self, value: Any, path: Path) -> str | None:
+        text = self.text(value, path)
+        if text is None:
+            return None
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.fail(path, f"{text!r} is not an http:// or https:// URL with a host")
+            return None
+        return text.rstrip("/")
+
+    def directory(self, value: Any, path: Path) -> list[ContactSpec]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(path, f"expected a list of contacts, got {_kind(value)}")
+            return []
+        result = []
+        for index, item in enumerate(value):
+            here = (*path, index)
+            item = self.mapping(item, here, ("name", "number"))
+            if item is None:
+                continue
+            name = self.text(self.required(item, "name", here), (*here, "name"))
+            number = self.text(
+                self.required(item, "number", here), (*here, "number"), DIAL_RE, "number to dial"
+            )
+            if name is not None and number is not None:
+                result.append(ContactSpec(name=name, number=number))
+        return result
+
+    def logo(self, value: Any, path: Path) -> LogoSpec | None:
+        text = self.text(value, path)
+        if text is None:
+            return None
+        where = self.located.where(path)
+        if text.startswith("sha256:"):
+            digest = text[len("sha256:") :].lower()
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                self.fail(path, f"{text!r} is not a sha256: reference")
+                return None
+            return LogoSpec(where=where, sha256=digest)
+        base = PurePath(self.located.filename).parent
+        file = Path_(base / text) if not PurePath(text).is_absolute() else Path_(text)
+        try:
+            if file.stat().st_size > MAX_LOGO_BYTES:
+                self.fail(path, f"{text}: larger than {MAX_LOGO_BYTES // 1024} KiB")
+                return None
+            content = file.read_bytes()
+        except OSError as error:
+            self.fail(path, f"cannot read logo {text}: {error.strerror}")
+            return None
+        media_type = image_media_type(content)
+        if media_type is None:
+            self.fail(path, f"{text}: not a PNG, JPEG, GIF or BMP image plugtone can read")
+            return None
+        return LogoSpec(where, hashlib.sha256(content).hexdigest(), content, media_type)
 
     def extension(self, item: Any, path: Path) -> ExtensionSpec | None:
         allowed = ("number", "site", "name", "auth_user", "password", "shared")

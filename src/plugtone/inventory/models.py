@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -71,9 +72,40 @@ class Site(Base):
     codecs: Mapped[list[str]] = mapped_column(JSON, default=list)
     config_server: Mapped[str | None] = mapped_column(String(255), nullable=True)
     resync_time: Mapped[str | None] = mapped_column(String(5), nullable=True)
+    nat: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    public_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    logo_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("blobs.sha256", ondelete="RESTRICT"), nullable=True
+    )
 
     extensions: Mapped[list[Extension]] = relationship(back_populates="site", passive_deletes=True)
     phones: Mapped[list[Phone]] = relationship(back_populates="site", passive_deletes=True)
+
+
+class Blob(Base):
+    """Small binary content an admin supplied (a logo image), addressed by SHA-256.
+
+    Kept in the store, not on one machine's disk, so every plugtone process sharing
+    the database serves the same bytes. Firmware, which is large, lives on disk.
+    """
+
+    __tablename__ = "blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DirectoryContact(Base):
+    """A directory entry of a site (besides its own extensions)."""
+
+    __tablename__ = "directory_contacts"
+    __table_args__ = (Index("ix_directory_contacts_site", "site_id", "position"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(128))
+    number: Mapped[str] = mapped_column(String(64))
 
 
 class ModelProfile(Base):

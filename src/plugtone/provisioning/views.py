@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugtone.inventory.models import (
+    Blob,
+    DirectoryContact,
     Extension,
     Key,
     LineAssignment,
@@ -20,7 +22,15 @@ from plugtone.inventory.models import (
     Site,
     VendorSetting,
 )
-from plugtone.vendors.base import KeyView, LineView, ModelView, PhoneView, SiteView
+from plugtone.vendors.base import (
+    ContactView,
+    Image,
+    KeyView,
+    LineView,
+    ModelView,
+    PhoneView,
+    SiteView,
+)
 
 
 def load_phone(session: Session, mac: str) -> PhoneView | None:
@@ -80,7 +90,24 @@ def load_site(session: Session, site_id: int) -> SiteView:
         codecs=tuple(site.codecs or ()),
         config_server=site.config_server,
         resync_time=site.resync_time,
+        nat=site.nat,
+        public_url=site.public_url,
         keys=_keys(session, Key.site_id == site.id),
+        directory=tuple(
+            ContactView(name=contact.name, number=contact.number)
+            for contact in session.scalars(
+                select(DirectoryContact)
+                .where(DirectoryContact.site_id == site.id)
+                .order_by(DirectoryContact.position)
+            )
+        ),
+        members=tuple(
+            ContactView(name=extension.name or extension.number, number=extension.number)
+            for extension in session.scalars(
+                select(Extension).where(Extension.site_id == site.id).order_by(Extension.number)
+            )
+        ),
+        logo=_logo(session, site.logo_sha256),
         vendor_settings=_settings(session, VendorSetting.site_id == site.id),
     )
 
@@ -92,6 +119,13 @@ def load_model(session: Session, model: str, vendor: str) -> ModelView:
         return ModelView(model=model, vendor=vendor)
     settings = _settings(session, VendorSetting.model_profile_id == profile.id)
     return ModelView(model=model, vendor=vendor, settings=settings.get(vendor, {}))
+
+
+def _logo(session: Session, sha256: str | None) -> Image | None:
+    if sha256 is None:
+        return None
+    blob = session.get(Blob, sha256)
+    return Image(sha256=blob.sha256, content=blob.content) if blob else None
 
 
 def _keys(session: Session, owner) -> tuple[KeyView, ...]:

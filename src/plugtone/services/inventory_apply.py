@@ -26,6 +26,8 @@ from plugtone.inventory.document import (
     SiteSpec,
 )
 from plugtone.inventory.models import (
+    Blob,
+    DirectoryContact,
     Extension,
     Key,
     LineAssignment,
@@ -39,7 +41,7 @@ from plugtone.inventory.store import bump_generation, lock_inventory
 SITE_FIELDS = (
     "sip_server", "sip_port", "sip_transport", "timezone", "ntp_servers", "dial_plan",
     "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
-    "codecs", "config_server", "resync_time",
+    "codecs", "config_server", "resync_time", "nat", "public_url",
 )  # fmt: skip
 SECRET_FIELDS = ("password",)
 
@@ -112,6 +114,14 @@ class _Applier:
 
     def check_references(self) -> None:
         doc = self.document
+        for site in doc.sites:
+            logo = site.logo
+            if (
+                logo is not None
+                and logo.content is None
+                and self.session.get(Blob, logo.sha256) is None
+            ):
+                self.problems.append(Problem(logo.where, f"no stored image sha256:{logo.sha256}"))
         file_sites = {site.name for site in doc.sites}
         known_sites = file_sites if self.prune else file_sites | set(self.sites)
         file_extensions = {(ext.site, ext.number) for ext in doc.extensions}
@@ -204,6 +214,8 @@ class _Applier:
             diffs: list[str] = []
         else:
             diffs = _set_fields(site, wanted)
+        diffs += self.replace_logo(site, spec)
+        diffs += self.replace_directory(site, spec)
         diffs += self.replace_keys(site_id=site.id, phone_id=None, keys=spec.keys)
         for vendor in sorted(set(spec.vendor_settings) | set(self._site_vendors(site.id))):
             diffs += self.replace_settings(
@@ -211,6 +223,42 @@ class _Applier:
             )
         if diffs and not any(c.kind == "site" and c.key == spec.name for c in self.changes):
             self.record("update", "site", spec.name, diffs)
+
+    def replace_logo(self, site: Site, spec: SiteSpec) -> list[str]:
+        """Store a new image once (by hash) and point the site at it."""
+        logo = spec.logo
+        wanted = logo.sha256 if logo else None
+        if logo is not None and logo.content is not None and not self.session.get(Blob, wanted):
+            self.session.add(
+                Blob(sha256=logo.sha256, media_type=logo.media_type,
+                     size=len(logo.content), content=logo.content)
+            )  # fmt: skip
+            self.session.flush()
+        if site.logo_sha256 == wanted:
+            return []
+        site.logo_sha256 = wanted
+        return [f"logo -> {'sha256:' + wanted[:12] if wanted else 'none'}"]
+
+    def replace_directory(self, site: Site, spec: SiteSpec) -> list[str]:
+        rows = list(
+            self.session.scalars(
+                select(DirectoryContact)
+                .where(DirectoryContact.site_id == site.id)
+                .order_by(DirectoryContact.position)
+            )
+        )
+        current = [(row.name, row.number) for row in rows]
+        wanted = [(contact.name, contact.number) for contact in spec.directory]
+        if current == wanted:
+            return []
+        for row in rows:
+            self.session.delete(row)
+        self.session.flush()
+        for position, (name, number) in enumerate(wanted, start=1):
+            self.session.add(
+                DirectoryContact(site_id=site.id, position=position, name=name, number=number)
+            )
+        return [f"directory -> {len(wanted)} contact(s)"]
 
     def _site_vendors(self, site_id: int) -> list[str]:
         return list(

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugtone.inventory.models import (
+    DirectoryContact,
     Extension,
     Key,
     LineAssignment,
@@ -57,14 +58,25 @@ def export_document(session: Session) -> dict[str, Any]:
         for field in (
             "sip_transport", "timezone", "ntp_servers", "dial_plan", "digit_timeout",
             "voicemail", "conference", "dtmf_method", "registration_period", "codecs",
-            "config_server", "resync_time",
+            "config_server", "resync_time", "public_url",
         ):  # fmt: skip
             value = getattr(site, field)
             if value is None or value == [] or SITE_DEFAULTS.get(field) == value:
                 continue
             entry[field] = value
+        if site.nat:
+            entry["nat"] = True
+        if site.logo_sha256:
+            entry["logo"] = f"sha256:{site.logo_sha256}"
         if keys[("site", site.id)]:
             entry["keys"] = keys[("site", site.id)]
+        contacts = session.scalars(
+            select(DirectoryContact)
+            .where(DirectoryContact.site_id == site.id)
+            .order_by(DirectoryContact.position)
+        ).all()
+        if contacts:
+            entry["directory"] = [{"name": c.name, "number": c.number} for c in contacts]
         if settings.get(("site", site.id)):
             entry["vendor_settings"] = _plain(settings[("site", site.id)])
         document["sites"].append(entry)
