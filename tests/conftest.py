@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import hypothesis  # noqa: F401 - imported before any server thread starts (see below)
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -28,6 +29,12 @@ from plugtone.inventory.store import Store, migrate, normalize_url
 from plugtone.inventory.yaml_source import load_located
 from plugtone.services.inventory_apply import apply_document
 from plugtone.vendors import default_registry
+
+# CPython 3.11.7 keeps the AST compiler's recursion counter in global state; compiling
+# in two threads at once (server threads build classes while the main thread imports)
+# can leave it off by a few, and the next compile fails with "AST constructor recursion
+# depth mismatch". Importing Hypothesis here means its plug-in's import at the end of
+# the session finds it loaded instead of compiling it then.
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "inventory.yaml"
@@ -149,7 +156,7 @@ def start_server(data: Path, *, tls: bool = False) -> RunningServer:
     http_port = free_port()
     https_port = free_port() if tls else None
     command = [*PLUGTONE, "serve", "--data", str(data), "--host", "127.0.0.1",
-               "--http-port", str(http_port), "--tftp-port", "0"]  # fmt: skip
+               "--http-port", str(http_port), "--tftp-port", "0", "--ftp-port", "0"]  # fmt: skip
     if https_port:
         command += ["--https-port", str(https_port)]
     log = open(data / "serve.log", "w")  # noqa: SIM115 - closed with the process

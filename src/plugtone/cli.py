@@ -112,7 +112,11 @@ def init(settings: Settings, tls: bool) -> None:
               help="TFTP port (69 as root, else 6969); 0 turns TFTP off.")  # fmt: skip
 @click.option("--tftp-max-transfers", type=int, default=None,
               help="Concurrent TFTP transfers beyond which new requests are dropped.")  # fmt: skip
-def serve(settings: Settings, host, http_port, https_port, tftp_port, tftp_max_transfers) -> None:
+@click.option("--ftp-port", type=int, default=None,
+              help="FTP port (21 as root, else 2121); 0 turns FTP off.")  # fmt: skip
+def serve(
+    settings: Settings, host, http_port, https_port, tftp_port, tftp_max_transfers, ftp_port
+) -> None:
     """Serve phones until interrupted."""
     from plugtone.servers.runner import ServeOptions
     from plugtone.servers.runner import serve as run
@@ -128,6 +132,7 @@ def serve(settings: Settings, host, http_port, https_port, tftp_port, tftp_max_t
             f"HTTPS needs {settings.tls_cert} and {settings.tls_key}: run 'plugtone init --tls'"
         )
     tftp = tftp_port if tftp_port is not None else settings.tftp_port
+    ftp = ftp_port if ftp_port is not None else settings.ftp_port
     options = ServeOptions(
         db_url=settings.db_url,
         host=host or settings.host,
@@ -138,11 +143,16 @@ def serve(settings: Settings, host, http_port, https_port, tftp_port, tftp_max_t
         tftp_port=None if tftp == 0 else tftp,
         tftp_max_transfers=tftp_max_transfers or settings.tftp_max_transfers,
         data_dir=settings.data_dir,
+        ftp_port=None if ftp == 0 else ftp,
+        ftp_accounts=settings.ftp_accounts,
+        ftp_passive_ports=settings.ftp_passive_ports,
+        ftp_masquerade=settings.ftp_masquerade,
     )
     click.echo(
         f"plugtone serving HTTP on {options.host}:{options.http_port}"
         + (f", HTTPS on {options.host}:{options.https_port}" if https else "")
         + (f", TFTP on {options.host}:{options.tftp_port}" if options.tftp_port else "")
+        + (f", FTP on {options.host}:{options.ftp_port}" if options.ftp_port else "")
     )
     asyncio.run(run(options))
 

@@ -25,8 +25,8 @@ def is_root() -> bool:
 
 def default_ports() -> dict[str, int]:
     if is_root():
-        return {"http_port": 80, "https_port": 443, "tftp_port": 69}
-    return {"http_port": 8080, "https_port": 8443, "tftp_port": 6969}
+        return {"http_port": 80, "https_port": 443, "tftp_port": 69, "ftp_port": 21}
+    return {"http_port": 8080, "https_port": 8443, "tftp_port": 6969, "ftp_port": 2121}
 
 
 @dataclass
@@ -38,6 +38,10 @@ class Settings:
     https_port: int
     tftp_port: int
     tftp_max_transfers: int
+    ftp_port: int
+    ftp_accounts: tuple[tuple[str, str], ...]
+    ftp_passive_ports: tuple[int, ...] | None
+    ftp_masquerade: str | None
     tls_cert: Path
     tls_key: Path
 
@@ -74,6 +78,29 @@ def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Set
         https_port=pick("https_port", ports["https_port"]),
         tftp_port=pick("tftp_port", ports["tftp_port"]),
         tftp_max_transfers=pick("tftp_max_transfers", 1000),
+        ftp_port=pick("ftp_port", ports["ftp_port"]),
+        ftp_accounts=_ftp_accounts(stored),
+        ftp_passive_ports=_port_range(stored.get("ftp_passive_ports")),
+        ftp_masquerade=stored.get("ftp_masquerade_address"),
         tls_cert=pick("tls_cert", data / "tls" / "cert.pem"),
         tls_key=pick("tls_key", data / "tls" / "key.pem"),
     )
+
+
+def _ftp_accounts(stored: dict) -> tuple[tuple[str, str], ...]:
+    """The vendor default account (unless ``ftp_default_account = false``) plus
+    ``[[ftp_accounts]]`` tables with ``user`` and ``password``."""
+    accounts: list[tuple[str, str]] = []
+    if stored.get("ftp_default_account", True):
+        accounts.append(("PlcmSpIp", "PlcmSpIp"))
+    for entry in stored.get("ftp_accounts", []):
+        accounts.append((str(entry["user"]), str(entry["password"])))
+    return tuple(accounts)
+
+
+def _port_range(value) -> tuple[int, ...] | None:
+    """``"50000-50100"`` (a passive data port range for firewalls) or ``None``."""
+    if not value:
+        return None
+    low, _, high = str(value).partition("-")
+    return tuple(range(int(low), int(high or low) + 1))

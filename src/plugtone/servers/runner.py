@@ -36,6 +36,10 @@ class ServeOptions:
     tls_key: Path | None = None
     tftp_port: int | None = None
     tftp_max_transfers: int = 1000
+    ftp_port: int | None = None
+    ftp_accounts: tuple[tuple[str, str], ...] = (("PlcmSpIp", "PlcmSpIp"),)
+    ftp_passive_ports: tuple[int, ...] | None = None
+    ftp_masquerade: str | None = None
     data_dir: Path = Path("var")
 
 
@@ -62,6 +66,7 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
         )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(quiet_disconnects)
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
@@ -74,6 +79,16 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
             provisioner, options.host, options.tftp_port, max_transfers=options.tftp_max_transfers
         )
     recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
+    ftp = None
+    if options.ftp_port is not None:
+        from plugtone.servers.ftp import FtpAccount, start_ftp_server
+
+        ftp = await start_ftp_server(
+            provisioner, options.host, options.ftp_port,
+            accounts=[FtpAccount(user, password) for user, password in options.ftp_accounts],
+            passive_ports=options.ftp_passive_ports,
+            masquerade_address=options.ftp_masquerade,
+        )  # fmt: skip
     try:
         while not all(server.started for server in servers):
             if any(task.done() for task in tasks):
@@ -87,18 +102,30 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
             f", HTTPS {options.https_port}" if options.https_port else "",
             f", TFTP {options.tftp_port}" if options.tftp_port is not None else "",
         )  # fmt: skip
+        if options.ftp_port is not None:
+            log.info("FTP on %s:%s", options.host, options.ftp_port)
         if ready is not None:
             ready.set()
         await stop.wait()
     finally:
         if tftp is not None:
             tftp.close()
+        if ftp is not None:
+            await ftp.close()
         for server in servers:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
         recorder.cancel()
         await asyncio.gather(recorder, return_exceptions=True)
         store.dispose()
+
+
+def quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """Phones drop connections all the time; that is not worth a traceback per phone."""
+    if isinstance(context.get("exception"), ConnectionResetError | BrokenPipeError):
+        log.debug("client went away: %s", context.get("message"))
+        return
+    loop.default_exception_handler(context)
 
 
 def _uvicorn(app, host: str, port: int, cert: Path | None = None, key: Path | None = None):

@@ -1,0 +1,285 @@
+"""FTP for phones that boot from FTP (Polycom ships with it), on aioftp.
+
+There is no file system behind it: a virtual tree whose files are whatever the
+resolver answers for the path, and whose only writable names are the uploads a
+vendor plug-in declares (boot and application logs, local overrides, contact
+directories), stored per device and size-capped. So ``CWD ..`` cannot leave the
+root, a listing shows nothing (one phone cannot enumerate another's files), and a
+write anywhere else is refused before any data flows.
+
+Phones log in with the vendor default account (Polycom: ``PlcmSpIp``/``PlcmSpIp``)
+unless it is disabled; other accounts can be added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import stat
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import aioftp
+from aioftp import pathio
+from aioftp.server import Connection, ConnectionConditions, worker
+
+from plugtone.provisioning.provisioner import Provisioner
+from plugtone.provisioning.resolver import FileRequest, Status
+from plugtone.provisioning.uploads import UploadTooLarge
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ACCOUNTS = (("PlcmSpIp", "PlcmSpIp"),)
+ROOT = Path("/")
+DRAIN_FACTOR = 4
+"""An over-size upload is read (and discarded) up to this many times the cap, so the
+client sees a clean 552 rather than a reset connection."""
+
+
+@dataclass(frozen=True)
+class FtpAccount:
+    user: str
+    password: str
+
+
+def _request(connection: Connection, path: Path | PurePosixPath) -> FileRequest:
+    return FileRequest(
+        path=str(PurePosixPath("/") / PurePosixPath(path).relative_to("/")),
+        transport="ftp",
+        client_address=connection.client_host,
+    )
+
+
+def path_io_for(provisioner: Provisioner) -> type[pathio.AbstractPathIO]:
+    """A PathIO class bound to ``provisioner``: aioftp builds one per connection."""
+
+    class ResolverPathIO(pathio.AbstractPathIO):
+        async def _answer(self, path: Path):
+            if path == ROOT:
+                return None
+            answer = await provisioner.answer(_request(self.connection, path))
+            return answer if answer.status is Status.OK else None
+
+        async def exists(self, path: Path) -> bool:
+            return path == ROOT or await self._answer(path) is not None
+
+        async def is_dir(self, path: Path) -> bool:
+            return path == ROOT
+
+        async def is_file(self, path: Path) -> bool:
+            return path != ROOT and await self._answer(path) is not None
+
+        async def mkdir(self, path: Path, *, parents: bool = False, exist_ok: bool = False):
+            raise PermissionError("read-only tree")
+
+        async def rmdir(self, path: Path) -> None:
+            raise PermissionError("read-only tree")
+
+        async def unlink(self, path: Path) -> None:
+            raise PermissionError("read-only tree")
+
+        def list(self, path: Path) -> AsyncIterator[Path]:
+            raise PermissionError("listing is not allowed")
+
+        async def stat(self, path: Path) -> os.stat_result:
+            now = int(time.time())
+            if path == ROOT:
+                return os.stat_result((stat.S_IFDIR | 0o555, 0, 0, 2, 0, 0, 0, now, now, now))
+            answer = await self._answer(path)
+            if answer is None or answer.content is None:
+                raise FileNotFoundError(str(path))
+            size = len(answer.content)
+            return os.stat_result((stat.S_IFREG | 0o444, 0, 0, 1, 0, 0, size, now, now, now))
+
+        async def _open(self, path: Path, mode: str) -> io.BytesIO:
+            if "r" in mode:
+                answer = await self._answer(path)
+                if answer is None or answer.content is None:
+                    raise FileNotFoundError(str(path))
+                provisioner.finished(
+                    _request(self.connection, path), answer, "ok", len(answer.content)
+                )
+                return io.BytesIO(answer.content)
+            raise PermissionError("uploads go through ProvisioningFtpServer.stor")
+
+        async def seek(self, file: io.BytesIO, offset: int, whence: int = io.SEEK_SET) -> int:
+            return file.seek(offset, whence)
+
+        async def write(self, file: io.BytesIO, data: bytes) -> int:
+            return file.write(data)
+
+        async def read(self, file: io.BytesIO, block_size: int) -> bytes:
+            return file.read(block_size)
+
+        async def close(self, file: io.BytesIO) -> None:
+            file.close()
+
+        async def rename(self, source: Path, destination: Path) -> Path:
+            raise PermissionError("read-only tree")
+
+    return ResolverPathIO
+
+
+class ProvisioningFtpServer(aioftp.Server):
+    """aioftp with plugtone's rules for reads and uploads."""
+
+    def __init__(self, provisioner: Provisioner, accounts: Iterable[FtpAccount], **kwargs) -> None:
+        users = [
+            aioftp.User(
+                login=account.user,
+                password=account.password,
+                base_path=ROOT,
+                home_path=PurePosixPath("/"),
+                permissions=[aioftp.Permission("/", readable=True, writable=True)],
+            )
+            for account in accounts
+        ]
+        super().__init__(users, path_io_factory=path_io_for(provisioner), **kwargs)
+        self.provisioner = provisioner
+        # Polycom phones send SIZE before RETR (sipXcom's phone account allows it);
+        # aioftp has no SIZE, so plugtone answers it from the resolver.
+        self.commands_mapping["size"] = self.size
+        self.commands_mapping["noop"] = self.noop
+        for command in ("list", "nlst", "mlsd", "mlst"):
+            self.commands_mapping[command] = self.refuse_listing
+        for command in ("mkd", "rmd", "dele", "rnfr", "rnto"):
+            self.commands_mapping[command] = self.refuse_change
+
+    async def refuse_change(self, connection: Connection, rest) -> bool:
+        """The tree is the resolver's: nothing in it can be created, renamed or deleted."""
+        connection.response("550", "the tree is read-only")
+        return True
+
+    async def refuse_listing(self, connection: Connection, rest) -> bool:
+        """Phones never list; a listing would show other phones' file names."""
+        connection.response("550", "listing is not allowed")
+        return True
+
+    @ConnectionConditions(ConnectionConditions.login_required)
+    async def size(self, connection: Connection, rest) -> bool:
+        real_path, _ = self.get_paths(connection, rest)
+        answer = await self.provisioner.answer(_request(connection, real_path))
+        if answer.status is Status.OK and answer.content is not None:
+            connection.response("213", str(len(answer.content)))
+        else:
+            connection.response("550", "no such file")
+        return True
+
+    async def noop(self, connection: Connection, rest) -> bool:
+        connection.response("200", "ok")
+        return True
+
+    @ConnectionConditions(ConnectionConditions.login_required)
+    async def retr(self, connection: Connection, rest) -> bool:  # type: ignore[override]
+        real_path, _ = self.get_paths(connection, rest)
+        request = _request(connection, real_path)
+        answer = await self.provisioner.answer(request)
+        if answer.status is not Status.OK:
+            status = "refused" if answer.status is Status.BAD_PATH else "not_found"
+            self.provisioner.finished(request, answer, status)
+            connection.response("550", "no such file")
+            return True
+        return await super().retr(connection, rest)
+
+    @ConnectionConditions(
+        ConnectionConditions.login_required, ConnectionConditions.passive_server_started
+    )
+    async def stor(self, connection: Connection, rest, mode: str = "wb") -> bool:  # type: ignore[override]
+        """Accept only declared upload names; collect up to the cap; store atomically."""
+        real_path, _ = self.get_paths(connection, rest)
+        request = _request(connection, real_path)
+        target = await self.provisioner.upload_target(request)
+        append = "a" in mode
+        if target is None or (append and not target.append_allowed):
+            self.provisioner.finished(request, None, "refused", detail="upload not allowed")
+            connection.response("553", "uploads of this name are not allowed")
+            return True
+
+        @ConnectionConditions(
+            ConnectionConditions.data_connection_made,
+            wait=True,
+            fail_code="425",
+            fail_info="Can't open data connection",
+        )
+        @worker
+        async def receive(self: ProvisioningFtpServer, connection: Connection, rest) -> bool:
+            stream = connection.data_connection
+            del connection.data_connection
+            content = bytearray()
+            received = 0
+            async with stream:
+                async for chunk in stream.iter_by_block(connection.block_size):
+                    received += len(chunk)
+                    if received <= target.max_bytes:
+                        content += chunk
+                    elif received > DRAIN_FACTOR * target.max_bytes:
+                        break  # a client that keeps sending is cut off
+            if received > target.max_bytes:
+                self.provisioner.finished(request, None, "refused", received, "upload too large")
+                connection.response("552", f"larger than {target.max_bytes} bytes; not stored")
+                return True
+            try:
+                await self.provisioner.store_upload(request, target, bytes(content), append=append)
+            except UploadTooLarge as error:
+                self.provisioner.finished(request, None, "refused", received, "upload too large")
+                connection.response("552", str(error))
+                return True
+            connection.response("226", "stored")
+            return True
+
+        task = asyncio.create_task(receive(self, connection, rest))
+        connection.extra_workers.add(task)
+        connection.response("150", "send the file")
+        return True
+
+    async def appe(self, connection: Connection, rest) -> bool:  # type: ignore[override]
+        return await self.stor(connection, rest, "ab")
+
+
+class FtpService:
+    """A running FTP server; ``close()`` stops it."""
+
+    def __init__(self, server: ProvisioningFtpServer, task: asyncio.Task) -> None:
+        self.server = server
+        self.task = task
+
+    @property
+    def port(self) -> int:
+        return self.server.server_port
+
+    async def close(self) -> None:
+        await self.server.close()
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+async def start_ftp_server(
+    provisioner: Provisioner,
+    host: str,
+    port: int,
+    *,
+    accounts: Iterable[FtpAccount] | None = None,
+    passive_ports: Iterable[int] | None = None,
+    masquerade_address: str | None = None,
+    max_connections: int | None = 1000,
+) -> FtpService:
+    """Start serving on ``host:port`` (0 picks a free port) and return when listening."""
+    if accounts is None:
+        accounts = [FtpAccount(user, password) for user, password in DEFAULT_ACCOUNTS]
+    server = ProvisioningFtpServer(
+        provisioner,
+        list(accounts),
+        maximum_connections=max_connections,
+        data_ports=passive_ports,
+        ipv4_pasv_forced_response_address=masquerade_address,
+        idle_timeout=60,
+        socket_timeout=30,
+        welcome_message="plugtone",
+    )
+    await server.start(host, port)
+    task = asyncio.create_task(server.serve_forever(), name="ftp")
+    return FtpService(server, task)
