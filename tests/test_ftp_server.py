@@ -107,7 +107,7 @@ def test_phone_reads_rendered_files_with_the_polycom_default_account(setup):
 
 
 def test_curl_fetches_over_ftp(setup):
-    server, provisioner, _ = setup
+    server, _provisioner, _ = setup
     curl = need("curl")
     result = subprocess.run(
         [curl, "-s", f"ftp://PlcmSpIp:PlcmSpIp@127.0.0.1:{server.port}/00085D000001.cfg"],
@@ -117,7 +117,7 @@ def test_curl_fetches_over_ftp(setup):
 
 
 def test_declared_upload_is_stored_per_device_and_appended(setup):
-    server, provisioner, uploads = setup
+    server, _provisioner, uploads = setup
     client = login(server)
     client.storbinary("APPE 00085d000001-boot.log", io.BytesIO(b"boot line 1\n"))
     client.storbinary("APPE 00085d000001-boot.log", io.BytesIO(b"boot line 2\n"))
@@ -129,7 +129,7 @@ def test_declared_upload_is_stored_per_device_and_appended(setup):
 
 
 def test_hostile_ftp_input_is_refused_and_writes_nothing(setup):
-    server, provisioner, uploads = setup
+    server, _provisioner, uploads = setup
     with pytest.raises(ftplib.error_perm, match="530"):
         login(server, password="wrong")
     client = login(server)

@@ -5,8 +5,9 @@ benchmarks point in.tftpd, dnsmasq and nginx at it to compare them with plugtone
 identical bytes, and it is a way out for anyone leaving plugtone.
 
 Every file goes through the resolver exactly as a phone's request would, so the tree
-holds byte for byte what the phone-facing transports serve.  Which names to ask for is
-the caller's business (a vendor knows its file names, this module does not).
+holds byte for byte what the phone-facing transports serve.  Which names exist is the
+vendor plug-ins' knowledge (:meth:`VendorPlugin.served_files`), asked for the models and
+MACs of each vendor's phones in the inventory; a caller may also pass its own list.
 
 Device files hold SIP passwords, and plugtone otherwise never writes a secret to disk:
 files are created readable by their owner only unless the caller asks otherwise.
@@ -18,6 +19,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from sqlalchemy import select
+
+from plugtone.inventory.models import Phone
 from plugtone.inventory.store import Store
 from plugtone.provisioning.resolver import FileRequest, Resolver, Status, clean_path
 from plugtone.vendors import VendorRegistry
@@ -32,18 +36,21 @@ def export_tree(
     store: Store,
     registry: VendorRegistry,
     directory: Path,
-    items: Iterable[ExportItem],
+    items: Iterable[ExportItem] | None = None,
     *,
     file_mode: int = 0o600,
     dir_mode: int = 0o700,
 ) -> int:
     """Resolve each item and write every file served under ``directory``.
 
+    ``items`` defaults to every file the plug-ins serve to the inventory's phones.
     Returns the number of files written.  Names the resolver does not serve (unknown
     file, unassigned MAC, refused path) are skipped; a name listed twice is written once.
     """
     resolver = Resolver(store, registry)
     resolver.refresh(force=True)
+    if items is None:
+        items = served_files(store, registry)
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, dir_mode)
     written: set[str] = set()
@@ -58,6 +65,18 @@ def export_tree(
         _write(directory, relative, answer.content, file_mode, dir_mode)
         written.add(relative)
     return len(written)
+
+
+def served_files(store: Store, registry: VendorRegistry) -> list[str]:
+    """Every path some plug-in serves to the phones in the inventory, vendor by vendor."""
+    with store.sessions() as session:
+        phones = session.execute(select(Phone.vendor, Phone.model, Phone.mac)).all()
+    paths: list[str] = []
+    for plugin in registry.plugins:
+        own = [(model, mac) for vendor, model, mac in phones if vendor == plugin.name]
+        if own:
+            paths += plugin.served_files([model for model, _ in own], [mac for _, mac in own])
+    return paths
 
 
 def _write(directory: Path, relative: str, content: bytes, file_mode: int, dir_mode: int) -> None:
