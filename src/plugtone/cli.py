@@ -272,6 +272,33 @@ def _seen(state: DeviceState | None) -> str:
 @main.command()
 @common
 @click.argument("mac")
+@click.option("--show", "name", default=None, help="Print this uploaded file instead of the list.")
+def uploads(settings: Settings, mac: str, name: str | None) -> None:
+    """List (or print) what phone MAC uploaded: logs, overrides, contacts."""
+    from plugtone.provisioning.uploads import UploadStore
+
+    try:
+        normalized = normalize_mac(mac)
+    except MacError as error:
+        raise click.ClickException(str(error)) from None
+    store = UploadStore(settings.data_dir / "uploads")
+    files = store.list(normalized)
+    if name is not None:
+        match = next((item for item in files if item.name.lower() == name.lower()), None)
+        if match is None:
+            raise click.ClickException(f"{colon_mac(normalized)} has uploaded no {name}")
+        sys.stdout.buffer.write((store.root / normalized / match.name).read_bytes())
+        return
+    if not files:
+        click.echo(f"{colon_mac(normalized)} has uploaded nothing")
+        return
+    for item in files:
+        click.echo(f"{item.modified:%Y-%m-%d %H:%M:%S}  {item.size:>9}  {item.name}")
+
+
+@main.command()
+@common
+@click.argument("mac")
 @click.argument("file")
 def render(settings: Settings, mac: str, file: str) -> None:
     """Print exactly what phone MAC would be served for FILE."""

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from plugtone.provisioning.provisioner import Provisioner
 from plugtone.provisioning.resolver import FileRequest, Status
+from plugtone.provisioning.uploads import UploadTooLarge
 
 NOT_FOUND = b"not found\n"
 
@@ -43,7 +44,40 @@ def create_phone_app(provisioner: Provisioner) -> Starlette:
         provisioner.finished(file_request, answer, "ok", sent)
         return Response(answer.content, media_type=answer.content_type, headers=headers)
 
-    return Starlette(routes=[Route("/{path:path}", serve_file, methods=["GET", "HEAD"])])
+    async def receive_upload(request: Request) -> Response:
+        """``PUT`` of a name a plug-in declares as an upload (logs, overrides, contacts)."""
+        file_request = FileRequest(
+            path=request.url.path,
+            transport=request.url.scheme,
+            client_address=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
+        target = await provisioner.upload_target(file_request)
+        if target is None:
+            provisioner.finished(file_request, None, "refused", detail="upload not allowed")
+            return Response(b"uploads of this name are not allowed\n", status_code=403)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > target.max_bytes:
+            provisioner.finished(file_request, None, "refused", detail="upload too large")
+            return Response(b"too large\n", status_code=413)
+        content = bytearray()
+        async for chunk in request.stream():
+            content += chunk
+            if len(content) > target.max_bytes:
+                provisioner.finished(file_request, None, "refused", detail="upload too large")
+                return Response(b"too large\n", status_code=413)
+        try:
+            await provisioner.store_upload(file_request, target, bytes(content))
+        except UploadTooLarge:
+            return Response(b"too large\n", status_code=413)
+        return Response(status_code=204)
+
+    return Starlette(
+        routes=[
+            Route("/{path:path}", serve_file, methods=["GET", "HEAD"]),
+            Route("/{path:path}", receive_upload, methods=["PUT"]),
+        ]
+    )
 
 
 def _etags(header: str) -> set[str]:
