@@ -141,13 +141,16 @@ def test_moving_a_line_and_changing_keys_and_settings_is_one_update(store):
          "phone '00085D000001' is already defined at inv.yaml:9:5"),
         (BASE.replace("sip_server: 10.100.2.127", "sip_server: 'pbx:99999'"), "bad port in 'pbx:99999'"),
         ("a: &x [1]\nb: *x\n", "inv.yaml:2:4: YAML syntax error: YAML aliases (*name) are not allowed"),
+        (BASE.replace("    site: hq\n    lines", "    site: hq\n    vendor_settings: {snom: {x: 1}}\n    lines"),
+         "unknown vendor 'snom'"),
         (BASE.replace("    site: hq\n    lines", "    site: hq\n    vendor_settings: {polycom: {x: 1}}\n    lines"),
-         "unknown vendor 'polycom'"),
+         "settings for 'polycom' cannot apply to a aastra phone"),
         ("sites: {name: hq}\n", "inv.yaml:1:1: expected a list of sites, got a mapping"),
     ],
     ids=["bad-mac", "multicast-mac", "unknown-model", "bad-timezone", "unknown-site",
          "unknown-extension", "extension-unknown-site", "extension-on-two-phones", "yaml-syntax",
-         "unknown-field", "duplicate-mac", "bad-port", "yaml-alias", "unknown-vendor", "not-a-list"],
+         "unknown-field", "duplicate-mac", "bad-port", "yaml-alias", "unknown-vendor", "wrong-vendor",
+         "not-a-list"],
 )  # fmt: skip
 def test_bad_input_names_the_place_and_changes_nothing(store, text, expected):
     apply_text(store, BASE)

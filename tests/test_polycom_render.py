@@ -1,0 +1,508 @@
+"""Polycom rendering: the seed's parameters, precedence, escaping, names, uploads, identification."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from defusedxml import ElementTree as SafeET
+
+from plugtone.vendors import VendorRegistry
+from plugtone.vendors.aastra import AastraPlugin
+from plugtone.vendors.base import (
+    ContactView,
+    FileRef,
+    FileScope,
+    LineView,
+    PhoneView,
+    SiteView,
+    UploadRef,
+)
+from plugtone.vendors.polycom import PolycomPlugin
+from plugtone.vendors.polycom.digitmap import polycom_digitmap
+from plugtone.vendors.polycom.timezones import sntp_time_settings
+from tests.emulators.polycom import PolycomPhone, parse_directory, parse_parameters
+
+PLUGIN = PolycomPlugin()
+MAC = "0004F2000607"
+SEED_DIAL_PLAN = "0|##|#[1-3]x|#[5-9]x|#41xx|#4[2-9]|[1-7]xx|9[2-9]xxxxxx|91xxxxxxxxxx"
+
+# The seed's altigen.cfg and 201.cfg (001_986df9d05f6e3806.txt), parameter by parameter.
+SEED_PARAMETERS = {
+    "reg.1.displayName": "Ext_Name",
+    "reg.1.address": "201",
+    "reg.1.label": "201",
+    "reg.1.auth.userId": "201",
+    "reg.1.auth.password": "1212",
+    "reg.1.server.1.address": "10.100.2.127",
+    "reg.1.server.1.port": "10060",
+    "reg.1.server.1.expires": "90",
+    "msg.bypassInstantMessage": "1",
+    "msg.mwi.1.callBackMode": "contact",
+    "msg.mwi.1.callBack": "##@10.100.2.127",
+    "msg.mwi.1.subscribe": "201@10.100.2.127",
+    "voIpProt.SIP.conference.address": "conf",
+    "voIpProt.SIP.alertInfo.1.value": "info=alert-autoanswer",
+    "voIpProt.SIP.alertInfo.1.class": "3",
+    "voIpProt.SIP.alertInfo.2.value": "auto-answer",
+    "voIpProt.SIP.alertInfo.2.class": "3",
+    "voIpProt.SIP.outboundProxy.port": "10060",
+    "voIpProt.SIP.local.port": "10060",
+    "tone.dtmf.rfc2833Payload": "101",
+    "tcpIpApp.sntp.daylightSavings.enable": "1",
+    "tcpIpApp.sntp.gmtOffset": "-28800",
+    "tcpIpApp.sntp.address": "time.nist.gov",
+    "dialplan.removeEndOfDial": "0",
+    "dialplan.digitmap": SEED_DIAL_PLAN,
+    "call.lastCallReturnString": "#69",
+    "tone.dtmf.onTime": "120",
+    "tone.dtmf.offTime": "120",
+    "se.pat.misc.1.name": "message waiting",
+    "se.pat.misc.1.inst.1.type": "silence",
+    "se.pat.misc.1.inst.1.value": "1",
+    "se.pat.misc.1.inst.2.type": "silence",
+    "se.pat.misc.1.inst.2.value": "2",
+    "se.pat.misc.1.inst.3.type": "silence",
+    "se.pat.misc.1.inst.3.value": "1",
+}
+
+
+def seed_site(**overrides) -> SiteView:
+    values = {
+        "name": "altigen",
+        "sip_server": "10.100.2.127",
+        "sip_port": 10060,
+        "timezone": "America/Los_Angeles",
+        "ntp_servers": ("time.nist.gov",),
+        "dial_plan": SEED_DIAL_PLAN,
+        "voicemail": "##",
+        "conference": "conf",
+        "registration_period": 90,
+    }
+    values.update(overrides)
+    return SiteView(**values)
+
+
+def seed_phone(**overrides) -> PhoneView:
+    values = {
+        "mac": MAC,
+        "model": "IP650",
+        "vendor": "polycom",
+        "site": seed_site(),
+        "lines": (LineView(1, "201", "Ext_Name", "201", "1212"),),
+        "keys": (),
+    }
+    values.update(overrides)
+    return PhoneView(**values)
+
+
+def render(name: str, view: PhoneView | None) -> bytes | None:
+    ref = PLUGIN.match(name)
+    assert ref is not None, name
+    return PLUGIN.render(ref, view if ref.scope is FileScope.DEVICE else None, None)
+
+
+def boot(view: PhoneView | None, mac: str = MAC.lower(), model: str = "SPIP_650") -> PolycomPhone:
+    """Boot the emulator on the plug-in alone, as the resolver would serve ``view``."""
+    phone = PolycomPhone(mac=mac, model=model)
+
+    def fetch(name: str) -> bytes | None:
+        ref = PLUGIN.match(name)
+        if ref is None:
+            return None
+        if ref.scope is FileScope.DEVICE:
+            if view is None or ref.mac != view.mac:
+                return None
+            return PLUGIN.render(ref, view, None)
+        return PLUGIN.render(ref, None, None)
+
+    phone.boot(fetch, lambda name, content, append: PLUGIN.match_upload(name) is not None)
+    return phone
+
+
+def device_files(mac: str = MAC) -> list[str]:
+    return [path for path in PLUGIN.served_files(["IP650"], [mac]) if "000000000000" not in path]
+
+
+# -- the seed
+
+
+def test_the_seed_example_boots_to_the_seeds_parameters():
+    phone = boot(seed_phone())
+    different = {
+        name: (phone.settings.get(name), value)
+        for name, value in SEED_PARAMETERS.items()
+        if phone.settings.get(name) != value
+    }
+    assert not different, f"(got, seed) differ: {different}"
+    assert phone.fetched[0] == ("0004f2000607.cfg", True)
+    assert phone.config_files == [
+        "0004f2000607-reg.cfg", "0004f2000607-site.cfg", "phone1.cfg", "sip.cfg",
+    ]  # fmt: skip
+    assert phone.uploaded == ["0004f2000607-boot.log"]
+
+
+def test_the_master_file_has_the_seeds_application_attributes():
+    root = SafeET.fromstring(render("0004f2000607.cfg", seed_phone()))
+    assert root.tag == "APPLICATION"
+    assert root.attrib["APP_FILE_PATH"] == "sip.ld"
+    for name in ("MISC_FILES", "LOG_FILE_DIRECTORY", "OVERRIDES_DIRECTORY", "CONTACTS_DIRECTORY"):
+        assert root.attrib[name] == ""  # uploads land at the top, where match_upload looks
+    assert list(root) == []  # no per-model element unless one is configured
+
+
+def test_registration_expiry_is_the_sites_period_for_large_fleets_too():
+    phone = boot(seed_phone(site=seed_site(registration_period=600)))
+    assert phone.line(1)["server.1.expires"] == "600"
+
+
+# -- XML: well-formed, escaped, every parameter once
+
+
+def test_every_served_file_is_well_formed_xml_with_the_declaration():
+    view = seed_phone(site=seed_site(directory=(ContactView("Reception", "0"),)))
+    for name in PLUGIN.served_files(["IP650"], [MAC]):
+        content = render(name, view)
+        assert content is not None, name
+        assert content.startswith(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n')
+        SafeET.fromstring(content)  # raises when not well-formed
+
+
+def test_names_with_markup_and_control_characters_parse_back_escaped():
+    hostile = 'Ann <b>&amp; "Bob" \x07</b>'
+    site = seed_site(
+        directory=(ContactView('R&D <lab> "1"', "0"),),
+        members=(ContactView(hostile, "201"),),
+        vendor_settings={"polycom": {"up.welcome": "<&>\"'"}},
+    )
+    view = seed_phone(site=site, lines=(LineView(1, "201", hostile, "a&b", 'p"<w>&'),))
+    phone = boot(view)
+    assert phone.line(1)["displayName"] == 'Ann <b>&amp; "Bob" </b>'  # BEL dropped
+    assert phone.line(1)["auth.userId"] == "a&b"
+    assert phone.line(1)["auth.password"] == 'p"<w>&'
+    assert phone.settings["up.welcome"] == "<&>\"'"
+    assert phone.directory == [('R&D <lab> "1"', "0"), ('Ann <b>&amp; "Bob" </b>', "201")]
+    assert b"<b>" not in render("0004f2000607-reg.cfg", view)
+
+
+def test_every_parameter_appears_in_exactly_one_of_a_phones_files():
+    view = seed_phone(
+        site=seed_site(vendor_settings={"polycom": {"tone.dtmf.rfc2833Payload": "96"}}),
+        phone_settings={"reg.1.server.1.expires": "600", "up.headsetMode": "1"},
+    )
+    seen: list[str] = []
+    for name in ("0004f2000607-reg.cfg", "0004f2000607-site.cfg"):
+        for element in SafeET.fromstring(render(name, view)).iter():
+            seen += list(element.attrib)
+    assert len(seen) == len(set(seen))
+
+
+def test_names_that_are_not_parameters_are_left_out_rather_than_breaking_the_file():
+    # validate_settings refuses them at apply time; a render must still never emit them
+    view = seed_phone(phone_settings={"bad name": "1", "x\n": "2", "ok.name": "3"})
+    settings = parse_parameters(render("0004f2000607-reg.cfg", view))
+    assert settings["ok.name"] == "3"
+    assert "bad name" not in settings and "x\n" not in settings
+
+
+def test_comments_cannot_be_broken_by_a_dial_plan():
+    view = seed_phone(site=seed_site(dial_plan="1xx|(2--3)x"))
+    content = render("0004f2000607-site.cfg", view)
+    SafeET.fromstring(content)
+    assert b"(2- -3)x" in content
+
+
+# -- precedence
+
+
+def test_raw_settings_override_defaults_site_then_model_then_phone():
+    site = seed_site(
+        vendor_settings={
+            "polycom": {"tone.dtmf.rfc2833Payload": "96", "call.lastCallReturnString": "*69"},
+            "aastra": {"sip mode": "1"},
+        }
+    )
+    view = seed_phone(
+        site=site,
+        model_settings={"call.lastCallReturnString": "*70", "up.headsetMode": "1"},
+        phone_settings={"call.lastCallReturnString": "*71", "reg.1.server.1.expires": "600"},
+    )
+    phone = boot(view)
+    assert phone.settings["tone.dtmf.rfc2833Payload"] == "96"
+    assert phone.settings["call.lastCallReturnString"] == "*71"
+    assert phone.settings["reg.1.server.1.expires"] == "600"
+    assert phone.settings["up.headsetMode"] == "1"
+    assert "sip mode" not in phone.settings
+    # settings no file derives go into the first file of CONFIG_FILES
+    first = parse_parameters(render("0004f2000607-reg.cfg", view))
+    assert first["up.headsetMode"] == "1"
+
+
+def test_application_settings_go_to_the_master_file_with_a_per_model_element():
+    view = seed_phone(
+        site=seed_site(
+            vendor_settings={
+                "polycom": {"APP_FILE_PATH": "sip_327.ld", "APP_FILE_PATH_SPIP650": "650.ld"}
+            }
+        )
+    )
+    root = SafeET.fromstring(render("0004f2000607.cfg", view))
+    assert root.attrib["APP_FILE_PATH"] == "sip_327.ld"
+    (child,) = list(root)
+    assert child.tag == "APPLICATION_SPIP650"
+    assert child.attrib["APP_FILE_PATH_SPIP650"] == "650.ld"
+    assert child.attrib["CONFIG_FILES_SPIP650"] == root.attrib["CONFIG_FILES"]
+    phone = boot(view)
+    assert phone.application["APP_FILE_PATH"] == "650.ld"
+    assert "APP_FILE_PATH" not in phone.settings  # not a configuration parameter
+    other = boot(view, model="SPIP_335")
+    assert other.application["APP_FILE_PATH"] == "sip_327.ld"
+
+
+# -- the neutral model
+
+
+def test_lines_keep_their_index_and_each_gets_its_mailbox():
+    view = seed_phone(
+        lines=(
+            LineView(1, "201", None, "auth201", "pw1"),
+            LineView(3, "203", "Carol", "203", None),
+        )
+    )
+    phone = boot(view)
+    assert phone.line(1)["displayName"] == "201"
+    assert phone.line(1)["auth.userId"] == "auth201"
+    assert phone.line(3)["address"] == "203"
+    assert phone.line(3)["auth.password"] == ""
+    assert phone.line(2) == {}
+    assert phone.settings["msg.mwi.3.subscribe"] == "203@10.100.2.127"
+
+
+def test_without_voicemail_the_message_key_does_not_call_back():
+    phone = boot(seed_phone(site=seed_site(voicemail=None)))
+    assert phone.settings["msg.mwi.1.callBackMode"] == "disabled"
+    assert "msg.mwi.1.callBack" not in phone.settings
+
+
+@pytest.mark.parametrize(
+    ("method", "via_rtp", "rfc2833", "info"),
+    [("rfc2833", "1", "1", "0"), ("inband", "1", "0", "0"), ("info", "0", "0", "1")],
+)
+def test_dtmf_method(method, via_rtp, rfc2833, info):
+    settings = boot(seed_phone(site=seed_site(dtmf_method=method))).settings
+    assert settings["tone.dtmf.viaRtp"] == via_rtp
+    assert settings["tone.dtmf.rfc2833Control"] == rfc2833
+    assert settings["voIpProt.SIP.dtmfViaSignaling.rfc2976"] == info
+
+
+def test_transport_codecs_nat_and_digit_timeout():
+    site = seed_site(
+        sip_server="pbx.example.com", sip_port=5061, sip_transport="tls",
+        codecs=("g722", "pcma", "opus"), nat=True, digit_timeout=4, ntp_servers=(),
+    )  # fmt: skip
+    settings = boot(seed_phone(site=site)).settings
+    assert settings["reg.1.server.1.transport"] == "TLS"
+    assert settings["reg.1.server.1.port"] == "5061"
+    assert settings["voice.codecPref.G722"] == "1"
+    assert settings["voice.codecPref.G711A"] == "2"
+    assert settings["voice.codecPref.G711Mu"] == ""  # not listed: off
+    assert settings["nat.keepalive.interval"] == "30"
+    assert settings["dialplan.digitmap.timeOut"] == "4"
+    assert "tcpIpApp.sntp.address" not in settings
+
+
+def test_ipv6_servers_are_bracketed_in_uris():
+    settings = boot(seed_phone(site=seed_site(sip_server="2001:db8::5"))).settings
+    assert settings["reg.1.server.1.address"] == "2001:db8::5"
+    assert settings["msg.mwi.1.subscribe"] == "201@[2001:db8::5]"
+
+
+# -- time zones
+
+
+def test_pacific_time_is_the_seeds_offset_with_the_us_rule():
+    settings = sntp_time_settings("America/Los_Angeles", 2025)
+    rule = {k.removeprefix("tcpIpApp.sntp.daylightSavings."): v for k, v in settings.items()}
+    assert settings["tcpIpApp.sntp.gmtOffset"] == "-28800"
+    assert rule["enable"] == "1" and rule["fixedDayEnable"] == "0"
+    # second Sunday of March, first Sunday of November, at 2 am
+    assert (rule["start.month"], rule["start.date"], rule["start.dayOfWeek"]) == ("3", "8", "1")
+    assert (rule["stop.month"], rule["stop.date"], rule["stop.dayOfWeek"]) == ("11", "1", "1")
+    assert rule["start.time"] == rule["stop.time"] == "2"
+    assert rule["start.dayOfWeek.lastInMonth"] == rule["stop.dayOfWeek.lastInMonth"] == "0"
+
+
+def test_european_and_southern_zones():
+    europe = sntp_time_settings("Europe/Amsterdam", 2025)
+    assert europe["tcpIpApp.sntp.gmtOffset"] == "3600"
+    assert europe["tcpIpApp.sntp.daylightSavings.start.dayOfWeek.lastInMonth"] == "1"
+    assert europe["tcpIpApp.sntp.daylightSavings.stop.time"] == "3"  # 3 am summer time
+    sydney = sntp_time_settings("Australia/Sydney", 2025)
+    assert sydney["tcpIpApp.sntp.gmtOffset"] == "36000"
+    assert sydney["tcpIpApp.sntp.daylightSavings.start.month"] == "10"
+    assert sydney["tcpIpApp.sntp.daylightSavings.stop.month"] == "4"
+    tokyo = sntp_time_settings("Asia/Tokyo", 2025)
+    assert tokyo == {
+        "tcpIpApp.sntp.gmtOffset": "32400",
+        "tcpIpApp.sntp.daylightSavings.enable": "0",
+    }
+    assert sntp_time_settings("Asia/Kolkata", 2025)["tcpIpApp.sntp.gmtOffset"] == "19800"
+
+
+# -- dial plans
+
+
+@pytest.mark.parametrize(
+    ("dial_plan", "digitmap", "dropped"),
+    [
+        (SEED_DIAL_PLAN, SEED_DIAL_PLAN, []),
+        ("xxx+^|[1-7]XX", "xxx.T|[1-7]xx", []),
+        ("9;xxxxxxx", "9,xxxxxxx", []),
+        ("[2-9]XXXXXXXXX,91|1X+#,9", "RR91R[2-9]xxxxxxxxx|RR9R1x.#", []),
+        ("1xx|(2|3)xx|4.5|+1", "1xx", ["(2", "3)xx", "4.5", "+1"]),
+        ("[2-9", "", ["[2-9"]),
+    ],
+)
+def test_dial_plans_translate_to_polycom_digit_maps(dial_plan, digitmap, dropped):
+    assert polycom_digitmap(dial_plan) == (digitmap, dropped)
+
+
+def test_untranslatable_patterns_are_named_in_the_site_file():
+    content = render("0004f2000607-site.cfg", seed_phone(site=seed_site(dial_plan="1xx|(2|3)x")))
+    assert b"left out: (2|3)x" in content
+    assert parse_parameters(content)["dialplan.digitmap"] == "1xx"
+
+
+# -- directories
+
+
+def test_directory_lists_site_contacts_then_extensions_without_repeating_numbers():
+    site = seed_site(
+        directory=(ContactView("Reception", "200"), ContactView("Lobby", "0")),
+        members=(ContactView("Desk 200", "200"), ContactView("Ext_Name", "201")),
+    )
+    listing = parse_directory(render("0004f2000607-directory.xml", seed_phone(site=site)))
+    assert listing == [("Reception", "200"), ("Lobby", "0"), ("Ext_Name", "201")]
+
+
+def test_common_files_are_generic_and_hold_no_secret():
+    assert parse_directory(render("000000000000-directory.xml", None)) == []
+    master = render("000000000000.cfg", None)
+    root = SafeET.fromstring(master)
+    assert root.attrib["CONFIG_FILES"] == "phone1.cfg, sip.cfg"
+    stranger = boot(None, mac="0004f2ffffff")
+    assert stranger.fetched[:2] == [("0004f2ffffff.cfg", False), ("000000000000.cfg", True)]
+    assert not any(name.startswith(("reg.", "msg.")) for name in stranger.settings)
+    assert stranger.directory == []
+
+
+def test_device_files_need_a_phone():
+    for name in device_files():
+        ref = PLUGIN.match(name)
+        assert ref.scope is FileScope.DEVICE and ref.mac == MAC
+        assert PLUGIN.render(ref, None, None) is None
+
+
+# -- names
+
+
+def test_file_names_match_in_any_case_and_nothing_else():
+    assert PLUGIN.match("0004F2000607.CFG") == FileRef("polycom", "mac.cfg", FileScope.DEVICE, MAC)
+    assert PLUGIN.match("0004f2000607-REG.cfg").name == "reg.cfg"
+    assert PLUGIN.match("000000000000.CFG").scope is FileScope.COMMON
+    assert PLUGIN.match("000000000000-Directory.XML").name == "common-directory.xml"
+    for name in (
+        "sip.cfg", "phone1.cfg", "0004f2000607-phone.cfg", "0004f2000607-boot.log",
+        "000000000000-reg.cfg", "010000000000.cfg", "0004f200060.cfg", "0004f2000607.cfg.bak",
+        "x/0004f2000607.cfg", "0004f2000607-site.cfg/x", "0004f2000607-license.cfg",
+        "0004f2000607.cfg\n",
+    ):  # fmt: skip
+        assert PLUGIN.match(name) is None, name
+
+
+def test_served_files_names_every_file_in_lower_case():
+    assert PLUGIN.served_files(["IP650"], [MAC, "0004F2000001"]) == [
+        "000000000000.cfg", "000000000000-directory.xml",
+        "0004f2000001.cfg", "0004f2000001-reg.cfg", "0004f2000001-site.cfg",
+        "0004f2000001-directory.xml",
+        "0004f2000607.cfg", "0004f2000607-reg.cfg", "0004f2000607-site.cfg",
+        "0004f2000607-directory.xml",
+    ]  # fmt: skip
+
+
+def test_upload_names_are_declared_with_their_limits():
+    boot_log = PLUGIN.match_upload("0004F2000607-boot.log")
+    assert boot_log == UploadRef("polycom", MAC, "0004f2000607-boot.log", 1024 * 1024, True)
+    assert PLUGIN.match_upload("0004f2000607-app.log").append_allowed
+    for kind in ("phone.cfg", "web.cfg", "directory.xml"):
+        ref = PLUGIN.match_upload(f"0004f2000607-{kind.upper()}")
+        assert ref.name == f"0004f2000607-{kind}"
+        assert ref.max_bytes == 256 * 1024 and not ref.append_allowed
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../0004f2000607-boot.log", "logs/0004f2000607-boot.log", "0004f2000607-boot.log/x",
+        "0004f2000607-boot.log.exe", "0004f2000607-boot.log\x00", "000000000000-boot.log",
+        "ffffffffffff-app.log", "0004f2000607.cfg", "0004f2000607-reg.cfg", "boot.log",
+        "0004f2000607-other.log", "0004f2000607-boot.log ", "0004f2000607--boot.log",
+        "0004f2000607-boot.log\n",
+    ],
+)  # fmt: skip
+def test_hostile_or_undeclared_upload_names_are_refused(name):
+    assert PLUGIN.match_upload(name) is None
+
+
+# -- identification and models
+
+
+def test_user_agents_give_model_and_version_but_no_mac():
+    facts = PLUGIN.identify("FileTransport PolycomSoundPointIP-SPIP_650-UA/3.2.7.0184")
+    assert (facts.vendor, facts.mac, facts.model, facts.firmware_version) == (
+        "polycom", None, "IP650", "3.2.7.0184",
+    )  # fmt: skip
+    station = PLUGIN.identify(
+        "FileTransport PolycomSoundStationIP-SSIP_6000-UA/4.0.4.2906 Type/Application"
+    )
+    assert (station.model, station.firmware_version) == ("SSIP6000", "4.0.4.2906")
+    updater = PLUGIN.identify("FileTransport PolycomSoundStationIP-SSIP_7000-UA/5.0.3 Type/Updater")
+    assert (updater.model, updater.firmware_version) == ("SSIP7000", None)
+    unknown = PLUGIN.identify("FileTransport PolycomVVX-VVX_400-UA/5.9.2.1234")
+    assert unknown.model == "VVX_400"
+    for other in (None, "", "Aastra6757i MAC:00-08-5D-00-00-01 V:3.2.2.1136-SIP", "curl/8.0"):
+        assert PLUGIN.identify(other) is None
+
+
+def test_models_and_aliases_resolve_alongside_aastra():
+    registry = VendorRegistry([AastraPlugin(), PolycomPlugin()])
+    for alias, model in [
+        ("SPIP_650", "IP650"), ("spip650", "IP650"), ("SoundPoint IP 321", "IP321"),
+        ("IP 335", "IP335"), ("SSIP_6000", "SSIP6000"), ("SoundStation IP 7000", "SSIP7000"),
+        ("IP560", "IP560"), ("SPIP_331", "IP331"),
+    ]:  # fmt: skip
+        assert registry.resolve_model(alias) == (registry.get("polycom"), model)
+    assert registry.resolve_model("6757i")[0].name == "aastra"
+    polycom = {alias for spec in PLUGIN.models for alias in (spec.name, *spec.aliases)}
+    assert not any(AastraPlugin().canonical_model(alias) for alias in polycom)
+
+
+def test_settings_must_look_like_polycom_parameters():
+    assert PLUGIN.validate_settings(
+        {"tone.dtmf.rfc2833Payload": "96", "APP_FILE_PATH": "sip.ld",
+         "APP_FILE_PATH_SPIP650": "x.ld", "se.pat.misc.1.name": "a \"b\" <c>"}
+    ) == []  # fmt: skip
+    for name in ("has space", 'quote"d', "1abc", "reg.1.<x>", "", "CONFIG_FILES",
+                 "LOG_FILE_DIRECTORY", "a/b", "reg.1.label\n"):  # fmt: skip
+        assert PLUGIN.validate_settings({name: "1"}), name
+    assert PLUGIN.validate_settings({"up.welcome": "bell\x07"})
+
+
+def test_the_master_file_names_are_the_ones_the_emulator_fetches():
+    phone = boot(seed_phone())
+    requested = [name for name, _ in phone.fetched]
+    assert requested == [
+        "0004f2000607.cfg", "0004f2000607-reg.cfg", "0004f2000607-site.cfg", "phone1.cfg",
+        "sip.cfg", "0004f2000607-directory.xml",
+    ]  # fmt: skip
+    assert all(re.fullmatch(r"[0-9a-f]{12}.*", n) for n in requested if n[0].isdigit())
