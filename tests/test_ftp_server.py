@@ -72,8 +72,9 @@ def setup(tmp_path) -> Iterator[tuple]:
     migrate(store.engine)
     apply_text(store, EXAMPLE.read_text())
     registry = VendorRegistry([UploadingAastra()])
-    resolver = Resolver(store, registry)
-    provisioner = Provisioner(resolver, EventRecorder(store), UploadStore(tmp_path / "uploads"))
+    uploads = UploadStore(tmp_path / "uploads")
+    resolver = Resolver(store, registry, uploads=uploads)
+    provisioner = Provisioner(resolver, EventRecorder(store), uploads)
     server = ServerThread(provisioner)
     yield server, provisioner, tmp_path / "uploads"
     server.stop()
@@ -125,6 +126,10 @@ def test_declared_upload_is_stored_per_device_and_appended(setup):
     assert stored.read_bytes() == b"boot line 1\nboot line 2\n"
     client.storbinary("STOR 00085d000001-boot.log", io.BytesIO(b"fresh\n"))
     assert stored.read_bytes() == b"fresh\n"
+    # the phone reads back what it uploaded (Polycom does with its overrides file)
+    assert fetch(client, "00085D000001-BOOT.LOG") == b"fresh\n"
+    with pytest.raises(ftplib.error_perm, match="550"):
+        fetch(client, "00085d000002-boot.log")  # assigned, but it uploaded nothing
     client.quit()
 
 

@@ -24,9 +24,10 @@ class Provisioner:
 
     @classmethod
     def for_store(cls, store, registry, data_dir: Path) -> Provisioner:
-        resolver = Resolver(store, registry)
+        uploads = UploadStore(data_dir / "uploads")
+        resolver = Resolver(store, registry, uploads=uploads)
         resolver.refresh(force=True)
-        return cls(resolver, EventRecorder(store), UploadStore(data_dir / "uploads"))
+        return cls(resolver, EventRecorder(store), uploads)
 
     async def upload_target(self, request: FileRequest) -> UploadRef | None:
         """Whether ``request`` may upload, and where to; ``None`` means refuse."""

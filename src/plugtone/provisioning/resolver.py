@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from plugtone.inventory.store import Store, read_generation
+from plugtone.provisioning.uploads import UploadStore
 from plugtone.provisioning.views import load_model, load_phone
 from plugtone.vendors import VendorRegistry
 from plugtone.vendors.base import (
@@ -145,9 +146,11 @@ class Resolver:
         *,
         cache_size: int = 20_000,
         generation_check_interval: float = 0.5,
+        uploads: UploadStore | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
+        self.uploads = uploads
         self.check_interval = generation_check_interval
         self.generation = -1
         self._checked_at = 0.0
@@ -274,6 +277,10 @@ class Resolver:
         if path is None:
             return Answer(Status.BAD_PATH, request.path, detail="refused path")
         facts = self.identify(request)
+        uploaded = self._uploaded(path, allow_io)
+        if uploaded is not None:
+            ref, content = uploaded
+            return Answer(Status.OK, path, content, vendor=ref.vendor, mac=ref.mac, facts=facts)
         matches: list[tuple[VendorPlugin, FileRef]] = []
         for plugin in self.registry.plugins:
             ref = plugin.match(path)
@@ -300,6 +307,31 @@ class Resolver:
             return Answer(Status.NOT_FOUND, path, vendor=plugin.name, mac=mac, facts=facts,
                           detail="nothing to serve")  # fmt: skip
         return Answer(Status.OK, path, content, vendor=plugin.name, mac=mac, facts=facts)
+
+    def _uploaded(self, path: str, allow_io: bool) -> tuple[UploadRef, bytes] | None:
+        """A file the phone uploaded earlier under a declared name, served back to it.
+
+        Phones fetch what they uploaded (Polycom reads its ``<mac>-phone.cfg`` local
+        overrides and ``<mac>-directory.xml`` contacts at boot); their copy wins over
+        anything rendered, or the user's own settings would be lost at each reboot.
+        Not cached: uploads change outside the inventory generation.
+        """
+        if self.uploads is None:
+            return None
+        for plugin in self.registry.plugins:
+            ref = plugin.match_upload(path)
+            if ref is None:
+                continue
+            if not allow_io:
+                raise _NeedsStore
+            phone = self._phone(ref.mac, allow_io)
+            if phone is None or phone.vendor != plugin.name:
+                return None
+            try:
+                return ref, self.uploads.path(ref).read_bytes()
+            except (OSError, ValueError):
+                return None
+        return None
 
     @staticmethod
     def _choose(
