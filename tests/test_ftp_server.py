@@ -26,7 +26,7 @@ from plugtone.vendors.aastra import AastraPlugin
 from plugtone.vendors.base import UploadRef
 from tests.conftest import EXAMPLE, apply_text, need
 
-BOOT_LOG = re.compile(r"^([0-9a-fA-F]{12})-boot\.log$")
+BOOT_LOG = re.compile(r"^([0-9a-fA-F]{12})-boot\.log$", re.IGNORECASE)
 
 
 class UploadingAastra(AastraPlugin):
