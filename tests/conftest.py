@@ -133,10 +133,13 @@ def run_cli(*args: str, data: Path | None = None, check: bool = True, **kwargs):
 
 
 class RunningServer:
-    def __init__(self, data: Path, http_port: int, https_port: int | None, process):
+    def __init__(self, data: Path, http_port: int, https_port: int | None, process,
+                 ftp_port: int | None = None, tftp_port: int | None = None):  # fmt: skip
         self.data = data
         self.http_port = http_port
         self.https_port = https_port
+        self.ftp_port = ftp_port
+        self.tftp_port = tftp_port
         self.process = process
 
     @property
@@ -151,12 +154,17 @@ class RunningServer:
         return Store(f"sqlite:///{self.data / 'plugtone.db'}")
 
 
-def start_server(data: Path, *, tls: bool = False) -> RunningServer:
+def start_server(
+    data: Path, *, tls: bool = False, ftp: bool = False, tftp: bool = False
+) -> RunningServer:
     run_cli("init", *(["--tls"] if tls else []), data=data)
     http_port = free_port()
     https_port = free_port() if tls else None
+    ftp_port = free_port() if ftp else 0
+    tftp_port = free_port(socket.SOCK_DGRAM) if tftp else 0
     command = [*PLUGTONE, "serve", "--data", str(data), "--host", "127.0.0.1",
-               "--http-port", str(http_port), "--tftp-port", "0", "--ftp-port", "0"]  # fmt: skip
+               "--http-port", str(http_port), "--tftp-port", str(tftp_port),
+               "--ftp-port", str(ftp_port)]  # fmt: skip
     if https_port:
         command += ["--https-port", str(https_port)]
     log = open(data / "serve.log", "w")  # noqa: SIM115 - closed with the process
@@ -173,7 +181,7 @@ def start_server(data: Path, *, tls: bool = False) -> RunningServer:
     else:
         process.kill()
         raise AssertionError("server did not start in 30 s")
-    return RunningServer(data, http_port, https_port, process)
+    return RunningServer(data, http_port, https_port, process, ftp_port or None, tftp_port or None)
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ def test_init_apply_export_phones_render_round_trip(tmp_path):
     assert (data / "plugtone.db").is_file() and (data / "plugtone.toml").is_file()
     dry = run_cli("apply", str(EXAMPLE), "--dry-run", data=data).stdout
     assert "create phone 00085D000001: 6757i at hq" in dry
-    assert "dry run: 6 change(s), nothing written" in dry
+    assert "dry run: 9 change(s), nothing written" in dry
     assert "phones" not in run_cli("export", data=data).stdout
     applied = run_cli("apply", str(EXAMPLE), data=data).stdout
-    assert "applied 6 change(s)" in applied
+    assert "applied 9 change(s)" in applied
     assert run_cli("apply", str(EXAMPLE), data=data).stdout.strip() == "no changes"
 
     exported = tmp_path / "export.yaml"
@@ -23,7 +23,9 @@ def test_init_apply_export_phones_render_round_trip(tmp_path):
 
     listing = run_cli("phones", data=data).stdout.splitlines()
     assert listing[0].split() == ["MAC", "MODEL", "SITE", "LINES", "LAST", "SEEN"]
-    assert listing[1].split()[:4] == ["00:08:5D:00:00:01", "6757i", "hq", "1"]
+    rows = {line.split()[0]: line.split()[:4] for line in listing[1:]}
+    assert rows["00:08:5D:00:00:01"] == ["00:08:5D:00:00:01", "6757i", "hq", "1"]
+    assert rows["00:04:F2:00:06:07"] == ["00:04:F2:00:06:07", "IP650", "maxcs7", "1"]
 
     rendered = run_cli("render", "00-08-5d-00-00-01", "00085D000001.cfg", data=data).stdout
     assert "sip line1 user name: 3003" in rendered
@@ -41,7 +43,7 @@ def test_errors_are_clear_and_change_nothing(tmp_path):
     broken.write_text(EXAMPLE.read_text().replace("model: 6731i", "model: 6731x"))
     result = run_cli("apply", str(broken), data=data, check=False)
     assert result.returncode != 0
-    assert f"{broken}:40:5: unknown model '6731x'" in result.stderr
+    assert f"{broken}:56:5: unknown model '6731x'" in result.stderr
     assert "1 problem(s); nothing was changed" in result.stderr
     assert run_cli("export", data=data).stdout == before
 
