@@ -194,3 +194,39 @@ def test_the_default_account_can_be_disabled(tmp_path):
     finally:
         server.stop()
         store.dispose()
+
+
+def test_a_site_account_sees_only_its_own_phones(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    migrate(store.engine)
+    inventory = EXAMPLE.read_text().replace(
+        "    registration_period: 90             # the seed's advice: 600 with more than 100 phones\n",
+        "    registration_period: 90\n    ftp_account: {user: maxcs, password: 'm@x-Secret'}\n",
+    )
+    assert "ftp_account" in inventory
+    apply_text(store, inventory)
+    uploads = UploadStore(tmp_path / "uploads")
+    registry = VendorRegistry([UploadingAastra()])
+    provisioner = Provisioner(
+        Resolver(store, registry, uploads=uploads), EventRecorder(store), uploads
+    )
+    server = ServerThread(provisioner)
+    try:
+        with pytest.raises(ftplib.error_perm, match="530"):
+            login(server, "maxcs", "wrong")
+        with pytest.raises(ftplib.error_perm, match="530"):
+            login(server, "nosuchuser", "whatever")
+        client = login(server, "maxcs", "m@x-Secret")
+        assert fetch(client, "aastra.cfg").startswith(b"# generated")  # common files: fine
+        with pytest.raises(ftplib.error_perm, match="550"):
+            fetch(client, "00085D000001.cfg")  # a phone of site hq, not maxcs7
+        with pytest.raises(ftplib.error_perm, match="550"):
+            client.size("00085D000001.cfg")
+        with pytest.raises(ftplib.error_perm, match="553"):
+            client.storbinary("STOR 00085d000001-boot.log", io.BytesIO(b"x"))
+        client.quit()
+        # the default account still sees everything
+        assert b"3003" in fetch(login(server), "00085D000001.cfg")
+    finally:
+        server.stop()
+        store.dispose()

@@ -196,7 +196,7 @@ def test_directory_logo_nat_and_public_url_round_trip(store, tmp_path):
     text = BASE.replace(
         "    timezone: America/Los_Angeles\n",
         "    timezone: America/Los_Angeles\n    nat: true\n    public_url: http://prov.example.com:8080/\n"
-        "    logo: logo.png\n    directory:\n      - {name: Reception, number: '0'}\n"
+        "    logo: logo.png\n    ftp_account: {user: hq-phones, password: s3cret}\n    directory:\n      - {name: Reception, number: '0'}\n"
         "      - {name: 'Tom & Jerry <x>', number: '6905'}\n",
     )
     located = load_located(text, str(tmp_path / "inventory.yaml"))
@@ -210,6 +210,7 @@ def test_directory_logo_nat_and_public_url_round_trip(store, tmp_path):
     assert "nat: true" in exported
     assert "public_url: http://prov.example.com:8080" in exported
     assert "logo: sha256:" in exported
+    assert "user: hq-phones" in exported
     assert "name: Tom & Jerry <x>" in exported
     assert apply_text(store, exported).changes == []
 

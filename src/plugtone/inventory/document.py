@@ -37,6 +37,7 @@ TRANSPORTS = ("udp", "tcp", "tls")
 CODECS = ("pcmu", "pcma", "g722", "g729", "g726", "ilbc", "opus", "gsm")
 CONFIG_SERVER_SCHEMES = ("tftp", "ftp", "http", "https")
 TOP_LEVEL = ("sites", "extensions", "phones", "models")
+FTP_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 DIAL_RE = re.compile(r"^[0-9A-Za-z*#+@._:-]{1,64}$")
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_LOGO_PIXELS = 4096 * 4096
@@ -125,6 +126,8 @@ class SiteSpec:
     resync_time: str | None = None
     nat: bool = False
     public_url: str | None = None
+    ftp_user: str | None = None
+    ftp_password: str | None = field(default=None, repr=False)
     keys: list[KeySpec] = field(default_factory=list)
     directory: list[ContactSpec] = field(default_factory=list)
     logo: LogoSpec | None = None
@@ -410,7 +413,7 @@ class _Checker:
             "name", "sip_server", "sip_transport", "timezone", "ntp_servers", "dial_plan",
             "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
             "codecs", "config_server", "resync_time", "nat", "public_url", "keys", "directory",
-            "logo", "vendor_settings",
+            "logo", "ftp_account", "vendor_settings",
         )  # fmt: skip
         item = self.mapping(item, path, allowed)
         if item is None:
@@ -458,6 +461,9 @@ class _Checker:
         spec.keys = self.keys(item.get("keys"), (*path, "keys"))
         spec.directory = self.directory(item.get("directory"), (*path, "directory"))
         spec.logo = self.logo(item.get("logo"), (*path, "logo"))
+        account = self.ftp_account(item.get("ftp_account"), (*path, "ftp_account"))
+        if account is not None:
+            spec.ftp_user, spec.ftp_password = account
         spec.vendor_settings = self.vendor_settings(
             item.get("vendor_settings"), (*path, "vendor_settings")
         )
@@ -474,6 +480,23 @@ class _Checker:
             )
             return None
         return text
+
+    def ftp_account(self, value: Any, path: Path) -> tuple[str, str] | None:
+        if value is None:
+            return None
+        item = self.mapping(value, path, ("user", "password"))
+        if item is None:
+            return None
+        user = self.text(
+            self.required(item, "user", path), (*path, "user"), FTP_USER_RE, "FTP user"
+        )
+        password = self.text(self.required(item, "password", path), (*path, "password"))
+        if user is None or password is None:
+            return None
+        if not password:
+            self.fail((*path, "password"), "an FTP account needs a password")
+            return None
+        return user, password
 
     def public_url(self, value: Any, path: Path) -> str | None:
         text = self.text(value, path)
@@ -666,6 +689,7 @@ def _check_duplicates(document: Document, checker: _Checker) -> None:
                 seen[value] = item.where
 
     report(document.sites, lambda s: s.name, "site")
+    report([s for s in document.sites if s.ftp_user], lambda s: s.ftp_user, "FTP user")
     report(document.extensions, lambda e: f"{e.site}/{e.number}", "extension")
     report(document.phones, lambda p: p.mac, "phone")
     report(document.models, lambda m: m.model, "model")

@@ -77,6 +77,9 @@ class Site(Base):
     logo_sha256: Mapped[str | None] = mapped_column(
         ForeignKey("blobs.sha256", ondelete="RESTRICT"), nullable=True
     )
+    ftp_user: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    """An FTP login of the site's own: phones using it see only this site's files."""
+    ftp_password: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     extensions: Mapped[list[Extension]] = relationship(back_populates="site", passive_deletes=True)
     phones: Mapped[list[Phone]] = relationship(back_populates="site", passive_deletes=True)

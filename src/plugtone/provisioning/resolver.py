@@ -17,6 +17,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 
+from sqlalchemy import select
+
+from plugtone.inventory.models import Site
 from plugtone.inventory.store import Store, read_generation
 from plugtone.provisioning.uploads import UploadStore
 from plugtone.provisioning.views import load_model, load_phone
@@ -206,6 +209,23 @@ class Resolver:
             view = load_phone(session, mac)
         self._phones.put(mac, view)
         return view
+
+    # -- accounts
+
+    def ftp_account(self, user: str) -> tuple[str, str] | None:
+        """``(site, password)`` of a site's own FTP account, cached per generation."""
+        self.refresh()
+        key = ("ftp-account", user)
+        cached = self._phones.get(key, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        with self.store.sessions() as session:
+            row = session.execute(
+                select(Site.name, Site.ftp_password).where(Site.ftp_user == user)
+            ).first()
+        account = (row[0], row[1] or "") if row else None
+        self._phones.put(key, account)
+        return account
 
     # -- uploads
 

@@ -14,6 +14,7 @@ unless it is disabled; other accounts can be added.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import io
 import logging
 import os
@@ -46,6 +47,61 @@ class FtpAccount:
     password: str
 
 
+class AccountManager(aioftp.AbstractUserManager):
+    """Static accounts (the vendor default) plus each site's own account from the store.
+
+    A phone that logs in with a site's account is confined to that site: it can read
+    common files and the files of that site's phones, and upload only for them.
+    """
+
+    def __init__(self, provisioner: Provisioner, accounts: Iterable[FtpAccount]) -> None:
+        super().__init__()
+        self.provisioner = provisioner
+        self.static = {account.user: account.password for account in accounts}
+        self.sites: dict[str, str] = {}
+        """login -> site, for users that logged in with a site's account."""
+        # aioftp keeps per-user state keyed by the User object, so one object per
+        # account is reused; a new one per login would grow without bound.
+        self.users: dict[tuple[str, str | None], aioftp.User] = {
+            (user, password): _user(user, password) for user, password in self.static.items()
+        }
+        self.nobody = _user("nobody", None)
+
+    async def get_user(self, login: str):
+        Response = aioftp.AbstractUserManager.GetUserResponse
+        if login in self.static:
+            user = self.users[(login, self.static[login])]
+            return Response.PASSWORD_REQUIRED, user, "password required"
+        account = await asyncio.to_thread(self.provisioner.resolver.ftp_account, login)
+        if account is None:
+            # Ask for a password anyway, so a scanner cannot tell which logins exist.
+            return Response.PASSWORD_REQUIRED, self.nobody, "password required"
+        site, password = account
+        self.sites[login] = site
+        user = self.users.setdefault((login, password), _user(login, password))
+        return Response.PASSWORD_REQUIRED, user, "password required"
+
+    async def authenticate(self, user: aioftp.User, password: str) -> bool:
+        if user.password is None:
+            return False
+        return hmac.compare_digest(user.password.encode(), password.encode())
+
+    def site_of(self, connection: Connection) -> str | None:
+        user = getattr(connection, "user", None)
+        login = getattr(user, "login", None)
+        return None if login in self.static else self.sites.get(login or "")
+
+
+def _user(login: str, password: str | None) -> aioftp.User:
+    return aioftp.User(
+        login=login,
+        password=password,
+        base_path=ROOT,
+        home_path=PurePosixPath("/"),
+        permissions=[aioftp.Permission("/", readable=True, writable=True)],
+    )
+
+
 def _request(connection: Connection, path: Path | PurePosixPath) -> FileRequest:
     return FileRequest(
         path=str(PurePosixPath("/") / PurePosixPath(path).relative_to("/")),
@@ -54,7 +110,7 @@ def _request(connection: Connection, path: Path | PurePosixPath) -> FileRequest:
     )
 
 
-def path_io_for(provisioner: Provisioner) -> type[pathio.AbstractPathIO]:
+def path_io_for(provisioner: Provisioner, accounts: AccountManager) -> type[pathio.AbstractPathIO]:
     """A PathIO class bound to ``provisioner``: aioftp builds one per connection."""
 
     class ResolverPathIO(pathio.AbstractPathIO):
@@ -62,7 +118,11 @@ def path_io_for(provisioner: Provisioner) -> type[pathio.AbstractPathIO]:
             if path == ROOT:
                 return None
             answer = await provisioner.answer(_request(self.connection, path))
-            return answer if answer.status is Status.OK else None
+            if answer.status is not Status.OK:
+                return None
+            if not await within_site(provisioner, accounts.site_of(self.connection), answer.mac):
+                return None
+            return answer
 
         async def exists(self, path: Path) -> bool:
             return path == ROOT or await self._answer(path) is not None
@@ -124,21 +184,22 @@ def path_io_for(provisioner: Provisioner) -> type[pathio.AbstractPathIO]:
     return ResolverPathIO
 
 
+async def within_site(provisioner: Provisioner, site: str | None, mac: str | None) -> bool:
+    """Whether a connection confined to ``site`` may touch device ``mac``'s files."""
+    if site is None or mac is None:
+        return True
+    phone = await asyncio.to_thread(provisioner.resolver.phone, mac)
+    return phone is not None and phone.site.name == site
+
+
 class ProvisioningFtpServer(aioftp.Server):
-    """aioftp with plugtone's rules for reads and uploads."""
+    """aioftp with plugtone's rules for logins, reads and uploads."""
 
     def __init__(self, provisioner: Provisioner, accounts: Iterable[FtpAccount], **kwargs) -> None:
-        users = [
-            aioftp.User(
-                login=account.user,
-                password=account.password,
-                base_path=ROOT,
-                home_path=PurePosixPath("/"),
-                permissions=[aioftp.Permission("/", readable=True, writable=True)],
-            )
-            for account in accounts
-        ]
-        super().__init__(users, path_io_factory=path_io_for(provisioner), **kwargs)
+        self.accounts = AccountManager(provisioner, accounts)
+        super().__init__(
+            self.accounts, path_io_factory=path_io_for(provisioner, self.accounts), **kwargs
+        )
         self.provisioner = provisioner
         # Polycom phones send SIZE before RETR (sipXcom's phone account allows it);
         # aioftp has no SIZE, so plugtone answers it from the resolver.
@@ -163,7 +224,12 @@ class ProvisioningFtpServer(aioftp.Server):
     async def size(self, connection: Connection, rest) -> bool:
         real_path, _ = self.get_paths(connection, rest)
         answer = await self.provisioner.answer(_request(connection, real_path))
-        if answer.status is Status.OK and answer.content is not None:
+        site = self.accounts.site_of(connection)
+        if (
+            answer.status is Status.OK
+            and answer.content is not None
+            and await within_site(self.provisioner, site, answer.mac)
+        ):
             connection.response("213", str(len(answer.content)))
         else:
             connection.response("550", "no such file")
@@ -178,7 +244,10 @@ class ProvisioningFtpServer(aioftp.Server):
         real_path, _ = self.get_paths(connection, rest)
         request = _request(connection, real_path)
         answer = await self.provisioner.answer(request)
-        if answer.status is not Status.OK:
+        site = self.accounts.site_of(connection)
+        if answer.status is not Status.OK or not await within_site(
+            self.provisioner, site, answer.mac
+        ):
             status = "refused" if answer.status is Status.BAD_PATH else "not_found"
             self.provisioner.finished(request, answer, status)
             connection.response("550", "no such file")
@@ -194,6 +263,9 @@ class ProvisioningFtpServer(aioftp.Server):
         request = _request(connection, real_path)
         target = await self.provisioner.upload_target(request)
         append = "a" in mode
+        site = self.accounts.site_of(connection)
+        if target is not None and not await within_site(self.provisioner, site, target.mac):
+            target = None
         if target is None or (append and not target.append_allowed):
             self.provisioner.finished(request, None, "refused", detail="upload not allowed")
             connection.response("553", "uploads of this name are not allowed")

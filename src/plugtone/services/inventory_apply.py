@@ -41,9 +41,9 @@ from plugtone.inventory.store import bump_generation, lock_inventory
 SITE_FIELDS = (
     "sip_server", "sip_port", "sip_transport", "timezone", "ntp_servers", "dial_plan",
     "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
-    "codecs", "config_server", "resync_time", "nat", "public_url",
+    "codecs", "config_server", "resync_time", "nat", "public_url", "ftp_user", "ftp_password",
 )  # fmt: skip
-SECRET_FIELDS = ("password",)
+SECRET_FIELDS = ("password", "ftp_password")
 
 
 class ApplyRefused(ValueError):
@@ -114,6 +114,14 @@ class _Applier:
 
     def check_references(self) -> None:
         doc = self.document
+        file_users = {site.ftp_user: site.name for site in doc.sites if site.ftp_user}
+        for name, site in self.sites.items():
+            claimed = file_users.get(site.ftp_user) if site.ftp_user else None
+            if claimed and claimed != name and name not in {s.name for s in doc.sites}:
+                where = next(s.where for s in doc.sites if s.name == claimed)
+                self.problems.append(
+                    Problem(where, f"FTP user {site.ftp_user!r} already belongs to site {name!r}")
+                )
         for site in doc.sites:
             logo = site.logo
             if (

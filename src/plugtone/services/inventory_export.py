@@ -66,6 +66,8 @@ def export_document(session: Session) -> dict[str, Any]:
             entry[field] = value
         if site.nat:
             entry["nat"] = True
+        if site.ftp_user:
+            entry["ftp_account"] = {"user": site.ftp_user, "password": site.ftp_password or ""}
         if site.logo_sha256:
             entry["logo"] = f"sha256:{site.logo_sha256}"
         if keys[("site", site.id)]:
