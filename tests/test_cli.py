@@ -68,3 +68,19 @@ def test_postgresql_store_through_the_command_line(tmp_path, pg_url):
     assert "mac: 00:08:5D:00:00:01" in exported
     # the SQLite file under --data is not used when a PostgreSQL URL is given
     assert not (data / "plugtone.db").exists()
+
+
+def test_export_tree_writes_what_phones_are_served(tmp_path):
+    data = tmp_path / "var"
+    run_cli("init", data=data)
+    run_cli("apply", str(EXAMPLE), data=data)
+    tree = tmp_path / "tree"
+    result = run_cli("export-tree", str(tree), data=data)
+    assert "wrote" in result.stdout
+    names = {path.name for path in tree.rglob("*") if path.is_file()}
+    for expected in ("aastra.cfg", "6757i.cfg", "00085D000001.cfg", "0004f2000607.cfg",
+                     "0004f2000607-reg.cfg", "000000000000.cfg"):  # fmt: skip
+        assert expected in names, expected
+    rendered = run_cli("render", "00085D000001", "00085D000001.cfg", data=data).stdout
+    assert (tree / "00085D000001.cfg").read_text() == rendered
+    assert (tree / "00085D000001.cfg").stat().st_mode & 0o777 == 0o600

@@ -222,6 +222,24 @@ def export(settings: Settings, output: Path | None) -> None:
         click.echo(text, nl=False)
 
 
+@main.command("export-tree")
+@common
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--world-readable", is_flag=True,
+              help="Files 0644 instead of 0600 (device files hold SIP passwords).")  # fmt: skip
+def export_tree_command(settings: Settings, directory: Path, world_readable: bool) -> None:
+    """Write every file phones would be served into DIRECTORY (for any static server)."""
+    from plugtone.services.export_tree import export_tree
+
+    store = open_store(settings)
+    try:
+        modes = {"file_mode": 0o644, "dir_mode": 0o755} if world_readable else {}
+        count = export_tree(store, default_registry(), directory, **modes)
+    finally:
+        store.dispose()
+    click.echo(f"wrote {count} file(s) under {directory}")
+
+
 @main.command()
 @common
 @click.option("--unassigned", is_flag=True, help="Only devices seen but not in the inventory.")
