@@ -101,8 +101,10 @@ def registry():
     return default_registry()
 
 
-def apply_text(store: Store, text_: str, *, prune: bool = False, name: str = "inventory.yaml"):
-    """Apply inventory text the way ``plugtone apply`` does; raises on problems."""
+def apply_text(store: Store, text_: str, *, prune: bool = False, name: str = str(EXAMPLE)):
+    """Apply inventory text the way ``plugtone apply`` does; raises on problems.
+
+    ``name`` places the text for relative paths in it (the example's ``logo.png``)."""
     located = load_located(text_, name)
     document, problems = parse_document(located, default_registry())
     if problems:
