@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -194,6 +195,17 @@ def server(tmp_path) -> Iterator[RunningServer]:
     run_cli("apply", str(EXAMPLE), data=data)
     yield running
     stop_server(running)
+
+
+@contextmanager
+def example_server(data: Path, **servers: bool) -> Iterator[RunningServer]:
+    """A running server with the example inventory applied (``ftp=True``, ``tftp=True``...)."""
+    running = start_server(data, **servers)
+    try:
+        run_cli("apply", str(EXAMPLE), data=data)
+        yield running
+    finally:
+        stop_server(running)
 
 
 def stop_server(running: RunningServer) -> None:

@@ -66,11 +66,14 @@ def test_unknown_and_hostile_paths_get_the_same_fast_404(server):
 def test_an_inventory_change_is_served_at_once(server):
     before = httpx.get(f"{server.base}/00085D000001.cfg", timeout=10).text
     assert "sip registration period: 60" in before
-    changed = server.data / "changed.yaml"
+    changed = EXAMPLE.parent / f"changed-{server.http_port}.yaml"  # beside the example's logo
     changed.write_text(
         EXAMPLE.read_text().replace("registration_period: 60", "registration_period: 600")
     )
-    run_cli("apply", str(changed), data=server.data)
+    try:
+        run_cli("apply", str(changed), data=server.data)
+    finally:
+        changed.unlink()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         text = httpx.get(f"{server.base}/00085D000001.cfg", timeout=10).text

@@ -14,18 +14,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import EXAMPLE, RunningServer, need, run_cli, start_server, stop_server
+from tests.conftest import RunningServer, example_server, need, run_cli
 from tests.emulators.polycom import PolycomPhone
 from tests.test_polycom_render import SEED_PARAMETERS
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[RunningServer]:
-    data = tmp_path_factory.mktemp("polycom") / "data"
-    running = start_server(data, ftp=True)
-    run_cli("apply", str(EXAMPLE), data=data)
-    yield running
-    stop_server(running)
+    with example_server(tmp_path_factory.mktemp("polycom") / "data", ftp=True) as running:
+        yield running
 
 
 def ftplib_transport(server: RunningServer):

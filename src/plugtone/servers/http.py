@@ -24,12 +24,7 @@ def create_phone_app(provisioner: Provisioner) -> Starlette:
     """The ASGI app phones talk to; the same app serves HTTP and HTTPS."""
 
     async def serve_file(request: Request) -> Response:
-        file_request = FileRequest(
-            path=request.url.path,
-            transport=request.url.scheme,
-            client_address=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
-        )
+        file_request = _file_request(request)
         answer = await provisioner.answer(file_request)
         if answer.status is not Status.OK or answer.content is None:
             status = "refused" if answer.status is Status.BAD_PATH else "not_found"
@@ -46,12 +41,7 @@ def create_phone_app(provisioner: Provisioner) -> Starlette:
 
     async def receive_upload(request: Request) -> Response:
         """``PUT`` of a name a plug-in declares as an upload (logs, overrides, contacts)."""
-        file_request = FileRequest(
-            path=request.url.path,
-            transport=request.url.scheme,
-            client_address=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
-        )
+        file_request = _file_request(request)
         target = await provisioner.upload_target(file_request)
         if target is None:
             provisioner.finished(file_request, None, "refused", detail="upload not allowed")
@@ -77,6 +67,16 @@ def create_phone_app(provisioner: Provisioner) -> Starlette:
             Route("/{path:path}", serve_file, methods=["GET", "HEAD"]),
             Route("/{path:path}", receive_upload, methods=["PUT"]),
         ]
+    )
+
+
+def _file_request(request: Request) -> FileRequest:
+    """What the resolver needs to know of an HTTP request, and nothing more."""
+    return FileRequest(
+        path=request.url.path,
+        transport=request.url.scheme,
+        client_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
     )
 
 
