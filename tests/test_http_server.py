@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import ssl
 import subprocess
 import time
@@ -66,14 +67,12 @@ def test_unknown_and_hostile_paths_get_the_same_fast_404(server):
 def test_an_inventory_change_is_served_at_once(server):
     before = httpx.get(f"{server.base}/00085D000001.cfg", timeout=10).text
     assert "sip registration period: 60" in before
-    changed = EXAMPLE.parent / f"changed-{server.http_port}.yaml"  # beside the example's logo
+    changed = server.data / "changed.yaml"
+    shutil.copy(EXAMPLE.parent / "logo.png", server.data / "logo.png")
     changed.write_text(
         EXAMPLE.read_text().replace("registration_period: 60", "registration_period: 600")
     )
-    try:
-        run_cli("apply", str(changed), data=server.data)
-    finally:
-        changed.unlink()
+    run_cli("apply", str(changed), data=server.data)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         text = httpx.get(f"{server.base}/00085D000001.cfg", timeout=10).text
