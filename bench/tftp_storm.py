@@ -1,0 +1,400 @@
+"""TFTP boot storm: plugtone against in.tftpd (tftp-hpa) and dnsmasq, same files, same run.
+
+Mode 1, storm: N simulated Aastra phones (default 2,000, 200 at a time) each fetch their
+boot sequence ``aastra.cfg``, ``<model>.cfg``, ``<MAC>.cfg``.  plugtone renders the files
+from an inventory of N phones; the reference servers serve the same bytes, written out
+as a static tree by :func:`plugtone.services.export_tree.export_tree`.  Every server is
+driven by the same client (``tftp_client.py``), first once to warm caches (plugtone's
+render cache, the page cache, the reference servers' first fork), then measured.  A
+transfer counts as a failure unless its bytes equal the exported file.
+
+For each server it prints transfers per second and the server's CPU seconds per 1,000
+transfers, read from ``/proc/PID/stat`` (user + system, including reaped children,
+which is where in.tftpd's per-request processes land).  plugtone's figure includes
+everything ``plugtone serve`` does meanwhile, the event log written to SQLite included.
+A line for plugtone's cold first pass (every phone's file rendered for the first time)
+is printed too, for honesty.
+
+Mode 2, windowsize: a 10 MB file fetched from plugtone's TFTP server through a 20 ms
+round trip, with windowsize 1 and 16.  The kernel here has no netem, so the client holds
+every ACK back 20 ms; the server runs in this process over a stub that serves the file.
+
+Everything talks to 127.0.0.1 only.  dnsmasq's TFTP port is fixed at 69, so it needs
+root and a free port 69; the reference servers are skipped (and said so) otherwise.
+
+    .venv/bin/python bench/tftp_storm.py [--phones 2000] [--concurrency 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tftp_client import PhoneJob, Totals, run_phones
+
+from plugtone.inventory.store import Store
+from plugtone.protocols.tftp import Limits
+from plugtone.provisioning.resolver import Answer, FileRequest, Status
+from plugtone.servers.tftp import start_tftp_server
+from plugtone.services.export_tree import export_tree
+from plugtone.vendors import default_registry
+
+HOST = "127.0.0.1"
+MODELS = ("6757i", "6731i", "6867i", "6869i", "6739i")
+SITE_SIZE = 100
+"""Phones per site.  Rendering a phone's file loads its site's member list, so one site
+of thousands of phones would measure that (a resolver matter) rather than TFTP."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PLUGTONE = [sys.executable, "-m", "plugtone"]
+
+
+# --------------------------------------------------------------------------------------
+# Inventory and files
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The simulated phones: MAC and model of each."""
+
+    phones: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, count: int) -> Fleet:
+        return cls(tuple((f"00085D{index:06X}", MODELS[index % len(MODELS)])
+                         for index in range(count)))  # fmt: skip
+
+    def boot_sequences(self) -> list[PhoneJob]:
+        return [
+            PhoneJob(("aastra.cfg", f"{model}.cfg", f"{mac}.cfg")) for mac, model in self.phones
+        ]
+
+    def inventory_yaml(self) -> str:
+        """N phones with a line each, in sites of :data:`SITE_SIZE` phones (branches)."""
+        lines = ["sites:"]
+        for site in range(self.site_count):
+            lines += [
+                f"  - {{name: branch{site}, sip_server: 10.0.{site // 250}.{site % 250 + 1},",
+                "     timezone: Europe/Paris, ntp_servers: [pool.ntp.org], dial_plan: 'xxx+#',",
+                "     voicemail: '*97', config_server: 'tftp://10.0.0.2', resync_time: '03:00'}",
+            ]
+        lines.append("extensions:")
+        for index in range(len(self.phones)):
+            lines.append(f"  - {{number: '{20000 + index}', site: branch{index // SITE_SIZE}, "
+                         f"name: 'Desk {index}', password: 'pw{index:06d}x'}}")  # fmt: skip
+        lines.append("phones:")
+        for index, (mac, model) in enumerate(self.phones):
+            lines.append(f"  - {{mac: {mac}, model: {model}, site: branch{index // SITE_SIZE}, "
+                         f"lines: ['{20000 + index}']}}")  # fmt: skip
+        return "\n".join(lines) + "\n"
+
+    @property
+    def site_count(self) -> int:
+        return (len(self.phones) + SITE_SIZE - 1) // SITE_SIZE
+
+
+def run_cli(*args: str, data: Path) -> None:
+    subprocess.run([*PLUGTONE, *args, "--data", str(data)], check=True,
+                   capture_output=True, timeout=300)  # fmt: skip
+
+
+def prepare(work: Path, fleet: Fleet) -> tuple[Path, Path, dict[str, bytes]]:
+    """Data directory with the fleet applied, the exported tree, and the tree's bytes."""
+    data = work / "data"
+    inventory = work / "inventory.yaml"
+    inventory.write_text(fleet.inventory_yaml())
+    run_cli("init", data=data)
+    run_cli("apply", str(inventory), data=data)
+    tree = work / "tree"
+    store = Store(f"sqlite:///{data / 'plugtone.db'}")
+    try:
+        # every file the plug-ins serve to the fleet; world-readable, because in.tftpd
+        # and dnsmasq drop root before they open files
+        export_tree(store, default_registry(), tree, file_mode=0o644, dir_mode=0o755)
+    finally:
+        store.dispose()
+    expected = {path.name: path.read_bytes() for path in tree.iterdir()}
+    missing = {name for job in fleet.boot_sequences() for name in job.names} - set(expected)
+    if missing:
+        raise SystemExit(f"the exported tree lacks {len(missing)} files, e.g. {min(missing)}")
+    return data, tree, expected
+
+
+# --------------------------------------------------------------------------------------
+# Servers
+# --------------------------------------------------------------------------------------
+
+
+def free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def udp_port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime + cutime + cstime of ``pid`` (children count once reaped)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+
+
+def wait_udp(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Wait until something is bound to HOST:port (the server is up) or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        if not udp_port_free(port):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on UDP {port} after {timeout} s")
+
+
+@contextlib.contextmanager
+def running(command: Sequence[str], port: int, log: Path) -> Iterator[subprocess.Popen]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            wait_udp(port, process)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def plugtone_command(data: Path, port: int) -> list[str]:
+    return [*PLUGTONE, "serve", "--data", str(data), "--host", HOST,
+            "--http-port", str(free_port(socket.SOCK_STREAM)), "--tftp-port", str(port),
+            "--tftp-max-transfers", "1000", "--ftp-port", "0"]  # fmt: skip
+
+
+def in_tftpd_command(tree: Path, port: int) -> list[str]:
+    return [shutil.which("in.tftpd") or "in.tftpd", "--foreground", "--address",
+            f"{HOST}:{port}", "--secure", str(tree)]  # fmt: skip
+
+
+def dnsmasq_command(tree: Path, work: Path) -> list[str]:
+    return [shutil.which("dnsmasq") or "dnsmasq", "--keep-in-foreground", "--port=0",
+            "--conf-file=/dev/null", f"--pid-file={work / 'dnsmasq.pid'}",
+            f"--listen-address={HOST}", "--bind-interfaces", "--enable-tftp",
+            f"--tftp-root={tree}", "--tftp-max=1000", "--quiet-tftp",
+            "--log-facility=-"]  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------
+# Storm
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    server: str
+    transfers: int
+    seconds: float
+    cpu: float
+    totals: Totals
+
+    def cells(self) -> tuple[str, str, str, str]:
+        rate = self.transfers / self.seconds if self.seconds else 0.0
+        per_thousand = 1000 * self.cpu / self.transfers if self.transfers else float("nan")
+        return (self.server, f"{rate:,.0f}", f"{per_thousand:.3f}", str(self.totals.failures))
+
+
+def run_async(coroutine):
+    """Run the client on uvloop when installed: a cheaper client disturbs the servers less."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
+def storm(name: str, port: int, pid: int, fleet: Fleet, expected: dict[str, bytes], args) -> Row:
+    """One pass of the whole fleet against the server at ``port`` (process ``pid``)."""
+    settle = 0.6  # the event log flushes every 0.25 s; in.tftpd reaps its children
+    time.sleep(settle)
+    before = cpu_seconds(pid)
+    totals, seconds = run_async(run_phones((HOST, port), fleet.boot_sequences(),
+                                           concurrency=args.concurrency, expected=expected,
+                                           timeout=args.timeout))  # fmt: skip
+    time.sleep(settle)
+    return Row(name, totals.transfers, seconds, cpu_seconds(pid) - before, totals)
+
+
+def run_storms(work: Path, fleet: Fleet, args) -> list[Row]:
+    """plugtone cold then warm, then each reference server warmed up then measured."""
+    data, tree, expected = prepare(work, fleet)
+    rows: list[Row] = []
+    port = free_port(socket.SOCK_DGRAM)
+    with running(plugtone_command(data, port), port, work / "plugtone.log") as process:
+        cold = storm("plugtone (cold cache)", port, process.pid, fleet, expected, args)
+        rows.append(storm("plugtone", port, process.pid, fleet, expected, args))
+        rows.append(cold)
+    reasons = reference_skip_reasons()
+    references = [
+        ("in.tftpd (tftp-hpa)", "in.tftpd", lambda port: in_tftpd_command(tree, port)),
+        ("dnsmasq", "dnsmasq", lambda port: dnsmasq_command(tree, work)),
+    ]
+    for name, tool, command in references:
+        if tool in reasons:
+            print(f"{name} skipped: {reasons[tool]}")
+            continue
+        port = 69 if tool == "dnsmasq" else free_port(socket.SOCK_DGRAM)
+        with running(command(port), port, work / f"{tool}.log") as process:
+            storm("warm-up", port, process.pid, fleet, expected, args)
+            rows.append(storm(name, port, process.pid, fleet, expected, args))
+    return rows
+
+
+def reference_skip_reasons() -> dict[str, str]:
+    reasons = {}
+    for tool in ("in.tftpd", "dnsmasq"):
+        if shutil.which(tool) is None:
+            reasons[tool] = "not installed (apt-get install tftpd-hpa dnsmasq)"
+        elif os.geteuid() != 0:
+            reasons[tool] = "needs root (chroot for in.tftpd, port 69 for dnsmasq)"
+    if "dnsmasq" not in reasons and not udp_port_free(69):
+        reasons["dnsmasq"] = "UDP port 69 is in use (dnsmasq's TFTP port is fixed)"
+    return reasons
+
+
+def print_table(rows: list[Row], fleet: Fleet, args) -> None:
+    print(f"\nTFTP boot storm: {len(fleet.phones):,} phones x 3 files, "
+          f"{args.concurrency} at a time, 127.0.0.1, {os.cpu_count()} CPUs")  # fmt: skip
+    header = ("server", "transfers/s", "CPU s / 1000 transfers", "failures")
+    table = [header, *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    for line in table:
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                        for i, (cell, w) in enumerate(zip(line, widths, strict=True))))  # fmt: skip
+    by_name = {row.server: row for row in rows}
+    ours, theirs = by_name.get("plugtone"), by_name.get("in.tftpd (tftp-hpa)")
+    if ours and theirs and theirs.transfers and ours.transfers:
+        speed = (ours.transfers / ours.seconds) / (theirs.transfers / theirs.seconds)
+        cpu = (ours.cpu / ours.transfers) / (theirs.cpu / theirs.transfers) if theirs.cpu else 0
+        print(f"plugtone vs in.tftpd: {speed:.2f}x the transfers/s, {cpu:.2f}x the CPU per "
+              "transfer (targets: >= 2x, <= 1x)")  # fmt: skip
+    for row in rows:
+        for problem in row.totals.problems[:3]:
+            print(f"  {row.server}: {problem}")
+
+
+# --------------------------------------------------------------------------------------
+# Windowsize over a 20 ms round trip
+# --------------------------------------------------------------------------------------
+
+
+class OneFile:
+    """Stub provisioner serving one file to anyone; just enough for the TFTP server."""
+
+    def __init__(self, name: str, content: bytes) -> None:
+        self.name = name
+        self.content = content
+
+    @property
+    def resolver(self) -> OneFile:
+        return self  # the server's fast path asks ``provisioner.resolver.cached``
+
+    def cached(self, request: FileRequest) -> Answer:
+        if request.path.lstrip("/") == self.name:
+            return Answer(Status.OK, request.path, self.content)
+        return Answer(Status.NOT_FOUND, request.path)
+
+    async def answer(self, request: FileRequest) -> Answer:
+        return self.cached(request)
+
+    def finished(self, *args, **kwargs) -> None:
+        pass
+
+    async def upload_target(self, request: FileRequest) -> None:
+        return None
+
+
+async def window_runs(size: int, rtt: float, blksize: int, windows: Sequence[int]) -> list:
+    content = random.Random(7).randbytes(size)
+    provisioner = OneFile("big.bin", content)
+    limits = Limits(max_windowsize=max(windows))
+    server = await start_tftp_server(provisioner, HOST, 0, limits=limits)  # type: ignore[arg-type]
+    results = []
+    try:
+        for window in windows:
+            totals, seconds = await run_phones(
+                (HOST, server.port), [PhoneJob(["big.bin"])], concurrency=1,
+                expected={"big.bin": content}, ack_delay=rtt, timeout=2.0,
+                options={"blksize": blksize, "windowsize": window},
+            )  # fmt: skip
+            results.append((window, seconds, totals))
+    finally:
+        server.close()
+    return results
+
+
+def print_windows(results: list, size: int, rtt: float, blksize: int) -> None:
+    print(f"\nwindowsize: {size / 1e6:.0f} MB from plugtone, blksize {blksize}, "
+          f"{rtt * 1000:.0f} ms round trip (client delays each ACK)")  # fmt: skip
+    for window, seconds, totals in results:
+        state = "ok" if totals.failures == 0 else f"FAILED {totals.problems}"
+        rate = size / seconds / 1e6
+        print(f"  windowsize {window:>2}: {seconds:6.2f} s  {rate:6.2f} MB/s  {state}")
+    if len(results) == 2:
+        print(f"  speed-up: {results[0][1] / results[1][1]:.1f}x")
+
+
+# --------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--phones", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--timeout", type=float, default=1.0, help="client retransmit timeout")
+    parser.add_argument("--window-mb", type=float, default=10.0)
+    parser.add_argument("--window-blksize", type=int, default=1468)
+    parser.add_argument("--rtt-ms", type=float, default=20.0)
+    parser.add_argument("--skip-storm", action="store_true")
+    parser.add_argument("--skip-windows", action="store_true")
+    args = parser.parse_args(argv)
+    if not 1 <= args.phones <= 100_000 or not 1 <= args.concurrency <= 5_000:
+        parser.error("--phones must be 1..100000 and --concurrency 1..5000")
+    started = time.monotonic()
+    if not args.skip_storm:
+        fleet = Fleet.of(args.phones)
+        with tempfile.TemporaryDirectory(prefix="tftp-storm-") as directory:
+            work = Path(directory)
+            work.chmod(0o755)  # the reference servers run as nobody / dnsmasq
+            rows = run_storms(work, fleet, args)
+        print_table(rows, fleet, args)
+    if not args.skip_windows:
+        size, rtt = int(args.window_mb * 1_000_000), args.rtt_ms / 1000
+        results = asyncio.run(window_runs(size, rtt, args.window_blksize, (1, 16)))
+        print_windows(results, size, rtt, args.window_blksize)
+    print(f"\ntotal time {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,610 @@
+"""The TFTP server: asyncio sockets around the sans-IO core in :mod:`plugtone.protocols.tftp`.
+
+Shape, and why:
+
+- Requests arrive on one listening socket.  Every accepted transfer gets a UDP socket of
+  its own on an ephemeral port (its transfer ID, RFC 1350 section 4), so the kernel
+  demultiplexes transfers and a stray packet can only ever reach the transfer it names.
+  Nothing runs in a thread or process per transfer; a transfer is a protocol object, a
+  socket and at most one timer handle.
+- Files come from the resolver through the :class:`Provisioner`, exactly as for HTTP:
+  the bytes a phone gets over TFTP are the bytes it would get over HTTP.  A TFTP request
+  carries no User-Agent, so the resolver identifies the phone by the MAC in the file
+  name, else by the client address it last saw that phone at.
+- Sockets are plain non-blocking sockets read with ``recvfrom_into`` into one buffer,
+  not asyncio datagram transports, for measured reasons: the default loop's transport
+  receives into a fresh 256 KiB buffer per datagram (a send and receive of a 4-byte ACK
+  took 28 microseconds that way against 7 with ``recvfrom_into``), and creating
+  a transport per transfer needs a coroutine.  With a cached file a whole request, from
+  RRQ to first DATA, runs synchronously in one callback.  On Linux the transfer sockets
+  sit in one epoll set of our own that the loop watches (:mod:`plugtone.servers.udp`),
+  which took a further fifth off the CPU per transfer.
+- Timers are lazy: a transfer arms one timer for its current deadline and moves it only
+  when the deadline comes *earlier*.  Progress pushes the deadline later, so the common
+  case (every ACK arriving in time) touches no timer at all; when a timer fires early it
+  simply re-arms for the deadline the core now reports.
+- A storm must not sink the server: beyond ``max_transfers`` concurrent transfers a new
+  request is dropped unanswered (phones retry, and an error would make some of them give
+  up for good) and counted in :attr:`TftpServer.dropped`.  A repeated RRQ for a transfer
+  already under way (same address, port and file) is ignored: phones resend their RRQ
+  when the first DATA is slow, and answering both would run the transfer twice.
+- Transfer sockets bind to the listening address.  Listening on a wildcard address
+  (``0.0.0.0``) therefore lets the kernel pick each reply's source address by route;
+  on a multi-homed host, listen on the address phones are given (DHCP option 66).
+- Hostile input gets a TFTP error or silence.  Only datagrams that claim to be requests
+  are parsed on the listening socket; anything else there is dropped, so the port cannot
+  be used to bounce packets at a third party.  Errors never carry more than a short text.
+
+Error codes: a file the resolver does not serve (unknown file, unknown MAC) gets error 1,
+with the same text whatever the reason, so a scanner learns nothing about which MACs
+exist.  A path the resolver refuses outright (``..``, backslashes, control characters)
+gets error 2, access violation: the request is refused as such, whatever the file system
+or inventory hold.  A WRQ for a name no vendor plug-in declares as an upload also gets
+error 2, and nothing is written.
+
+Every request that decodes lands in the event log through
+:meth:`Provisioner.finished` with one of the statuses of :data:`STATUS` (a completed
+upload is logged as ``uploaded`` by :meth:`Provisioner.store_upload`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import socket
+import time
+from typing import NamedTuple, TypeAlias
+
+from plugtone.protocols.tftp import (
+    DEFAULT_LIMITS,
+    MAX_DATAGRAM,
+    Action,
+    ErrorCode,
+    Finished,
+    Limits,
+    Outcome,
+    PacketError,
+    ReadRequest,
+    ReadTransfer,
+    Received,
+    Refused,
+    Send,
+    WriteRequest,
+    WriteTransfer,
+    decode,
+    error_packet,
+    is_request,
+    negotiate,
+    netascii_size,
+    reject_request,
+)
+from plugtone.provisioning.provisioner import Provisioner
+from plugtone.provisioning.resolver import Answer, FileRequest, Status
+from plugtone.provisioning.uploads import UploadTooLarge
+from plugtone.servers.udp import SOCK_NONBLOCK, Address, Poller, UdpEndpoint
+from plugtone.vendors.base import UploadRef
+
+__all__ = ["STATUS", "TRANSPORT", "TftpServer", "start_tftp_server"]
+
+log = logging.getLogger(__name__)
+
+TRANSPORT = "tftp"
+"""The ``transport`` of every event this server records."""
+
+STATUS = {
+    Outcome.COMPLETE: "ok",
+    Outcome.NOT_FOUND: "not_found",
+    Outcome.TIMED_OUT: "timed_out",
+    Outcome.REFUSED: "refused",
+    Outcome.ABORTED: "aborted",
+    Outcome.ERROR: "error",
+}
+"""Event-log status for each way a transfer can end."""
+
+UPLOAD_DALLY = 3.0
+"""Seconds a completed upload keeps its socket to re-ACK a repeated final DATA block
+(the client's copy of our final ACK may have been lost)."""
+
+LISTEN_BUFFER = 1 << 20
+"""Receive buffer asked for on the listening socket, so a burst of requests from a boot
+storm waits in the kernel instead of being lost (the kernel may grant less)."""
+
+LISTEN_BATCH = 64
+"""Requests read per wake-up of the listening socket: under a storm several are queued,
+and reading them in one go saves a trip through the event loop for each."""
+
+FAILURE_LOG_INTERVAL = 60.0
+"""Seconds between two full tracebacks of failing requests in the log: a broken store
+fails every request of a storm, and one traceback a minute is enough to diagnose it."""
+
+_TIMER_SLACK = 0.002
+"""Added to each timer so it does not fire a hair before the core's deadline (some loops
+keep time in whole milliseconds) and spin once for nothing."""
+
+_MAX_ERROR_TEXT = 80
+_UNKNOWN_TID = error_packet(ErrorCode.UNKNOWN_TRANSFER_ID, "unknown transfer ID")
+_now = time.monotonic
+
+Key: TypeAlias = tuple[str, int, str]
+"""Identifies a request for duplicate detection: client address, client port, file."""
+Machine: TypeAlias = ReadTransfer | WriteTransfer
+
+
+class _Job(NamedTuple):
+    """One accepted request on its way to becoming a transfer (a tuple: made per request)."""
+
+    key: Key
+    peer: Address
+    request: FileRequest
+    packet: ReadRequest | WriteRequest
+
+
+class TftpServer:
+    """A running TFTP server; :func:`start_tftp_server` makes one.
+
+    Counters (plain integers, cheap to read from metrics or tests):
+    ``completed`` transfers that ended complete, ``failed`` requests and transfers that
+    did not, ``dropped`` requests ignored because ``max_transfers`` were running,
+    ``duplicates`` repeated requests ignored, ``malformed`` datagrams that were not a
+    usable request.  ``active`` is the number of transfers under way, including those
+    still being resolved.
+    """
+
+    def __init__(self, provisioner: Provisioner, *, max_transfers: int, limits: Limits) -> None:
+        if max_transfers < 1:
+            raise ValueError("max_transfers must be at least 1")
+        self.provisioner = provisioner
+        self.max_transfers = max_transfers
+        self.limits = limits
+        self.port = 0
+        self.completed = 0
+        self.failed = 0
+        self.dropped = 0
+        self.duplicates = 0
+        self.malformed = 0
+        self.buffer = bytearray(MAX_DATAGRAM + 1)
+        """Receive buffer shared by every socket (one callback runs at a time); a datagram
+        that fills it is longer than any legal TFTP packet."""
+        self.view = memoryview(self.buffer)
+        self.loop = asyncio.get_running_loop()
+        self._poller = Poller(self.loop)
+        self._cached = provisioner.resolver.cached
+        self._transfers: dict[Key, _Session | None] = {}
+        self._sessions: set[_Session] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._listener: UdpEndpoint | None = None
+        self._family = socket.AF_INET
+        self._bind_host = ""
+        self._closed = False
+        self._failure_logged_at = -FAILURE_LOG_INTERVAL
+
+    @property
+    def active(self) -> int:
+        return len(self._transfers)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _listen(self, host: str, port: int) -> None:
+        """Bind the request socket; transfer sockets later bind to the same address."""
+        family, _, _, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, LISTEN_BUFFER)
+            sock.setblocking(False)
+            sock.bind(address)
+            self._listener = UdpEndpoint(self._poller, sock, self._on_listen_readable)
+        except BaseException:
+            sock.close()
+            raise
+        self._family = family
+        self._bind_host, self.port = sock.getsockname()[:2]
+
+    def close(self) -> None:
+        """Stop listening and end every transfer (logged as aborted).  Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._listener is not None:
+            self._listener.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for session in list(self._sessions):
+            session.abort("server shutting down")
+        self._transfers.clear()
+        self._poller.close()
+
+    # -- requests on the listening socket ------------------------------------------------
+
+    def _on_listen_readable(self) -> None:
+        sock = self._listener.sock  # type: ignore[union-attr]
+        for _ in range(LISTEN_BATCH):
+            try:
+                size, peer = sock.recvfrom_into(self.buffer)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as problem:
+                log.debug("TFTP listening socket: %s", problem)
+                return
+            self._on_request(self.view[:size].tobytes(), peer)
+            if self._closed:
+                return
+
+    def _on_request(self, data: bytes, peer: Address) -> None:
+        """Triage one datagram that reached the listening socket."""
+        if not is_request(data):
+            self.malformed += 1  # not a request: silence, so nobody can bounce traffic off us
+            return
+        try:
+            packet = decode(data)
+        except PacketError as problem:
+            self.malformed += 1
+            self._send_error(peer, problem.code, f"malformed request: {problem.message}")
+            return
+        key = (peer[0], peer[1], packet.filename)
+        if key in self._transfers:
+            self.duplicates += 1
+            return
+        if len(self._transfers) >= self.max_transfers:
+            self.dropped += 1
+            return
+        request = FileRequest(path=packet.filename, transport=TRANSPORT, client_address=peer[0])
+        job = _Job(key, peer, request, packet)
+        if packet.mode == "mail":
+            self._reject(job, None, ErrorCode.ILLEGAL_OPERATION, "mail mode is not supported")
+            return
+        self._transfers[key] = None
+        if isinstance(packet, WriteRequest):
+            self.spawn(self._serve_upload(job))
+            return
+        try:
+            answer = self._cached(request)
+        except Exception as problem:
+            self._server_error(job, problem)
+            return
+        if answer is None:
+            self.spawn(self._serve_download(job))
+        else:
+            self._download(job, answer)
+
+    def spawn(self, coroutine) -> None:
+        """Run ``coroutine`` as a task the server keeps (and cancels on close)."""
+        task = self.loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- downloads -----------------------------------------------------------------------
+
+    async def _serve_download(self, job: _Job) -> None:
+        """The slow path: the resolver has to read the store or render first."""
+        try:
+            answer = await self.provisioner.answer(job.request)
+        except Exception as problem:
+            self._server_error(job, problem)
+        else:
+            self._download(job, answer)
+        finally:
+            self._release_if_unopened(job.key)
+
+    def _download(self, job: _Job, answer: Answer) -> None:
+        try:
+            machine = self._download_machine(job, answer)
+            if machine is not None:
+                self._open(job, answer, machine, None)
+        except Exception as problem:
+            self._server_error(job, problem)
+        finally:
+            self._release_if_unopened(job.key)
+
+    def _download_machine(self, job: _Job, answer: Answer) -> ReadTransfer | None:
+        """The transfer for an answered RRQ, or None once the request was rejected."""
+        if answer.status is not Status.OK or answer.content is None:
+            if answer.status is Status.BAD_PATH:
+                self._reject(job, answer, ErrorCode.ACCESS_VIOLATION, "access violation")
+            else:
+                self._reject(job, answer, ErrorCode.FILE_NOT_FOUND, "file not found")
+            return None
+        content = answer.content
+        mode = job.packet.mode
+        size = netascii_size(content) if mode == "netascii" else len(content)
+        options = negotiate(job.packet.options, size, self.limits)
+        if isinstance(options, Refused):
+            self._reject(job, answer, options.code, options.message)
+            return None
+        return ReadTransfer(options, mode, content, self.limits)
+
+    # -- uploads -------------------------------------------------------------------------
+
+    async def _serve_upload(self, job: _Job) -> None:
+        try:
+            ref = await self.provisioner.upload_target(job.request)
+            if ref is None:
+                self._reject(job, None, ErrorCode.ACCESS_VIOLATION, "upload not accepted")
+                return
+            limits = dataclasses.replace(self.limits, max_upload_size=ref.max_bytes)
+            options = negotiate(job.packet.options, None, limits, upload=True)
+            if isinstance(options, Refused):
+                self._reject(job, None, options.code, options.message)
+                return
+            self._open(job, None, WriteTransfer(options, job.packet.mode, limits), ref)
+        except Exception as problem:
+            self._server_error(job, problem)
+        finally:
+            self._release_if_unopened(job.key)
+
+    # -- transfers -----------------------------------------------------------------------
+
+    def _open(
+        self, job: _Job, answer: Answer | None, machine: Machine, ref: UploadRef | None
+    ) -> None:
+        """Give the transfer its own socket (its transfer ID) and start it."""
+        sock = socket.socket(self._family, socket.SOCK_DGRAM | SOCK_NONBLOCK)
+        try:
+            if not SOCK_NONBLOCK:
+                sock.setblocking(False)
+            sock.bind((self._bind_host, 0))
+            if ref is None:
+                session = _Session(self, job, answer, machine)
+            else:
+                session = _UploadSession(self, job, answer, machine, ref)
+            session.endpoint = UdpEndpoint(self._poller, sock, session.on_readable)
+        except BaseException:
+            sock.close()
+            raise
+        self._transfers[job.key] = session
+        self._sessions.add(session)
+        session.start()
+
+    def _release_if_unopened(self, key: Key) -> None:
+        if key in self._transfers and self._transfers[key] is None:
+            del self._transfers[key]
+
+    def ended(self, session: _Session, finished: Finished) -> None:
+        """A transfer is over: free its slot and count it.  Logging is the session's."""
+        if self._transfers.get(session.job.key) is session:
+            del self._transfers[session.job.key]
+        if finished.outcome is Outcome.COMPLETE:
+            self.completed += 1
+        else:
+            self.failed += 1
+
+    def forget(self, session: _Session) -> None:
+        """The session's socket is closed; nothing refers to it any more."""
+        self._sessions.discard(session)
+
+    # -- answers without a transfer ------------------------------------------------------
+
+    def _send_error(self, peer: Address, code: int, message: str) -> None:
+        if self._listener is not None:
+            self._listener.sendto(error_packet(code, message[:_MAX_ERROR_TEXT]), peer)
+
+    def _reject(self, job: _Job, answer: Answer | None, code: int, message: str) -> None:
+        """Answer a request that will not be served, from the listening socket."""
+        self.failed += 1
+        for action in reject_request(code, message[:_MAX_ERROR_TEXT]):
+            if isinstance(action, Send):
+                if self._listener is not None:
+                    self._listener.sendto(action.datagram, job.peer)
+            elif isinstance(action, Finished):
+                detail = (answer.detail if answer else None) or action.detail
+                self.provisioner.finished(job.request, answer, STATUS[action.outcome], 0, detail)
+
+    def _server_error(self, job: _Job, problem: Exception) -> None:
+        """Setting a transfer up failed: tell the client, log it, free the slot."""
+        self._release_if_unopened(job.key)
+        self.failed += 1
+        now = _now()
+        if now - self._failure_logged_at >= FAILURE_LOG_INTERVAL:
+            self._failure_logged_at = now
+            log.error("TFTP request for %r failed", job.request.path, exc_info=problem)
+        else:
+            log.debug("TFTP request for %r failed: %r", job.request.path, problem)
+        self._send_error(job.peer, ErrorCode.UNDEFINED, "server error")
+        self.provisioner.finished(job.request, None, "error", 0, "server error")
+
+
+class _Session:
+    """One transfer: its socket, its protocol object and its retransmission timer."""
+
+    __slots__ = (
+        "_timer",
+        "_timer_at",
+        "answer",
+        "done",
+        "endpoint",
+        "job",
+        "machine",
+        "peer",
+        "server",
+    )
+
+    def __init__(
+        self, server: TftpServer, job: _Job, answer: Answer | None, machine: Machine
+    ) -> None:
+        self.server = server
+        self.job = job
+        self.peer = job.peer
+        self.answer = answer
+        self.machine = machine
+        self.endpoint: UdpEndpoint | None = None
+        self.done = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+
+    def start(self) -> None:
+        self._apply(self.machine.start(_now()))
+        self._arm()
+
+    def on_readable(self) -> None:
+        server = self.server
+        endpoint = self.endpoint
+        try:
+            size, addr = endpoint.sock.recvfrom_into(server.buffer)  # type: ignore[union-attr]
+        except OSError:  # nothing after all, or an ICMP error surfacing: no datagram
+            return
+        if addr != self.peer and addr[:2] != self.peer[:2]:
+            # RFC 1350: a packet from a stranger gets error 5 and changes nothing.
+            endpoint.sendto(_UNKNOWN_TID, addr)  # type: ignore[union-attr]
+            return
+        self._receive(server.view[:size].tobytes())
+
+    def _receive(self, data: bytes) -> None:
+        self._apply(self.machine.receive(data, _now()))
+        self._arm()
+
+    def _apply(self, actions: list[Action]) -> None:
+        for action in actions:
+            if type(action) is Send:
+                self.endpoint.sendto(action.datagram, self.peer)  # type: ignore[union-attr]
+            elif type(action) is Finished:
+                self._finish(action)
+
+    # -- retransmission timer (see the module docstring)
+
+    def _arm(self) -> None:
+        if self.done:
+            return
+        deadline = self.machine.next_deadline()
+        if deadline is None or (self._timer is not None and self._timer_at <= deadline):
+            return
+        self._cancel_timer()
+        self._timer_at = deadline
+        delay = max(0.0, deadline - _now()) + _TIMER_SLACK
+        self._timer = self.server.loop.call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self.done:
+            return
+        self._apply(self.machine.timeout(_now()))
+        self._arm()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- the end
+
+    def _finish(self, finished: Finished) -> None:
+        self.done = True
+        self.close()
+        self.server.ended(self, finished)
+        self._record(finished)
+
+    def _record(self, finished: Finished) -> None:
+        detail = None if finished.outcome is Outcome.COMPLETE else finished.detail
+        self.server.provisioner.finished(
+            self.job.request, self.answer, STATUS[finished.outcome], finished.bytes_sent, detail
+        )
+
+    def close(self) -> None:
+        self._cancel_timer()
+        if self.endpoint is not None:
+            self.endpoint.close()
+        self.server.forget(self)
+
+    def abort(self, reason: str) -> None:
+        """End the transfer from our side (shutdown); it is logged as aborted."""
+        self.close()
+        if not self.done:
+            self.done = True
+            finished = Finished(Outcome.ABORTED, self.machine.bytes_transferred, reason)
+            self.server.ended(self, finished)
+            self._record(finished)
+
+
+class _UploadSession(_Session):
+    """A WRQ: the final ACK goes out only once the upload is safely stored.
+
+    The core acknowledges the final block as soon as it has it; holding that ACK until
+    the file is on disk means a client is never told "done" for an upload that could not
+    be stored: it gets an ERROR instead.
+    """
+
+    __slots__ = ("ref", "storing")
+
+    def __init__(
+        self,
+        server: TftpServer,
+        job: _Job,
+        answer: Answer | None,
+        machine: Machine,
+        ref: UploadRef,
+    ) -> None:
+        super().__init__(server, job, answer, machine)
+        self.ref = ref
+        self.storing = False
+
+    def _receive(self, data: bytes) -> None:
+        if not self.storing:  # a repeated final block is answered once the file is stored
+            super()._receive(data)
+
+    def _apply(self, actions: list[Action]) -> None:
+        received = next((action for action in actions if type(action) is Received), None)
+        if received is None:
+            super()._apply(actions)
+            return
+        self.done = True
+        self.storing = True
+        self._cancel_timer()
+        replies = [action.datagram for action in actions if type(action) is Send]
+        self.server.spawn(self._store(received.content, replies))
+
+    async def _store(self, content: bytes, replies: list[bytes]) -> None:
+        """Save the upload, then send the final ACK (or an ERROR) and dally a little."""
+        server = self.server
+        try:
+            await server.provisioner.store_upload(self.job.request, self.ref, content)
+        except asyncio.CancelledError:
+            self.close()
+            raise
+        except UploadTooLarge as problem:
+            self._failed(Outcome.REFUSED, ErrorCode.DISK_FULL, str(problem))
+            return
+        except Exception as problem:
+            log.error("could not store TFTP upload %s: %s", self.ref.name, problem)
+            self._failed(Outcome.ERROR, ErrorCode.UNDEFINED, "could not store the upload")
+            return
+        server.ended(self, Finished(Outcome.COMPLETE, len(content), "upload complete"))
+        self.storing = False
+        if server.closed:
+            self.close()
+            return
+        for datagram in replies:
+            self.endpoint.sendto(datagram, self.peer)  # type: ignore[union-attr]
+        server.loop.call_later(UPLOAD_DALLY, self.close)
+
+    def _failed(self, outcome: Outcome, code: int, message: str) -> None:
+        error = error_packet(code, message[:_MAX_ERROR_TEXT])
+        self.endpoint.sendto(error, self.peer)  # type: ignore[union-attr]
+        self.close()
+        finished = Finished(outcome, self.machine.bytes_transferred, message)
+        self.server.ended(self, finished)
+        self._record(finished)
+
+
+async def start_tftp_server(
+    provisioner: Provisioner,
+    host: str,
+    port: int,
+    *,
+    max_transfers: int = 1000,
+    limits: Limits = DEFAULT_LIMITS,
+) -> TftpServer:
+    """Listen for TFTP requests on ``host``:``port`` (0 picks a free port, see ``.port``).
+
+    Runs on the caller's event loop until :meth:`TftpServer.close`.  ``provisioner``
+    is the :class:`Provisioner` every transport shares; only its ``answer``,
+    ``finished``, ``upload_target``, ``store_upload`` and ``resolver.cached`` are used.
+    """
+    server = TftpServer(provisioner, max_transfers=max_transfers, limits=limits)
+    server._listen(host, port)
+    log.debug("TFTP listening on %s:%d", host, server.port)
+    return server
