@@ -29,6 +29,7 @@ from plugtone.vendors.base import (
     FileRef,
     FileScope,
     PhoneView,
+    SiteView,
     UploadRef,
     VendorPlugin,
 )
@@ -160,6 +161,7 @@ class Resolver:
         self._files = _LRU(cache_size)
         self._phones = _LRU(cache_size)
         self._addresses: dict[str, str] = {}
+        self._sites: dict[int, SiteView] = {}
         self._lock = threading.Lock()
 
     # -- generation tracking
@@ -177,6 +179,7 @@ class Resolver:
                 self.generation = generation
                 self._files.clear()
                 self._phones.clear()
+                self._sites = {}
         return generation
 
     def is_fresh(self) -> bool:
@@ -205,9 +208,11 @@ class Resolver:
         cached = self._phones.get(mac, _MISSING)
         if cached is not _MISSING:
             return cached
+        generation, sites = self.generation, self._sites
         with self.store.sessions() as session:
-            view = load_phone(session, mac)
-        self._phones.put(mac, view)
+            view = load_phone(session, mac, sites)
+        if generation == self.generation:  # not a view of an inventory already replaced
+            self._phones.put(mac, view)
         return view
 
     # -- accounts
@@ -284,12 +289,14 @@ class Resolver:
             return cached
         if not allow_io:
             raise _NeedsStore
+        generation = self.generation
         model = None
         if ref.model is not None:
             with self.store.sessions() as session:
                 model = load_model(session, ref.model, plugin.name)
         content = plugin.render(ref, phone if ref.scope is FileScope.DEVICE else None, model)
-        self._files.put(key, content)
+        if generation == self.generation:
+            self._files.put(key, content)
         return content
 
     def _resolve(self, request: FileRequest, allow_io: bool) -> Answer:
