@@ -61,6 +61,8 @@ def test_polycom_ip650_boots_over_ftp_with_ftplib(server):
     }
     assert not different, f"(got, seed) differ: {different}"
     assert phone.uploaded == ["0004f2000607-boot.log"]
+    log = (server.data / "serve.log").read_text()
+    assert "1212" not in log and "m@x" not in log
     assert ("Operator", "0") in phone.directory
     listing = run_cli("uploads", "00:04:f2:00:06:07", data=server.data).stdout
     assert "0004f2000607-boot.log" in listing

@@ -69,6 +69,7 @@ def main() -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("aioftp").setLevel(logging.WARNING)  # a line per phone connection
 
 
 @main.command()
