@@ -42,3 +42,25 @@ def test_a_cold_storm_reads_each_sites_extensions_once(store):
     assert len(site_member_reads) == 1, len(site_member_reads)
     # a bounded number of statements per phone, whatever the site's size
     assert len(statements) < PHONES * 10
+
+
+def test_a_file_uploaded_after_a_miss_is_served_next_time(store, tmp_path):
+    from plugtone.provisioning.uploads import UploadStore
+    from tests.conftest import EXAMPLE
+
+    apply_text(store, EXAMPLE.read_text())
+    uploads = UploadStore(tmp_path / "uploads")
+    resolver = Resolver(store, default_registry(), uploads=uploads)
+    request = FileRequest("0004f2000607-phone.cfg", "ftp", client_address="10.0.0.7")
+    assert resolver.resolve(request).status is Status.NOT_FOUND
+    assert resolver.cached(request) is None  # never memoized: an upload may come
+    target = resolver.upload_target(request)
+    uploads.save(
+        target, b'<PHONE_CONFIG><OVERRIDES up.backlight.idleIntensity="1"/></PHONE_CONFIG>'
+    )
+    answer = resolver.resolve(request)
+    assert answer.status is Status.OK and b"idleIntensity" in answer.content
+    # ordinary files are memoized: the second lookup needs no thread and no store
+    common = FileRequest("aastra.cfg", "tftp", client_address="10.0.0.7")
+    first = resolver.resolve(common)
+    assert resolver.cached(common) is first

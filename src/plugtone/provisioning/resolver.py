@@ -160,6 +160,8 @@ class Resolver:
         self._checked_at = 0.0
         self._files = _LRU(cache_size)
         self._phones = _LRU(cache_size)
+        self._answers: dict[tuple, Answer] = {}
+        self._answers_max = cache_size * 4
         self._addresses: dict[str, str] = {}
         self._sites: dict[int, SiteView] = {}
         self._lock = threading.Lock()
@@ -180,6 +182,7 @@ class Resolver:
                 self._files.clear()
                 self._phones.clear()
                 self._sites = {}
+                self._answers = {}
         return generation
 
     def is_fresh(self) -> bool:
@@ -262,10 +265,20 @@ class Resolver:
         """
         if not self.is_fresh():
             return None
+        memo = self._answers.get(self._memo_key(request))
+        if memo is not None:
+            return memo
         try:
             return self._resolve(request, allow_io=False)
         except _NeedsStore:
             return None
+
+    def _memo_key(self, request: FileRequest) -> tuple:
+        # The remembered MAC of the address is part of the key: it names the device in
+        # the answer (and so in the event log) when the path carries no MAC.
+        address = request.client_address
+        return (request.path, request.user_agent, request.mac, address,
+                self._addresses.get(address) if address else None)  # fmt: skip
 
     def resolve(self, request: FileRequest) -> Answer:
         """Answer ``request``; may read the store, so async callers run it in a thread."""
@@ -306,8 +319,24 @@ class Resolver:
         facts = self.identify(request)
         uploaded = self._uploaded(path, allow_io)
         if uploaded is not None:
-            ref, content = uploaded
+            ref, content = uploaded  # not memoized: uploads change outside generations
             return Answer(Status.OK, path, content, vendor=ref.vendor, mac=ref.mac, facts=facts)
+        generation = self.generation
+        answer = self._render_answer(request, path, facts, allow_io)
+        if (
+            generation == self.generation
+            and len(self._answers) < self._answers_max
+            and not self._is_upload_name(path)  # a later upload must not hide behind a memo
+        ):
+            self._answers[self._memo_key(request)] = answer
+        return answer
+
+    def _is_upload_name(self, path: str) -> bool:
+        return any(plugin.match_upload(path) is not None for plugin in self.registry.plugins)
+
+    def _render_answer(
+        self, request: FileRequest, path: str, facts: DeviceFacts | None, allow_io: bool
+    ) -> Answer:
         matches: list[tuple[VendorPlugin, FileRef]] = []
         for plugin in self.registry.plugins:
             ref = plugin.match(path)

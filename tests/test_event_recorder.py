@@ -1,0 +1,35 @@
+"""The event log writer on SQLite and PostgreSQL: rows, device state, and a full queue."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from plugtone.inventory.models import DeviceState, ProvisioningEvent
+from plugtone.provisioning.events import Event, EventRecorder
+
+
+def test_events_and_device_state_are_written_in_batches(store):
+    recorder = EventRecorder(store, batch_size=2)
+    for _ in range(3):
+        recorder.record(Event("tftp", "/x.cfg", "ok", "10.0.0.1", mac="00085D000001",
+                              model="6757i", bytes=10))  # fmt: skip
+    recorder.record(Event("tftp", "/probe.cfg", "not_found", "10.0.0.9"))
+    assert recorder.flush() == 4
+    recorder.record(Event("http", "/x.cfg", "ok", "10.0.0.2", mac="00085D000001",
+                          firmware_version="3.3.1.4322", user_agent="Aastra6757i"))  # fmt: skip
+    recorder.flush()
+    with store.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ProvisioningEvent)) == 5
+        device = session.get(DeviceState, "00085D000001")
+    assert device.requests == 4
+    assert device.last_address == "10.0.0.2"
+    assert device.model == "6757i"  # kept: the later request did not say
+    assert device.firmware_version == "3.3.1.4322"
+
+
+def test_a_full_queue_drops_and_counts_instead_of_blocking(store):
+    recorder = EventRecorder(store, max_pending=5)
+    for _ in range(8):
+        recorder.record(Event("tftp", "/x.cfg", "ok"))
+    assert recorder.dropped == 3
+    assert recorder.flush() == 5
