@@ -26,6 +26,7 @@ Typical server flow, as seen by an adapter:
 
 from __future__ import annotations
 
+import abc
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -775,7 +776,7 @@ class _Phase(enum.Enum):
     DONE = "done"
 
 
-class _Transfer:
+class _Transfer(abc.ABC):
     """State common to both directions: phase, retry timer and the single Finished."""
 
     def __init__(self, options: NegotiatedOptions, mode: str, limits: Limits) -> None:
@@ -792,8 +793,9 @@ class _Transfer:
         return self.outcome is not None
 
     @property
+    @abc.abstractmethod
     def bytes_transferred(self) -> int:
-        raise NotImplementedError
+        """Payload bytes moved so far (sent for a read, received for a write)."""
 
     def next_deadline(self) -> float | None:
         """When :meth:`timeout` should next be called; None when nothing is pending."""
