@@ -30,7 +30,10 @@ BOOT_LOG = re.compile(r"^([0-9a-fA-F]{12})-boot\.log$", re.IGNORECASE)
 
 
 class UploadingAastra(AastraPlugin):
-    """Aastra plus one declared upload name, standing in for a vendor that uploads logs."""
+    """Aastra plus one declared upload name and a factory FTP login, standing in for a
+    vendor whose phones boot from FTP and upload logs."""
+
+    factory_ftp_accounts = (("PlcmSpIp", "PlcmSpIp"),)
 
     def match_upload(self, path: str) -> UploadRef | None:
         found = BOOT_LOG.match(path)

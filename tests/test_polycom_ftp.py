@@ -110,3 +110,24 @@ def test_polycom_boots_over_ftp_with_curl(server):
     assert phone.settings["tcpIpApp.sntp.address"] == "time.nist.gov"
     assert phone.settings["dialplan.digitmap"] == SEED_PARAMETERS["dialplan.digitmap"]
     assert phone.uploaded == ["0004f2000607-boot.log"]
+
+
+def test_factory_accounts_can_be_turned_off_for_the_admins_own(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "plugtone.toml").write_text(
+        'ftp_factory_accounts = false\n\n[[ftp_accounts]]\nuser = "phones"\npassword = "Pr0v!"\n'
+    )
+    with example_server(data, ftp=True) as running:
+        client = ftplib.FTP()
+        client.connect("127.0.0.1", running.ftp_port, timeout=10)
+        with pytest.raises(ftplib.error_perm, match="530"):
+            client.login("PlcmSpIp", "PlcmSpIp")
+        client.close()
+        client = ftplib.FTP()
+        client.connect("127.0.0.1", running.ftp_port, timeout=10)
+        client.login("phones", "Pr0v!")
+        buffer = io.BytesIO()
+        client.retrbinary("RETR 0004f2000607.cfg", buffer.write)
+        client.quit()
+        assert b"CONFIG_FILES" in buffer.getvalue()

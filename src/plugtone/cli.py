@@ -145,6 +145,7 @@ def serve(
         tftp_max_transfers=tftp_max_transfers or settings.tftp_max_transfers,
         data_dir=settings.data_dir,
         ftp_port=None if ftp == 0 else ftp,
+        ftp_factory_accounts=settings.ftp_factory_accounts,
         ftp_accounts=settings.ftp_accounts,
         ftp_passive_ports=settings.ftp_passive_ports,
         ftp_masquerade=settings.ftp_masquerade,

@@ -39,6 +39,7 @@ class Settings:
     tftp_port: int
     tftp_max_transfers: int
     ftp_port: int
+    ftp_factory_accounts: bool
     ftp_accounts: tuple[tuple[str, str], ...]
     ftp_passive_ports: tuple[int, ...] | None
     ftp_masquerade: str | None
@@ -79,6 +80,7 @@ def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Set
         tftp_port=pick("tftp_port", ports["tftp_port"]),
         tftp_max_transfers=pick("tftp_max_transfers", 1000),
         ftp_port=pick("ftp_port", ports["ftp_port"]),
+        ftp_factory_accounts=bool(stored.get("ftp_factory_accounts", True)),
         ftp_accounts=_ftp_accounts(stored),
         ftp_passive_ports=_port_range(stored.get("ftp_passive_ports")),
         ftp_masquerade=stored.get("ftp_masquerade_address"),
@@ -88,11 +90,10 @@ def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Set
 
 
 def _ftp_accounts(stored: dict) -> tuple[tuple[str, str], ...]:
-    """The vendor default account (unless ``ftp_default_account = false``) plus
-    ``[[ftp_accounts]]`` tables with ``user`` and ``password``."""
+    """Accounts added with ``[[ftp_accounts]]`` tables (``user``, ``password``); the
+    vendors' factory accounts come from the plug-ins unless ``ftp_factory_accounts``
+    is false."""
     accounts: list[tuple[str, str]] = []
-    if stored.get("ftp_default_account", True):
-        accounts.append(("PlcmSpIp", "PlcmSpIp"))
     for entry in stored.get("ftp_accounts", []):
         accounts.append((str(entry["user"]), str(entry["password"])))
     return tuple(accounts)

@@ -1,4 +1,4 @@
-"""FTP for phones that boot from FTP (Polycom ships with it), on aioftp.
+"""FTP for phones that boot from FTP (some vendors ship with it as the default), on aioftp.
 
 There is no file system behind it: a virtual tree whose files are whatever the
 resolver answers for the path, and whose only writable names are the uploads a
@@ -7,8 +7,9 @@ directories), stored per device and size-capped. So ``CWD ..`` cannot leave the
 root, a listing shows nothing (one phone cannot enumerate another's files), and a
 write anywhere else is refused before any data flows.
 
-Phones log in with the vendor default account (Polycom: ``PlcmSpIp``/``PlcmSpIp``)
-unless it is disabled; other accounts can be added.
+Phones log in with their vendor's factory account (each plug-in declares its own in
+``factory_ftp_accounts``) unless those are turned off; other accounts can be added, and
+each site can have its own.
 """
 
 from __future__ import annotations
@@ -29,12 +30,11 @@ from aioftp import pathio
 from aioftp.server import Connection, ConnectionConditions, worker
 
 from plugtone.provisioning.provisioner import Provisioner
-from plugtone.provisioning.resolver import FileRequest, Status
+from plugtone.provisioning.resolver import Answer, FileRequest, Status
 from plugtone.provisioning.uploads import UploadTooLarge
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ACCOUNTS = (("PlcmSpIp", "PlcmSpIp"),)
 ROOT = Path("/")
 DRAIN_FACTOR = 4
 """An over-size upload is read (and discarded) up to this many times the cap, so the
@@ -117,12 +117,10 @@ def path_io_for(provisioner: Provisioner, accounts: AccountManager) -> type[path
         async def _answer(self, path: Path):
             if path == ROOT:
                 return None
-            answer = await provisioner.answer(_request(self.connection, path))
-            if answer.status is not Status.OK:
-                return None
-            if not await within_site(provisioner, accounts.site_of(self.connection), answer.mac):
-                return None
-            return answer
+            _, answer, readable = await readable_answer(
+                provisioner, accounts, self.connection, path
+            )
+            return answer if readable else None
 
         async def exists(self, path: Path) -> bool:
             return path == ROOT or await self._answer(path) is not None
@@ -184,6 +182,24 @@ def path_io_for(provisioner: Provisioner, accounts: AccountManager) -> type[path
     return ResolverPathIO
 
 
+async def readable_answer(
+    provisioner: Provisioner, accounts: AccountManager, connection: Connection, path
+) -> tuple[FileRequest, Answer, bool]:
+    """The resolver's answer for ``path`` and whether this login may read it.
+
+    One check for RETR, SIZE and the PathIO: served by the resolver, and within the
+    site the login is confined to (if any).
+    """
+    request = _request(connection, path)
+    answer = await provisioner.answer(request)
+    readable = (
+        answer.status is Status.OK
+        and answer.content is not None
+        and await within_site(provisioner, accounts.site_of(connection), answer.mac)
+    )
+    return request, answer, readable
+
+
 async def within_site(provisioner: Provisioner, site: str | None, mac: str | None) -> bool:
     """Whether a connection confined to ``site`` may touch device ``mac``'s files."""
     if site is None or mac is None:
@@ -201,8 +217,8 @@ class ProvisioningFtpServer(aioftp.Server):
             self.accounts, path_io_factory=path_io_for(provisioner, self.accounts), **kwargs
         )
         self.provisioner = provisioner
-        # Polycom phones send SIZE before RETR (sipXcom's phone account allows it);
-        # aioftp has no SIZE, so plugtone answers it from the resolver.
+        # Phones send SIZE before RETR; aioftp has no SIZE, so plugtone answers it
+        # from the resolver.
         self.commands_mapping["size"] = self.size
         self.commands_mapping["noop"] = self.noop
         for command in ("list", "nlst", "mlsd", "mlst"):
@@ -223,13 +239,10 @@ class ProvisioningFtpServer(aioftp.Server):
     @ConnectionConditions(ConnectionConditions.login_required)
     async def size(self, connection: Connection, rest) -> bool:
         real_path, _ = self.get_paths(connection, rest)
-        answer = await self.provisioner.answer(_request(connection, real_path))
-        site = self.accounts.site_of(connection)
-        if (
-            answer.status is Status.OK
-            and answer.content is not None
-            and await within_site(self.provisioner, site, answer.mac)
-        ):
+        _, answer, readable = await readable_answer(
+            self.provisioner, self.accounts, connection, real_path
+        )
+        if readable and answer.content is not None:
             connection.response("213", str(len(answer.content)))
         else:
             connection.response("550", "no such file")
@@ -242,12 +255,10 @@ class ProvisioningFtpServer(aioftp.Server):
     @ConnectionConditions(ConnectionConditions.login_required)
     async def retr(self, connection: Connection, rest) -> bool:  # type: ignore[override]
         real_path, _ = self.get_paths(connection, rest)
-        request = _request(connection, real_path)
-        answer = await self.provisioner.answer(request)
-        site = self.accounts.site_of(connection)
-        if answer.status is not Status.OK or not await within_site(
-            self.provisioner, site, answer.mac
-        ):
+        request, answer, readable = await readable_answer(
+            self.provisioner, self.accounts, connection, real_path
+        )
+        if not readable:
             status = "refused" if answer.status is Status.BAD_PATH else "not_found"
             self.provisioner.finished(request, answer, status)
             connection.response("550", "no such file")
@@ -341,7 +352,8 @@ async def start_ftp_server(
 ) -> FtpService:
     """Start serving on ``host:port`` (0 picks a free port) and return when listening."""
     if accounts is None:
-        accounts = [FtpAccount(user, password) for user, password in DEFAULT_ACCOUNTS]
+        factory = provisioner.resolver.registry.factory_ftp_accounts()
+        accounts = [FtpAccount(user, password) for user, password in factory]
     server = ProvisioningFtpServer(
         provisioner,
         list(accounts),

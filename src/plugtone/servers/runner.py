@@ -37,7 +37,8 @@ class ServeOptions:
     tftp_port: int | None = None
     tftp_max_transfers: int = 1000
     ftp_port: int | None = None
-    ftp_accounts: tuple[tuple[str, str], ...] = (("PlcmSpIp", "PlcmSpIp"),)
+    ftp_factory_accounts: bool = True
+    ftp_accounts: tuple[tuple[str, str], ...] = ()
     ftp_passive_ports: tuple[int, ...] | None = None
     ftp_masquerade: str | None = None
     data_dir: Path = Path("var")
@@ -83,9 +84,12 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
     if options.ftp_port is not None:
         from plugtone.servers.ftp import FtpAccount, start_ftp_server
 
+        logins = list(options.ftp_accounts)
+        if options.ftp_factory_accounts:
+            logins = provisioner.resolver.registry.factory_ftp_accounts() + logins
         ftp = await start_ftp_server(
             provisioner, options.host, options.ftp_port,
-            accounts=[FtpAccount(user, password) for user, password in options.ftp_accounts],
+            accounts=[FtpAccount(user, password) for user, password in logins],
             passive_ports=options.ftp_passive_ports,
             masquerade_address=options.ftp_masquerade,
         )  # fmt: skip

@@ -21,6 +21,14 @@ class VendorRegistry:
         self.plugins = sorted(plugins, key=lambda plugin: plugin.name)
         self.by_name = {plugin.name: plugin for plugin in self.plugins}
 
+    def factory_ftp_accounts(self) -> list[tuple[str, str]]:
+        """Every installed vendor's out-of-the-box FTP login, each once."""
+        accounts: dict[str, str] = {}
+        for plugin in self.plugins:
+            for user, password in plugin.factory_ftp_accounts:
+                accounts.setdefault(user, password)
+        return list(accounts.items())
+
     def get(self, vendor: str) -> VendorPlugin:
         return self.by_name[vendor]
 

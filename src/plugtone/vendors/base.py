@@ -209,6 +209,9 @@ class VendorPlugin(ABC):
     label: str
     """The name people know the vendor by."""
     models: tuple[ModelSpec, ...]
+    factory_ftp_accounts: tuple[tuple[str, str], ...] = ()
+    """``(user, password)`` the vendor's phones use for FTP out of the box; plugtone's FTP
+    server accepts them unless the admin turns factory accounts off."""
 
     def __init__(self) -> None:
         self._models: dict[str, str] = {}

@@ -101,6 +101,7 @@ class PolycomPlugin(VendorPlugin):
     name = "polycom"
     label = "Polycom SoundPoint IP / SoundStation IP"
     models = tuple(model.spec for model in MODELS)
+    factory_ftp_accounts = (("PlcmSpIp", "PlcmSpIp"),)  # SoundPoint factory default
 
     def match(self, path: str) -> FileRef | None:
         if "/" in path:
