@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -65,8 +66,19 @@ class FileRequest:
 
 
 @dataclass(frozen=True)
+class StoredFile:
+    """A file answered from disk rather than memory (firmware): sent in pieces, never
+    read whole, so serving a 30 MB image costs no more memory than a 3 kB config."""
+
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Answer:
-    """The resolver's answer; ``content`` is set only when ``status`` is OK."""
+    """The resolver's answer. When ``status`` is OK exactly one of ``content`` (rendered
+    bytes) and ``file`` (a stored file, such as firmware) is set."""
 
     status: Status
     path: str
@@ -75,9 +87,20 @@ class Answer:
     mac: str | None = None
     facts: DeviceFacts | None = None
     detail: str | None = None
+    file: StoredFile | None = None
+    firmware_version: str | None = None
+    """Set on firmware answers: the release version being sent (for device state)."""
+
+    @property
+    def size(self) -> int:
+        if self.file is not None:
+            return self.file.size
+        return len(self.content) if self.content is not None else 0
 
     @property
     def etag(self) -> str | None:
+        if self.file is not None:
+            return '"' + self.file.sha256[:32] + '"'
         if self.content is None:
             return None
         return '"' + hashlib.blake2b(self.content, digest_size=12).hexdigest() + '"'

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -64,6 +64,77 @@ class Image:
 
 
 @dataclass(frozen=True)
+class FirmwareFile:
+    """One file of a firmware release, kept by content (SHA-256) under the data directory."""
+
+    name: str
+    """The name phones ask for (``6757i.st``, ``2345-12600-001.sip.ld``, ``P0S3-8-12-00.sb2``)."""
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class FirmwareView:
+    """The release a phone is pinned to: the most specific pin (phone, site, model) wins."""
+
+    vendor: str
+    version: str
+    models: tuple[str, ...]
+    """The inventory model names the release is for; it is never served to other models."""
+    files: tuple[FirmwareFile, ...]
+
+    def file(self, name: str) -> FirmwareFile | None:
+        """The release's file called ``name``, in any case (phones differ in case)."""
+        wanted = name.lower()
+        return next((item for item in self.files if item.name.lower() == wanted), None)
+
+
+@dataclass(frozen=True)
+class FirmwareDevice:
+    """What plugtone knows of one phone's firmware when it asks for a firmware file.
+
+    Kept per device and per pin: a new pin starts again from nothing.
+    """
+
+    running_version: str | None
+    """The version the phone runs, when known to be current: from this request's
+    User-Agent, or remembered (User-Agent, TR-069) since the pinned release was last
+    delivered. ``None`` when unknown or possibly stale."""
+    delivered: bool
+    """The pinned release was sent to the phone completely since the pin last changed."""
+    attempts: int
+    """Times a file of the pinned release was offered since the pin last changed."""
+
+
+@dataclass(frozen=True)
+class BrandingFile:
+    """A file of a branding set (wallpaper, ring tone, ...), served as given."""
+
+    name: str
+    sha256: str
+    size: int
+    media_type: str
+
+
+@dataclass(frozen=True)
+class BrandingView:
+    """A named set of branding (logo, files, vendor settings) given to sites or phones.
+
+    Files are served to anyone at :meth:`path` (branding is not secret); plug-ins
+    point their phones at those paths, or convert the logo to their own format.
+    """
+
+    name: str
+    logo: Image | None = None
+    files: tuple[BrandingFile, ...] = ()
+    vendor_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def path(self, file_name: str) -> str:
+        """The served path of one of the set's files, relative to the server root."""
+        return f"branding/{self.name}/{file_name}"
+
+
+@dataclass(frozen=True)
 class SiteView:
     """Everything a site contributes to its phones' files."""
 
@@ -91,7 +162,6 @@ class SiteView:
     """The site's directory contacts, in inventory order."""
     members: tuple[ContactView, ...] = ()
     """The site's extensions (number and name), sorted by number: the internal directory."""
-    logo: Image | None = None
     vendor_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
@@ -123,6 +193,10 @@ class PhoneView:
     model_settings: Mapping[str, str] = field(default_factory=dict)
     phone_settings: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
+    firmware: FirmwareView | None = None
+    """The pinned release; ``None`` means leave the phone's firmware alone."""
+    branding: BrandingView | None = None
+    """The phone's own branding set, else its site's."""
 
     @property
     def effective_keys(self) -> tuple[KeyView, ...]:
@@ -130,9 +204,11 @@ class PhoneView:
         return self.keys or self.site.keys
 
     def vendor_settings(self) -> dict[str, str]:
-        """Raw keys merged by level: site, then model, then phone (last wins)."""
+        """Raw keys merged by level: site, branding, model, then phone (last wins)."""
         merged: dict[str, str] = {}
         merged.update(self.site.vendor_settings.get(self.vendor, {}))
+        if self.branding is not None:
+            merged.update(self.branding.vendor_settings.get(self.vendor, {}))
         merged.update(self.model_settings)
         merged.update(self.phone_settings)
         return merged
@@ -154,8 +230,17 @@ class FileScope(Enum):
     """The same for every phone of the vendor: never holds a secret."""
     MODEL = "model"
     """The same for every phone of one model: never holds a secret."""
+    SHARED = "shared"
+    """A file every phone of the vendor asks for under one name (``OS79XX.TXT``) whose
+    content follows the requester's own firmware pin or branding when plugtone knows
+    who asks (by User-Agent or by the address of an earlier request naming its MAC).
+    Rendered with ``phone=None`` for an unknown requester. Never holds a secret."""
     DEVICE = "device"
     """One phone's own file: served only to an assigned phone."""
+    FIRMWARE = "firmware"
+    """A file of a firmware release: sent only to an identified, assigned phone whose
+    pinned release holds it and is for its model, when :meth:`VendorPlugin.offer_firmware`
+    agrees. Never rendered, never cached with the inventory (it depends on device state)."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +253,8 @@ class FileRef:
     scope: FileScope
     mac: str | None = None
     model: str | None = None
+    version: str | None = None
+    """For FIRMWARE files asked for under a versioned path (``firmware/<version>/...``)."""
 
 
 @dataclass(frozen=True)
@@ -237,9 +324,10 @@ class VendorPlugin(ABC):
     ) -> bytes | None:
         """The file's bytes; ``None`` for a file this vendor has nothing to say in.
 
-        ``phone`` is set for DEVICE files (always) and for other files when the
-        requester is known; COMMON and MODEL files must not depend on it, so every
-        phone gets the same bytes whatever transport it uses.
+        ``phone`` is set for DEVICE files (always) and for SHARED files when the
+        requester is a known, assigned phone; COMMON and MODEL files get ``None``, so
+        every phone gets the same bytes whatever transport it uses. FIRMWARE files are
+        never rendered (see :meth:`offer_firmware`).
         """
 
     @abstractmethod
@@ -257,6 +345,47 @@ class VendorPlugin(ABC):
     def validate_settings(self, settings: Mapping[str, str]) -> list[str]:
         """Problems with raw vendor settings (empty when they are acceptable)."""
         return []
+
+    # -- firmware
+
+    def firmware_role(self, name: str) -> str | None:
+        """What a file called ``name`` is in one of this vendor's releases, or ``None``.
+
+        ``plugtone firmware add`` keeps only files with a role (so the files that matter
+        are picked out of a vendor zip) and refuses a release with none. Roles are the
+        plug-in's own words (``application``, ``bootrom``, ``loads``...).
+        """
+        return None
+
+    def check_release(self, models: Sequence[str], names: Sequence[str]) -> list[str]:
+        """Problems with a release of these files for these (canonical) models."""
+        return []
+
+    def pin_risks(self, release: FirmwareView) -> list[str]:
+        """Why pinning ``release`` could strand phones (a downgrade floor, ...).
+
+        A pin with risks is refused unless the admin forces it.
+        """
+        return []
+
+    def version_matches(self, running: str, pinned: str) -> bool:
+        """Whether a reported running version is the pinned release's version."""
+        return running.strip().lower() == pinned.strip().lower()
+
+    def offer_firmware(
+        self, ref: FileRef, phone: PhoneView, device: FirmwareDevice
+    ) -> FirmwareFile | None:
+        """The file to send for a FIRMWARE request, or ``None`` for a plain not-found.
+
+        The core has already checked that the phone is assigned, pinned, and that the
+        release is for its model. The default serves the pinned release's file of that
+        name to whoever asks, which suits phones that compare versions themselves.
+        """
+        if phone.firmware is None:
+            return None
+        if ref.version is not None and ref.version != phone.firmware.version:
+            return None
+        return phone.firmware.file(ref.name)
 
 
 def _model_token(name: str) -> str:
