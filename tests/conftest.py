@@ -111,7 +111,7 @@ def apply_text(store: Store, text_: str, *, prune: bool = False, name: str = str
     if problems:
         raise AssertionError("\n".join(map(str, problems)))
     with store.sessions() as session:
-        result = apply_document(session, document, prune=prune)
+        result = apply_document(session, document, prune=prune, registry=default_registry())
         session.commit()
     return result
 

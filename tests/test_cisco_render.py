@@ -1,4 +1,8 @@
-"""Cisco 7940/7960 rendering: the seed's files, clock, dial plan, directory pages, logo, matching."""
+"""Cisco 7940/7960 rendering: the seed's files, clock, dial plan, directory pages, logo, matching.
+
+Firmware and the files that follow a pin (``OS79XX.TXT``, ``XMLDefault.cnf.xml``,
+``image_version``) are in ``test_cisco_firmware.py``.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,12 @@ from PIL import Image as PILImage
 from plugtone.vendors import VendorRegistry
 from plugtone.vendors.aastra import AastraPlugin
 from plugtone.vendors.base import (
+    BrandingView,
     ContactView,
     FileRef,
     FileScope,
+    FirmwareFile,
+    FirmwareView,
     Image,
     KeyView,
     LineView,
@@ -48,6 +55,18 @@ def jpeg(size=(56, 90)) -> bytes:
 
 def logo(content: bytes) -> Image:
     return Image(sha256=f"{zlib.crc32(content):08x}" * 8, content=content)
+
+
+def branded(content: bytes) -> BrandingView:
+    """A branding set holding only a logo made of ``content``."""
+    return BrandingView("demo-brand", logo=logo(content))
+
+
+def release(image: str = "P0S3-8-12-00", models=("7940", "7960")) -> FirmwareView:
+    """A pinned SIP release as the resolver hands it over (content is not needed here)."""
+    names = (f"{image}.loads", f"{image}.sb2", "P003-8-12-00.sbn", "P003-8-12-00.bin")
+    files = tuple(FirmwareFile(name, f"{n:064x}", 100 + n) for n, name in enumerate(names))
+    return FirmwareView("cisco79xx", "8.12", tuple(models), files)
 
 
 def site(**overrides) -> SiteView:
@@ -104,7 +123,12 @@ def plugin_fetch(view: PhoneView):
         ref = PLUGIN.match(path)
         if ref is None:
             return 404, b""
-        owner = view if ref.scope is FileScope.DEVICE and ref.mac == view.mac else None
+        if ref.scope is FileScope.FIRMWARE:
+            return 404, b""  # stored files: see test_cisco_firmware.py
+        known = ref.scope is FileScope.SHARED or (
+            ref.scope is FileScope.DEVICE and ref.mac == view.mac
+        )
+        owner = view if known else None
         if ref.scope is FileScope.DEVICE and owner is None:
             return 404, b""
         content = PLUGIN.render(ref, owner, None)
@@ -117,7 +141,7 @@ def plugin_fetch(view: PhoneView):
 
 
 def test_seed_phone_file_reproduced():
-    settings = cnf(phone(site=site(logo=logo(png()))))
+    settings = cnf(phone(branding=branded(png()), firmware=release()))
     assert settings["line1_name"] == "208"
     assert settings["line1_authname"] == "208"
     assert settings["line1_password"] == "sip"
@@ -148,13 +172,15 @@ def test_every_value_is_quoted_so_comment_characters_survive():
 
 
 def test_nat_off_no_public_url_no_logo_no_voicemail():
-    settings = cnf(phone(site=site(nat=False, public_url=None, voicemail=None)))
+    view = phone(site=site(nat=False, public_url=None, voicemail=None), branding=branded(png()))
+    settings = cnf(view)
     assert settings["nat_enable"] == "0"
     for key in ("directory_url", "logo_url", "messages_uri"):
-        assert key not in settings
-    # a site with a public URL but no logo gets a directory and no logo
-    settings = cnf(phone())
-    assert "directory_url" in settings and "logo_url" not in settings
+        assert key not in settings  # no public URL: no HTTP link, even with a logo
+    # a public URL but no branding, or branding without a logo: a directory and no logo
+    for view in (phone(), phone(branding=BrandingView("no-logo"))):
+        settings = cnf(view)
+        assert "directory_url" in settings and "logo_url" not in settings
 
 
 def test_lines_labels_and_capacity_of_a_7940():
@@ -203,17 +229,11 @@ def test_site_codec_and_dtmf():
 # -- common files
 
 
-def test_common_files_hold_no_site_or_secret():
-    texts = {name: common(name) for name in ("OS79XX.TXT", "SIPDefault.cnf", "XMLDefault.cnf.xml")}
-    assert texts["OS79XX.TXT"] == b"P0S3-8-12-00\n"
-    defaults = parse_cnf(texts["SIPDefault.cnf"].decode())
-    assert defaults["image_version"] == "P0S3-8-12-00"
+def test_common_files_hold_no_site_pin_or_secret():
+    defaults = parse_cnf(common("SIPDefault.cnf").decode())
     assert defaults["dial_template"] == "dialplan"
+    assert "image_version" not in defaults  # phones pinned differently share this file
     assert not any(key.startswith(("proxy1", "line", "time_zone")) for key in defaults)
-    root = SafeET.fromstring(texts["XMLDefault.cnf.xml"])
-    loads = {element.get("model"): element.text for element in root}
-    assert loads == {"IP Phone 7940": "P0S3-8-12-00", "IP Phone 7960": "P0S3-8-12-00"}
-    assert root.find("loadInformation7").get("model") == "IP Phone 7960"
 
 
 def test_common_dial_plan_is_a_catch_all():
@@ -378,7 +398,7 @@ def test_directory_text_is_ascii_and_cut_to_the_display():
 
 @pytest.mark.parametrize("content", [png(), jpeg(), png((30, 30), (0, 0, 0, 0))])
 def test_logo_is_a_90x56_greyscale_bmp(content):
-    bmp = device("logo.bmp", phone(site=site(logo=logo(content))))
+    bmp = device("logo.bmp", phone(branding=branded(content)))
     image = PILImage.open(io.BytesIO(bmp))
     assert image.format == "BMP" and image.size == (90, 56)
     assert image.mode == "L" or (
@@ -417,11 +437,12 @@ def bomb(side: int = 100_000) -> bytes:
 )
 def test_hostile_logos_are_refused(content):
     assert convert(content) is None
-    assert device("logo.bmp", phone(site=site(logo=logo(content)))) is None
+    assert device("logo.bmp", phone(branding=branded(content))) is None
 
 
 def test_no_logo_no_bmp():
     assert device("logo.bmp", phone()) is None
+    assert device("logo.bmp", phone(branding=BrandingView("no-logo"))) is None
 
 
 # -- matching
@@ -430,11 +451,11 @@ def test_no_logo_no_bmp():
 @pytest.mark.parametrize(
     ("path", "name", "scope"),
     [
-        ("OS79XX.TXT", "OS79XX.TXT", FileScope.COMMON),
-        ("os79xx.txt", "OS79XX.TXT", FileScope.COMMON),
+        ("OS79XX.TXT", "OS79XX.TXT", FileScope.SHARED),
+        ("os79xx.txt", "OS79XX.TXT", FileScope.SHARED),
         ("SIPDefault.cnf", "SIPDefault.cnf", FileScope.COMMON),
         ("/SIPDEFAULT.CNF", "SIPDefault.cnf", FileScope.COMMON),
-        ("XMLDefault.cnf.xml", "XMLDefault.cnf.xml", FileScope.COMMON),
+        ("XMLDefault.cnf.xml", "XMLDefault.cnf.xml", FileScope.SHARED),
         ("dialplan.xml", "dialplan.xml", FileScope.COMMON),
         (f"SIP{MAC}.cnf", "SIP.cnf", FileScope.DEVICE),
         (f"sip{MAC.lower()}.cnf", "SIP.cnf", FileScope.DEVICE),
@@ -464,7 +485,8 @@ def test_files_are_matched_case_insensitively(path, name, scope):
         "US/7960-tones.xml",
         "7960-font.xml",
         "English_United_States/7960-dictionary.xml",
-        "P0S3-8-12-00.loads",
+        "P0040302.bin",  # a 7910 image: another platform
+        "firmware.bin",
         "SIP000000000000.cnf",  # the all-zero placeholder is no phone
         f"cisco/directory-{MAC}-0.xml",
         f"SIP{MAC}.cnf.bak",
@@ -492,7 +514,7 @@ def test_models_aliases_and_identification():
 
 def test_served_files_and_settings_validation():
     files = PLUGIN.served_files(["7960", "7940"], [MAC, "0011223344AA"])
-    assert files[:4] == ["OS79XX.TXT", "SIPDefault.cnf", "XMLDefault.cnf.xml", "dialplan.xml"]
+    assert files[:4] == ["OS79XX.TXT", "XMLDefault.cnf.xml", "SIPDefault.cnf", "dialplan.xml"]
     assert f"SIP{MAC}.cnf" in files and "dialplan0011223344AA.xml" in files
     assert not any("directory" in name or "logo" in name for name in files)
     assert PLUGIN.validate_settings({"image_version": "P0S3-8-11-00", "telnet_level": "2"}) == []
@@ -511,11 +533,12 @@ def test_device_files_need_their_own_phone():
 
 
 def test_emulated_7960_boots_and_reads_directory_and_logo():
-    view = phone(site=directory_site(70, logo=logo(png())))
+    view = phone(site=directory_site(70), branding=branded(png()), firmware=release())
     emulator = Cisco7960(MAC)
     fetch = plugin_fetch(view)
     emulator.boot(fetch)
     assert emulator.image == "P0S3-8-12-00"
+    assert emulator.settings["image_version"] == "P0S3-8-12-00"
     assert [name for name, _ in emulator.fetched] == [
         "OS79XX.TXT",
         "SIPDefault.cnf",

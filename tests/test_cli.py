@@ -13,10 +13,10 @@ def test_init_apply_export_phones_render_round_trip(tmp_path):
     assert (data / "plugtone.db").is_file() and (data / "plugtone.toml").is_file()
     dry = run_cli("apply", str(EXAMPLE), "--dry-run", data=data).stdout
     assert "create phone 00085D000001: 6757i at hq" in dry
-    assert "dry run: 12 change(s), nothing written" in dry
+    assert "dry run: 13 change(s), nothing written" in dry
     assert "phones" not in run_cli("export", data=data).stdout
     applied = run_cli("apply", str(EXAMPLE), data=data).stdout
-    assert "applied 12 change(s)" in applied
+    assert "applied 13 change(s)" in applied
     assert run_cli("apply", str(EXAMPLE), data=data).stdout.strip() == "no changes"
 
     exported = tmp_path / "export.yaml"
@@ -46,7 +46,7 @@ def test_errors_are_clear_and_change_nothing(tmp_path):
     broken.write_text(EXAMPLE.read_text().replace("model: 6731i", "model: 6731x"))
     result = run_cli("apply", str(broken), data=data, check=False)
     assert result.returncode != 0
-    assert f"{broken}:69:5: unknown model '6731x'" in result.stderr
+    assert f"{broken}:73:5: unknown model '6731x'" in result.stderr
     assert "1 problem(s); nothing was changed" in result.stderr
     assert run_cli("export", data=data).stdout == before
 

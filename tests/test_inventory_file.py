@@ -185,7 +185,7 @@ def test_a_billion_laughs_file_is_refused_quickly(store):
     assert "aliases" in problems[0]
 
 
-def test_directory_logo_nat_and_public_url_round_trip(store, tmp_path):
+def test_directory_branding_nat_and_public_url_round_trip(store, tmp_path):
     import io
 
     from PIL import Image
@@ -193,10 +193,14 @@ def test_directory_logo_nat_and_public_url_round_trip(store, tmp_path):
     picture = io.BytesIO()
     Image.new("RGB", (200, 120), (200, 30, 30)).save(picture, format="PNG")
     (tmp_path / "logo.png").write_bytes(picture.getvalue())
-    text = BASE.replace(
+    (tmp_path / "ring.raw").write_bytes(b"\x00\x01" * 100)
+    text = (
+        "branding:\n  - name: hq-look\n    logo: logo.png\n    files: [ring.raw]\n"
+        "    vendor_settings: {aastra: {web interface title: ACME}}\n"
+    ) + BASE.replace(
         "    timezone: America/Los_Angeles\n",
         "    timezone: America/Los_Angeles\n    nat: true\n    public_url: http://prov.example.com:8080/\n"
-        "    logo: logo.png\n    ftp_account: {user: hq-phones, password: s3cret}\n    directory:\n      - {name: Reception, number: '0'}\n"
+        "    branding: hq-look\n    ftp_account: {user: hq-phones, password: s3cret}\n    directory:\n      - {name: Reception, number: '0'}\n"
         "      - {name: 'Tom & Jerry <x>', number: '6905'}\n",
     )
     located = load_located(text, str(tmp_path / "inventory.yaml"))
@@ -210,6 +214,7 @@ def test_directory_logo_nat_and_public_url_round_trip(store, tmp_path):
     assert "nat: true" in exported
     assert "public_url: http://prov.example.com:8080" in exported
     assert "logo: sha256:" in exported
+    assert "branding: hq-look" in exported
     assert "user: hq-phones" in exported
     assert "name: Tom & Jerry <x>" in exported
     assert apply_text(store, exported).changes == []
@@ -224,7 +229,18 @@ def test_directory_logo_nat_and_public_url_round_trip(store, tmp_path):
         ("3003", "John 3003"),
         ("3004", "Mary"),
     ]
-    assert view.site.logo is not None and view.site.logo.content == picture.getvalue()
+    assert view.branding is not None and view.branding.name == "hq-look"
+    assert view.branding.logo is not None and view.branding.logo.content == picture.getvalue()
+    assert [f.name for f in view.branding.files] == ["ring.raw"]
+    assert view.vendor_settings()["web interface title"] == "ACME"
+
+
+def test_a_site_logo_points_to_branding_sets(store):
+    text = BASE.replace(
+        "    timezone: America/Los_Angeles\n", "    timezone: America/Los_Angeles\n    logo: a.png\n"
+    )
+    problems = problems_of(store, text)
+    assert any(":5:5:" in p and "belongs to a branding set" in p for p in problems), problems
 
 
 def test_bad_logos_are_refused_with_their_place(store, tmp_path):
@@ -237,10 +253,7 @@ def test_bad_logos_are_refused_with_their_place(store, tmp_path):
         "logo: sha256:" + "ab" * 32: "no stored image sha256:",
     }
     for line, expected in cases.items():
-        text = BASE.replace(
-            "    timezone: America/Los_Angeles\n",
-            f"    timezone: America/Los_Angeles\n    {line}\n",
-        )
+        text = f"branding:\n  - name: look\n    {line}\n" + BASE
         located_name = str(tmp_path / "inv.yaml")
         try:
             located = load_located(text, located_name)
@@ -256,5 +269,5 @@ def test_bad_logos_are_refused_with_their_place(store, tmp_path):
         except SourceError as error:
             problems = [error]
         assert any(expected in str(p) for p in problems), (line, problems)
-        assert any(":5:5:" in str(p) for p in problems), problems
+        assert any(":3:5:" in str(p) for p in problems), problems
     assert snapshot(store) == before

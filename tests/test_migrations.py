@@ -12,7 +12,8 @@ from plugtone.inventory.store import Store, current_revision, head_revision, mig
 TABLES = {
     "sites", "extensions", "phones", "line_assignments", "keys", "vendor_settings",
     "model_profiles", "device_states", "provisioning_events", "meta", "alembic_version",
-    "blobs", "directory_contacts",
+    "blobs", "directory_contacts", "branding_sets", "branding_files", "firmware_releases",
+    "firmware_files", "firmware_pins", "device_firmware",
 }  # fmt: skip
 
 
@@ -49,3 +50,48 @@ def migrate_down(store: Store) -> None:
     from plugtone.inventory.store import alembic_config
 
     command.downgrade(alembic_config(store.engine), "base")
+
+
+def test_site_logos_become_branding_sets_and_come_back_on_downgrade(db_url):
+    """0004 moves each site's logo into a branding set named after the site."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from plugtone.inventory.store import alembic_config
+
+    store = Store(db_url)
+    try:
+        migrate(store.engine, "0003")
+        with store.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO blobs (sha256, media_type, size, content)"
+                    " VALUES (:sha, 'image/png', 3, :content)"
+                ),
+                {"sha": "ab" * 32, "content": b"png"},
+            )
+            for name, logo in (("hq", "ab" * 32), ("lab", None)):
+                connection.execute(
+                    text(
+                        "INSERT INTO sites (name, sip_server, sip_port, sip_transport, timezone,"
+                        " ntp_servers, dtmf_method, registration_period, codecs, nat, logo_sha256)"
+                        " VALUES (:name, 'pbx', 5060, 'udp', 'UTC', '[]', 'rfc2833', 3600, '[]',"
+                        " false, :logo)"
+                    ),
+                    {"name": name, "logo": logo},
+                )
+        migrate(store.engine)
+        with store.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT s.name, b.name, b.logo_sha256 FROM sites s"
+                    " LEFT JOIN branding_sets b ON b.id = s.branding_id ORDER BY s.name"
+                )
+            ).all()
+        assert [tuple(row) for row in rows] == [("hq", "hq", "ab" * 32), ("lab", None, None)]
+        command.downgrade(alembic_config(store.engine), "0003")
+        with store.engine.connect() as connection:
+            rows = connection.execute(text("SELECT name, logo_sha256 FROM sites ORDER BY name"))
+            assert [tuple(row) for row in rows] == [("hq", "ab" * 32), ("lab", None)]
+    finally:
+        store.dispose()

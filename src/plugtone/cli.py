@@ -179,7 +179,7 @@ def apply(settings: Settings, file: Path, dry_run: bool, prune: bool) -> None:
     try:
         with store.sessions() as session:
             try:
-                result = apply_document(session, document, prune=prune)
+                result = apply_document(session, document, prune=prune, registry=default_registry())
             except ApplyRefused as refused:
                 session.rollback()
                 _fail_with(refused.problems)
@@ -245,8 +245,13 @@ def export_tree_command(settings: Settings, directory: Path, world_readable: boo
 @main.command()
 @common
 @click.option("--unassigned", is_flag=True, help="Only devices seen but not in the inventory.")
-def phones(settings: Settings, unassigned: bool) -> None:
+@click.option("--firmware", "firmware", is_flag=True,
+              help="Firmware state: running, target, pin, last offered, last result.")  # fmt: skip
+def phones(settings: Settings, unassigned: bool, firmware: bool) -> None:
     """List phones, with what plugtone last saw of each, and unassigned devices."""
+    if firmware:
+        _firmware_table(settings)
+        return
     store = open_store(settings)
     try:
         with store.sessions() as session:
@@ -281,12 +286,47 @@ def phones(settings: Settings, unassigned: bool) -> None:
         )
 
 
+def _firmware_table(settings: Settings) -> None:
+    from plugtone.services.firmware_pins import firmware_report
+
+    store = open_store(settings)
+    try:
+        with store.sessions() as session:
+            report = firmware_report(session)
+    finally:
+        store.dispose()
+    header = ("MAC", "MODEL", "SITE", "RUNNING", "TARGET", "PIN", "LAST OFFERED", "DELIVERED",
+              "LAST RESULT")  # fmt: skip
+    rows = [
+        (colon_mac(row.mac), row.model, row.site, row.running or "?", row.target or "(leave)",
+         row.pin, row.last_offered.strftime("%Y-%m-%d %H:%M:%S") if row.last_offered else "-",
+         row.delivered or "-", row.last_result or "-")
+        for row in report
+    ]  # fmt: skip
+    _table(header, rows)
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo(
+            "  ".join(
+                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
+        )
+
+
 def _seen(state: DeviceState | None) -> str:
     if state is None:
         return "never"
     when = state.last_seen.strftime("%Y-%m-%d %H:%M:%S")
     version = f" v{state.firmware_version}" if state.firmware_version else ""
     return f"{when} from {state.last_address or '?'}{version}"
+
+
+from plugtone.cli_firmware import register as _register_firmware  # noqa: E402
+
+_register_firmware(main, common, open_store)
 
 
 @main.command()

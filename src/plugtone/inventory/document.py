@@ -36,10 +36,13 @@ DTMF_METHODS = ("info", "rfc2833", "inband")
 TRANSPORTS = ("udp", "tcp", "tls")
 CODECS = ("pcmu", "pcma", "g722", "g729", "g726", "ilbc", "opus", "gsm")
 CONFIG_SERVER_SCHEMES = ("tftp", "ftp", "http", "https")
-TOP_LEVEL = ("sites", "extensions", "phones", "models")
+TOP_LEVEL = ("branding", "sites", "extensions", "phones", "models")
 FTP_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 DIAL_RE = re.compile(r"^[0-9A-Za-z*#+@._:-]{1,64}$")
 MAX_LOGO_BYTES = 2 * 1024 * 1024
+MAX_BRANDING_FILE_BYTES = 8 * 1024 * 1024
+BRANDING_FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 MAX_LOGO_PIXELS = 4096 * 4096
 
 
@@ -107,6 +110,37 @@ class LogoSpec:
 
 
 @dataclass
+class PinSpec:
+    """A firmware pin as written: a version (or ``none``), maybe staged, maybe forced."""
+
+    where: str
+    version: str
+    applies_to: str | None = None
+    first_wave: str | None = None
+    """``N%`` or ``list`` (then ``wave`` holds the MACs)."""
+    wave: list[str] = field(default_factory=list)
+    force: bool = False
+
+
+@dataclass
+class BrandingFileSpec:
+    name: str
+    sha256: str
+    where: str
+    content: bytes | None = field(default=None, repr=False)
+    media_type: str = "application/octet-stream"
+
+
+@dataclass
+class BrandingSpec:
+    where: str
+    name: str
+    logo: LogoSpec | None = None
+    files: list[BrandingFileSpec] = field(default_factory=list)
+    vendor_settings: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
 class SiteSpec:
     where: str
     name: str
@@ -130,7 +164,8 @@ class SiteSpec:
     ftp_password: str | None = field(default=None, repr=False)
     keys: list[KeySpec] = field(default_factory=list)
     directory: list[ContactSpec] = field(default_factory=list)
-    logo: LogoSpec | None = None
+    branding: str | None = None
+    firmware: list[PinSpec] = field(default_factory=list)
     vendor_settings: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -164,6 +199,8 @@ class PhoneSpec:
     keys: list[KeySpec] = field(default_factory=list)
     vendor_settings: dict[str, str] = field(default_factory=dict)
     description: str | None = None
+    branding: str | None = None
+    firmware: PinSpec | None = None
 
 
 @dataclass
@@ -172,10 +209,12 @@ class ModelDefaultsSpec:
     model: str
     vendor: str
     vendor_settings: dict[str, str] = field(default_factory=dict)
+    firmware: PinSpec | None = None
 
 
 @dataclass
 class Document:
+    branding: list[BrandingSpec] = field(default_factory=list)
     sites: list[SiteSpec] = field(default_factory=list)
     extensions: list[ExtensionSpec] = field(default_factory=list)
     phones: list[PhoneSpec] = field(default_factory=list)
@@ -413,8 +452,15 @@ class _Checker:
             "name", "sip_server", "sip_transport", "timezone", "ntp_servers", "dial_plan",
             "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
             "codecs", "config_server", "resync_time", "nat", "public_url", "keys", "directory",
-            "logo", "ftp_account", "vendor_settings",
+            "branding", "firmware", "ftp_account", "vendor_settings",
         )  # fmt: skip
+        if isinstance(item, dict) and "logo" in item:
+            self.fail(
+                (*path, "logo"),
+                "a site's logo now belongs to a branding set: add it under 'branding:'"
+                " and give the site 'branding: <name>'",
+            )
+            item = {key: value for key, value in item.items() if key != "logo"}
         item = self.mapping(item, path, allowed)
         if item is None:
             return None
@@ -460,7 +506,10 @@ class _Checker:
         spec.public_url = self.public_url(item.get("public_url"), (*path, "public_url"))
         spec.keys = self.keys(item.get("keys"), (*path, "keys"))
         spec.directory = self.directory(item.get("directory"), (*path, "directory"))
-        spec.logo = self.logo(item.get("logo"), (*path, "logo"))
+        spec.branding = self.text(
+            item.get("branding"), (*path, "branding"), NAME_RE, "branding name"
+        )
+        spec.firmware = self.site_firmware(item.get("firmware"), (*path, "firmware"))
         account = self.ftp_account(item.get("ftp_account"), (*path, "ftp_account"))
         if account is not None:
             spec.ftp_user, spec.ftp_password = account
@@ -598,7 +647,10 @@ class _Checker:
         return result
 
     def phone(self, item: Any, path: Path) -> PhoneSpec | None:
-        allowed = ("mac", "model", "site", "lines", "keys", "vendor_settings", "description")
+        allowed = (
+            "mac", "model", "site", "lines", "keys", "vendor_settings", "description", "branding",
+            "firmware",
+        )  # fmt: skip
         item = self.mapping(item, path, allowed)
         if item is None:
             return None
@@ -626,11 +678,13 @@ class _Checker:
             keys=self.keys(item.get("keys"), (*path, "keys")),
             vendor_settings=settings.get(vendor, {}),
             description=self.text(item.get("description"), (*path, "description")),
+            branding=self.text(item.get("branding"), (*path, "branding"), NAME_RE, "branding name"),
+            firmware=self.pin(item.get("firmware"), (*path, "firmware"), staged=False),
         )
         return spec if len(self.problems) == before else None
 
     def model_defaults(self, item: Any, path: Path) -> ModelDefaultsSpec | None:
-        item = self.mapping(item, path, ("model", "vendor_settings"))
+        item = self.mapping(item, path, ("model", "vendor_settings", "firmware"))
         if item is None:
             return None
         before = len(self.problems)
@@ -644,8 +698,164 @@ class _Checker:
             model=model[1] if model else "",
             vendor=vendor,
             vendor_settings=settings.get(vendor, {}),
+            firmware=self.pin(item.get("firmware"), (*path, "firmware")),
         )
         return spec if len(self.problems) == before else None
+
+    # -- firmware and branding
+
+    def pin(
+        self, value: Any, path: Path, *, applies_to: str | None = None, staged: bool = True
+    ) -> PinSpec | None:
+        """``3.3.1.4322``, ``none``, or ``{version, first_wave, force}``."""
+        if value is None:
+            return None
+        where = self.located.where(path)
+        if not isinstance(value, dict):
+            version = self.version(value, path)
+            return PinSpec(where, version, applies_to) if version else None
+        allowed = ("version", "first_wave", "force") if staged else ("version", "force")
+        item = self.mapping(value, path, allowed)
+        if item is None:
+            return None
+        version = self.version(self.required(item, "version", path), (*path, "version"))
+        force = bool(self.boolean(item.get("force", False), (*path, "force")))
+        spec = PinSpec(where, version or "", applies_to, force=force)
+        wave = item.get("first_wave")
+        if wave is not None:
+            here = (*path, "first_wave")
+            if isinstance(wave, list):
+                spec.first_wave = "list"
+                for index, mac_text in enumerate(wave):
+                    text = self.text(mac_text, (*here, index))
+                    try:
+                        spec.wave.append(normalize_mac(text or ""))
+                    except MacError as error:
+                        self.fail((*here, index), str(error))
+                if not spec.wave:
+                    self.fail(here, "a first wave needs at least one phone")
+            else:
+                text = self.text(wave, here)
+                if text is not None:
+                    number = text.strip().rstrip("%")
+                    try:
+                        percent = float(number)
+                    except ValueError:
+                        percent = -1.0
+                    if not text.strip().endswith("%") or not 0 < percent < 100:
+                        self.fail(here, f"{text!r} is not a percentage such as 10% (1-99%)")
+                    else:
+                        spec.first_wave = f"{percent:g}%"
+            if spec.version == "none" and spec.first_wave:
+                self.fail(here, "'none' cannot be staged")
+        return spec if version else None
+
+    def site_firmware(self, value: Any, path: Path) -> list[PinSpec]:
+        """One pin for every phone of the site, or ``{vendor-or-model: pin, ...}``."""
+        if value is None:
+            return []
+        if not isinstance(value, dict) or "version" in value:
+            pin = self.pin(value, path)
+            return [pin] if pin else []
+        pins = []
+        for selector, pin_value in value.items():
+            here = (*path, selector)
+            name = str(selector)
+            if name in self.registry.by_name:
+                applies_to = name
+            else:
+                try:
+                    applies_to = self.registry.resolve_model(name)[1]
+                except UnknownModel:
+                    self.fail(here, f"{name!r} is neither an installed vendor nor a known model")
+                    continue
+            pin = self.pin(pin_value, here, applies_to=applies_to)
+            if pin is not None:
+                pins.append(pin)
+        return pins
+
+    def version(self, value: Any, path: Path) -> str | None:
+        text = self.text(value, path)
+        if text is None:
+            return None
+        if text.lower() == "none":
+            return "none"
+        if not VERSION_RE.match(text):
+            self.fail(
+                path,
+                f"{text!r} is not a firmware version (letters, digits, '.', '_', '+', '-')",
+            )
+            return None
+        return text
+
+    def branding(self, item: Any, path: Path) -> BrandingSpec | None:
+        item = self.mapping(item, path, ("name", "logo", "files", "vendor_settings"))
+        if item is None:
+            return None
+        before = len(self.problems)
+        name = self.text(
+            self.required(item, "name", path), (*path, "name"), NAME_RE, "branding name"
+        )
+        spec = BrandingSpec(where=self.located.where(path), name=name or "")
+        spec.logo = self.logo(item.get("logo"), (*path, "logo"))
+        files = item.get("files")
+        if files is not None and not isinstance(files, list):
+            self.fail((*path, "files"), f"expected a list of file names, got {_kind(files)}")
+            files = []
+        for index, entry in enumerate(files or []):
+            here = (*path, "files", index)
+            if isinstance(entry, dict):
+                branded = self.stored_branding_file(entry, here)
+            else:
+                text = self.text(entry, here)
+                branded = self.branding_file(text, here) if text is not None else None
+            if branded is not None:
+                spec.files.append(branded)
+        names = [branded.name.lower() for branded in spec.files]
+        if len(names) != len(set(names)):
+            self.fail((*path, "files"), "two files of the set have the same name")
+        spec.vendor_settings = self.vendor_settings(
+            item.get("vendor_settings"), (*path, "vendor_settings")
+        )
+        return spec if len(self.problems) == before else None
+
+    def stored_branding_file(self, entry: dict, path: Path) -> BrandingFileSpec | None:
+        """``{name: ring.raw, sha256: ...}``: a file already in the store (as exported)."""
+        item = self.mapping(entry, path, ("name", "sha256"))
+        if item is None:
+            return None
+        name = self.text(
+            self.required(item, "name", path), (*path, "name"), BRANDING_FILE_RE, "file name"
+        )
+        digest = self.text(self.required(item, "sha256", path), (*path, "sha256"))
+        if digest is not None and not re.fullmatch(r"[0-9a-f]{64}", digest.lower()):
+            self.fail((*path, "sha256"), f"{digest!r} is not a SHA-256 hex digest")
+            return None
+        if name is None or digest is None:
+            return None
+        return BrandingFileSpec(name, digest.lower(), self.located.where(path))
+
+    def branding_file(self, text: str, path: Path) -> BrandingFileSpec | None:
+        """A file next to the inventory, served under its own name."""
+        name = PurePath(text).name
+        where = self.located.where(path)
+        if not BRANDING_FILE_RE.match(name):
+            self.fail(path, f"{name!r} is not a usable file name (letters, digits, '.', '_', '-')")
+            return None
+        base = PurePath(self.located.filename).parent
+        file = Path_(base / text) if not PurePath(text).is_absolute() else Path_(text)
+        try:
+            if file.stat().st_size > MAX_BRANDING_FILE_BYTES:
+                self.fail(path, f"{text}: larger than {MAX_BRANDING_FILE_BYTES // 1024**2} MiB")
+                return None
+            content = file.read_bytes()
+        except OSError as error:
+            self.fail(path, f"cannot read {text}: {error.strerror}")
+            return None
+        media_type = image_media_type(content) or "application/octet-stream"
+        return BrandingFileSpec(
+            name, hashlib.sha256(content).hexdigest(), where, content, media_type
+        )
 
 
 def parse_document(located: Located, registry: VendorRegistry) -> tuple[Document, list[Problem]]:
@@ -656,6 +866,7 @@ def parse_document(located: Located, registry: VendorRegistry) -> tuple[Document
     if root is None:
         return document, checker.problems
     sections = (
+        ("branding", checker.branding, document.branding),
         ("sites", checker.site, document.sites),
         ("extensions", checker.extension, document.extensions),
         ("phones", checker.phone, document.phones),
@@ -688,11 +899,14 @@ def _check_duplicates(document: Document, checker: _Checker) -> None:
             else:
                 seen[value] = item.where
 
+    report(document.branding, lambda b: b.name, "branding set")
     report(document.sites, lambda s: s.name, "site")
     report([s for s in document.sites if s.ftp_user], lambda s: s.ftp_user, "FTP user")
     report(document.extensions, lambda e: f"{e.site}/{e.number}", "extension")
     report(document.phones, lambda p: p.mac, "phone")
     report(document.models, lambda m: m.model, "model")
+    for site in document.sites:
+        report(site.firmware, lambda pin: pin.applies_to or "every phone", "firmware pin for")
     for phone in document.phones:
         indexes = [line.index for line in phone.lines]
         if len(indexes) != len(set(indexes)):

@@ -74,8 +74,8 @@ class Site(Base):
     resync_time: Mapped[str | None] = mapped_column(String(5), nullable=True)
     nat: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     public_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    logo_sha256: Mapped[str | None] = mapped_column(
-        ForeignKey("blobs.sha256", ondelete="RESTRICT"), nullable=True
+    branding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("branding_sets.id", ondelete="RESTRICT"), nullable=True
     )
     ftp_user: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     """An FTP login of the site's own: phones using it see only this site's files."""
@@ -86,7 +86,7 @@ class Site(Base):
 
 
 class Blob(Base):
-    """Small binary content an admin supplied (a logo image), addressed by SHA-256.
+    """Small binary content an admin supplied (logos, branding files), addressed by SHA-256.
 
     Kept in the store, not on one machine's disk, so every plugtone process sharing
     the database serves the same bytes. Firmware, which is large, lives on disk.
@@ -149,6 +149,9 @@ class Phone(Base):
     vendor: Mapped[str] = mapped_column(String(32))
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
     description: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    branding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("branding_sets.id", ondelete="RESTRICT"), nullable=True
+    )
 
     site: Mapped[Site] = relationship(back_populates="phones")
     lines: Mapped[list[LineAssignment]] = relationship(
@@ -207,7 +210,7 @@ class Key(Base):
 
 
 class VendorSetting(Base):
-    """A raw vendor key at one settings level: site, model or phone.
+    """A raw vendor key at one settings level: site, branding set, model or phone.
 
     The escape hatch for everything the neutral inventory does not model; the
     vendor plug-in merges these last, so they win over what it derives.
@@ -218,7 +221,8 @@ class VendorSetting(Base):
         CheckConstraint(
             "(CASE WHEN site_id IS NULL THEN 0 ELSE 1 END)"
             " + (CASE WHEN model_profile_id IS NULL THEN 0 ELSE 1 END)"
-            " + (CASE WHEN phone_id IS NULL THEN 0 ELSE 1 END) = 1",
+            " + (CASE WHEN phone_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN branding_id IS NULL THEN 0 ELSE 1 END) = 1",
             name="one_owner",
         ),
         Index("ix_vendor_settings_owner", "site_id", "model_profile_id", "phone_id"),
@@ -233,9 +237,134 @@ class VendorSetting(Base):
     phone_id: Mapped[int | None] = mapped_column(
         ForeignKey("phones.id", ondelete="CASCADE"), nullable=True
     )
+    branding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("branding_sets.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     vendor: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(255))
     value: Mapped[str] = mapped_column(Text)
+
+
+class BrandingSet(Base):
+    """A named look (logo, files, vendor settings) given to sites or phones."""
+
+    __tablename__ = "branding_sets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    logo_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("blobs.sha256", ondelete="RESTRICT"), nullable=True
+    )
+
+
+class BrandingFile(Base):
+    """A file of a branding set, served as given at ``branding/<set>/<name>``."""
+
+    __tablename__ = "branding_files"
+    __table_args__ = (UniqueConstraint("branding_id", "name", name="set_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    branding_id: Mapped[int] = mapped_column(ForeignKey("branding_sets.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256", ondelete="RESTRICT"))
+
+
+class FirmwareRelease(Base):
+    """One vendor release (``3.3.1.4322``) for some models; its files live on disk.
+
+    Files are kept by SHA-256 under ``<data>/firmware/`` (they are large, and phones
+    are sent them with sendfile); the store holds only what they are and for whom.
+    """
+
+    __tablename__ = "firmware_releases"
+    __table_args__ = (UniqueConstraint("vendor", "version", name="vendor_version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(64))
+    models: Mapped[list[str]] = mapped_column(JSON, default=list)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    files: Mapped[list[FirmwareFileRow]] = relationship(
+        back_populates="release", cascade="all, delete-orphan", order_by="FirmwareFileRow.name"
+    )
+
+
+class FirmwareFileRow(Base):
+    """One file of a release: the name phones ask for and the content's SHA-256."""
+
+    __tablename__ = "firmware_files"
+    __table_args__ = (UniqueConstraint("release_id", "name", name="release_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("firmware_releases.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+    release: Mapped[FirmwareRelease] = relationship(back_populates="files")
+
+
+class FirmwarePin(Base):
+    """ "These phones run this version": on a model, a site or one phone.
+
+    The most specific pin wins (phone, then site, then model). ``version`` may be
+    ``none``: leave the phone's firmware alone. A site pin may apply to one vendor or
+    model only (``applies_to``). A staged pin names a first wave (frozen list of MACs
+    chosen when the pin was set); until ``promoted``, other phones it governs keep
+    ``previous_version`` (or fall through to a less specific pin).
+    """
+
+    __tablename__ = "firmware_pins"
+    __table_args__ = (
+        CheckConstraint(
+            "(CASE WHEN site_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN model_profile_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN phone_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_owner",
+        ),
+        Index("ix_firmware_pins_owner", "site_id", "model_profile_id", "phone_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), nullable=True
+    )
+    model_profile_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_profiles.id", ondelete="CASCADE"), nullable=True
+    )
+    phone_id: Mapped[int | None] = mapped_column(
+        ForeignKey("phones.id", ondelete="CASCADE"), nullable=True
+    )
+    applies_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    version: Mapped[str] = mapped_column(String(64))
+    previous_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    first_wave: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """How the wave was asked for: ``10%`` or ``list``; ``None`` for an immediate pin."""
+    wave: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    """The first wave's MACs, frozen when the pin was set."""
+    promoted: Mapped[bool] = mapped_column(Boolean, default=False)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeviceFirmware(Base):
+    """Per-device firmware state: what it runs, what it should, what it was sent.
+
+    Written from the event batches (never on the request path) and read back by the
+    resolver, so the "offer the Aastra image once" rule survives restarts and holds
+    on every node sharing the store.
+    """
+
+    __tablename__ = "device_firmware"
+    mac: Mapped[str] = mapped_column(String(12), primary_key=True)
+    target_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    running_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    running_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    offered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    delivered_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_result: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_result_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class DeviceState(Base):

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
-from plugtone.inventory.models import DeviceState, ProvisioningEvent
+from plugtone.inventory.models import DeviceFirmware, DeviceState, ProvisioningEvent
 from plugtone.inventory.store import Store
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,13 @@ class EventRecorder:
         self.written = 0
         self._flush_lock = threading.Lock()
         self._upsert = None
+        self._upsert_firmware = None
+        self.firmware: dict[str, dict] = {}
+        """Latest firmware state per MAC, waiting to be written (``device_firmware``)."""
+
+    def record_firmware(self, state: dict) -> None:
+        """Queue a device's whole firmware state (a ``device_firmware`` row); last wins."""
+        self.firmware[state["mac"]] = state
 
     def record(self, event: Event) -> None:
         """Queue ``event``; never blocks. Counted as dropped when the queue is full."""
@@ -68,6 +75,13 @@ class EventRecorder:
         """Write everything queued so far; returns how many events were written."""
         written = 0
         with self._flush_lock:
+            if self.firmware:
+                states, self.firmware = self.firmware, {}
+                try:
+                    with self.store.engine.begin() as connection:
+                        connection.execute(self._firmware_upsert(), list(states.values()))
+                except Exception:
+                    log.exception("could not write firmware state of %d devices", len(states))
             while self.pending:
                 batch = []
                 while self.pending and len(batch) < self.batch_size:
@@ -87,10 +101,10 @@ class EventRecorder:
         try:
             while True:
                 await asyncio.sleep(interval)
-                if self.pending:
+                if self.pending or self.firmware:
                     await asyncio.to_thread(self.flush)
         finally:
-            if self.pending:
+            if self.pending or self.firmware:
                 await asyncio.to_thread(self.flush)
 
     def _write(self, batch: list[Event]) -> None:
@@ -165,3 +179,16 @@ class EventRecorder:
             },
         )
         return self._upsert
+
+    def _firmware_upsert(self):
+        if self._upsert_firmware is not None:
+            return self._upsert_firmware
+        dialect = postgresql if self.store.dialect == "postgresql" else sqlite
+        table = DeviceFirmware.__table__
+        statement = dialect.insert(table)
+        columns = [column.name for column in table.columns if column.name != "mac"]
+        self._upsert_firmware = statement.on_conflict_do_update(
+            index_elements=[table.c.mac],
+            set_={name: statement.excluded[name] for name in columns},
+        )
+        return self._upsert_firmware

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from plugtone.firmware.repository import FileStore
 from plugtone.provisioning.events import Event, EventRecorder
 from plugtone.provisioning.resolver import Answer, FileRequest, Resolver
 from plugtone.provisioning.uploads import UploadStore
@@ -25,7 +26,9 @@ class Provisioner:
     @classmethod
     def for_store(cls, store, registry, data_dir: Path) -> Provisioner:
         uploads = UploadStore(data_dir / "uploads")
-        resolver = Resolver(store, registry, uploads=uploads)
+        resolver = Resolver(
+            store, registry, uploads=uploads, firmware_files=FileStore(data_dir / "firmware")
+        )
         resolver.refresh(force=True)
         return cls(resolver, EventRecorder(store), uploads)
 
@@ -67,11 +70,23 @@ class Provisioner:
         sent: int = 0,
         detail: str | None = None,
     ) -> None:
-        """Record the outcome of one request (``status`` as the transport saw it)."""
+        """Record the outcome of one request (``status`` as the transport saw it).
+
+        For a firmware file, transports call this once the body is sent: ``"ok"``
+        with every byte sent marks the release delivered to the device.
+        """
         mac = answer.mac if answer else None
         facts = answer.facts if answer else None
         if mac and request.client_address:
             self.resolver.remember_address(request.client_address, mac)
+        if mac and facts is not None and facts.firmware_version and facts.mac in (None, mac):
+            self.resolver.note_running(mac, facts.firmware_version)
+        if answer is not None and answer.firmware_version is not None:
+            complete = status == "ok" and sent >= answer.size
+            self.resolver.firmware_sent(answer, complete, status)
+        if self.resolver.firmware_changes:
+            for row in self.resolver.take_firmware_changes():
+                self.recorder.record_firmware(row)
         self.recorder.record(
             Event(
                 transport=request.transport,

@@ -10,17 +10,27 @@ generation, so a boot storm of thousands of phones renders each file once.
 from __future__ import annotations
 
 import hashlib
+import logging
 import posixpath
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from plugtone.inventory.models import Site
+from plugtone.firmware.repository import FileStore
+from plugtone.inventory.models import (
+    Blob,
+    BrandingFile,
+    BrandingSet,
+    DeviceFirmware,
+    DeviceState,
+    Site,
+)
 from plugtone.inventory.store import Store, read_generation
 from plugtone.provisioning.uploads import UploadStore
 from plugtone.provisioning.views import load_model, load_phone
@@ -29,6 +39,7 @@ from plugtone.vendors.base import (
     DeviceFacts,
     FileRef,
     FileScope,
+    FirmwareDevice,
     PhoneView,
     SiteView,
     UploadRef,
@@ -36,6 +47,7 @@ from plugtone.vendors.base import (
 )
 
 MAX_PATH = 255
+log = logging.getLogger(__name__)
 
 CONTENT_TYPES = {
     ".cfg": "text/plain; charset=utf-8",
@@ -44,7 +56,11 @@ CONTENT_TYPES = {
     ".xml": "text/xml; charset=utf-8",
     ".bmp": "image/bmp",
     ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
 }
+BRANDING_PREFIX = "branding/"
 
 
 class Status(Enum):
@@ -90,6 +106,8 @@ class Answer:
     file: StoredFile | None = None
     firmware_version: str | None = None
     """Set on firmware answers: the release version being sent (for device state)."""
+    volatile: bool = False
+    """Depends on device state, not only the inventory: never memoized."""
 
     @property
     def size(self) -> int:
@@ -174,10 +192,15 @@ class Resolver:
         cache_size: int = 20_000,
         generation_check_interval: float = 0.5,
         uploads: UploadStore | None = None,
+        firmware_files: FileStore | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.uploads = uploads
+        self.firmware_files = firmware_files
+        self.firmware_states: dict[str, FirmwareState] = {}
+        self.firmware_changes: dict[str, FirmwareState] = {}
+        """States changed since the event recorder last took them (to be written)."""
         self.check_interval = generation_check_interval
         self.generation = -1
         self._checked_at = 0.0
@@ -319,7 +342,10 @@ class Resolver:
     def _render(
         self, plugin: VendorPlugin, ref: FileRef, phone: PhoneView | None, allow_io: bool
     ) -> bytes | None:
-        key = (plugin.name, ref)
+        personal = ref.scope is FileScope.DEVICE or (
+            ref.scope is FileScope.SHARED and phone is not None and phone.vendor == plugin.name
+        )
+        key = (plugin.name, ref, phone.mac if personal and phone else None)
         cached = self._files.get(key, _MISSING)
         if cached is not _MISSING:
             return cached
@@ -330,7 +356,7 @@ class Resolver:
         if ref.model is not None:
             with self.store.sessions() as session:
                 model = load_model(session, ref.model, plugin.name)
-        content = plugin.render(ref, phone if ref.scope is FileScope.DEVICE else None, model)
+        content = plugin.render(ref, phone if personal else None, model)
         if generation == self.generation:
             self._files.put(key, content)
         return content
@@ -347,7 +373,8 @@ class Resolver:
         generation = self.generation
         answer = self._render_answer(request, path, facts, allow_io)
         if (
-            generation == self.generation
+            not answer.volatile  # firmware answers depend on device state
+            and generation == self.generation
             and len(self._answers) < self._answers_max
             and not self._is_upload_name(path)  # a later upload must not hide behind a memo
         ):
@@ -370,9 +397,23 @@ class Resolver:
             mac = facts.mac
         if mac is None:
             mac = self.mac_for_address(request.client_address)
+        if path.lower().startswith(BRANDING_PREFIX):
+            return self._branding_file(path, mac, facts, allow_io)
         if not matches:
             return Answer(Status.NOT_FOUND, path, mac=mac, facts=facts, detail="unknown file")
         phone = self._phone(mac, allow_io) if mac else None
+        firmware = [(plugin, ref) for plugin, ref in matches if ref.scope is FileScope.FIRMWARE]
+        if firmware and (phone is None or all(p.name != phone.vendor for p, _ in firmware)):
+            matches = [match for match in matches if match not in firmware]
+        elif firmware and phone is not None:
+            if not allow_io:
+                raise _NeedsStore
+            plugin, ref = next((p, r) for p, r in firmware if p.name == phone.vendor)
+            return self._firmware(request, path, plugin, ref, phone, facts)
+        if not matches:
+            detail = "firmware for an unknown or unassigned device"
+            return Answer(Status.NOT_FOUND, path, vendor=firmware[0][0].name, mac=mac,
+                          facts=facts, detail=detail)  # fmt: skip
         chosen = self._choose(matches, phone)
         if chosen is None:
             vendor = matches[0][0].name
@@ -386,6 +427,159 @@ class Resolver:
             return Answer(Status.NOT_FOUND, path, vendor=plugin.name, mac=mac, facts=facts,
                           detail="nothing to serve")  # fmt: skip
         return Answer(Status.OK, path, content, vendor=plugin.name, mac=mac, facts=facts)
+
+    # -- branding
+
+    def _branding_file(
+        self, path: str, mac: str | None, facts: DeviceFacts | None, allow_io: bool
+    ) -> Answer:
+        """``branding/<set>/<file>``: not secret, so served to anyone who names it."""
+        parts = path.split("/")
+        if len(parts) != 3:
+            return Answer(Status.NOT_FOUND, path, mac=mac, facts=facts, detail="unknown file")
+        key = ("branding-file", parts[1].lower(), parts[2].lower())
+        content = self._files.get(key, _MISSING)
+        if content is _MISSING:
+            if not allow_io:
+                raise _NeedsStore
+            generation = self.generation
+            with self.store.sessions() as session:
+                content = session.scalar(
+                    select(Blob.content)
+                    .join(BrandingFile, BrandingFile.sha256 == Blob.sha256)
+                    .join(BrandingSet, BrandingSet.id == BrandingFile.branding_id)
+                    .where(
+                        func.lower(BrandingSet.name) == key[1],
+                        func.lower(BrandingFile.name) == key[2],
+                    )
+                )
+            if generation == self.generation:
+                self._files.put(key, content)
+        if content is None:
+            return Answer(Status.NOT_FOUND, path, mac=mac, facts=facts, detail="unknown file")
+        return Answer(Status.OK, path, content, mac=mac, facts=facts)
+
+    # -- firmware
+
+    def _firmware(
+        self,
+        request: FileRequest,
+        path: str,
+        plugin: VendorPlugin,
+        ref: FileRef,
+        phone: PhoneView,
+        facts: DeviceFacts | None,
+    ) -> Answer:
+        """Offer a firmware file, or not; the plug-in decides with what is known.
+
+        Never cached: the answer depends on what the device runs and was sent.
+        """
+
+        def refuse(detail: str) -> Answer:
+            return Answer(Status.NOT_FOUND, path, vendor=plugin.name, mac=phone.mac, facts=facts,
+                          detail=detail, volatile=True)  # fmt: skip
+
+        release = phone.firmware
+        if release is None:
+            return refuse("no firmware pinned")
+        if phone.model not in release.models:
+            return refuse(f"release {release.version} is not for {phone.model}")
+        state = self.firmware_state(phone.mac)
+        with self._lock:
+            if state.target != release.version:
+                state.target, state.attempts, state.delivered = release.version, 0, None
+            if facts is not None and facts.firmware_version and facts.mac in (None, phone.mac):
+                state.running, state.running_at = facts.firmware_version, time.time()
+            fresh = state.running is not None and state.running_at > (state.delivered_at or 0)
+            device = FirmwareDevice(
+                running_version=state.running if fresh else None,
+                delivered=state.delivered == release.version,
+                attempts=state.attempts,
+            )
+        offered = plugin.offer_firmware(ref, phone, device)
+        if offered is None or offered not in release.files:
+            self._firmware_result(state, "not offered")
+            if device.running_version and plugin.version_matches(
+                device.running_version, release.version
+            ):
+                return refuse(f"runs {release.version} already")
+            return refuse("firmware not offered")
+        if self.firmware_files is None:
+            return refuse("no firmware repository")
+        stored = self.firmware_files.path(offered.sha256)
+        if not stored.is_file():
+            log.error("firmware file %s (%s) is missing from %s", offered.name, offered.sha256,
+                      self.firmware_files.root)  # fmt: skip
+            return refuse("firmware file missing on this node")
+        with self._lock:
+            state.attempts += 1
+            state.offered_at = time.time()
+        self._firmware_result(state, "offered")
+        return Answer(
+            Status.OK, path, vendor=plugin.name, mac=phone.mac, facts=facts,
+            file=StoredFile(stored, offered.size, offered.sha256),
+            firmware_version=release.version, volatile=True,
+        )  # fmt: skip
+
+    def firmware_state(self, mac: str) -> FirmwareState:
+        """This process's view of ``mac``'s firmware, read from the store once."""
+        state = self.firmware_states.get(mac)
+        if state is not None:
+            return state
+        state = FirmwareState(mac)
+        with self.store.sessions() as session:
+            row = session.get(DeviceFirmware, mac)
+            seen = session.execute(
+                select(DeviceState.firmware_version, DeviceState.last_seen).where(
+                    DeviceState.mac == mac
+                )
+            ).first()
+        if row is not None:
+            state.target, state.running = row.target_version, row.running_version
+            state.running_at = _seconds(row.running_seen_at) or 0.0
+            state.attempts = row.attempts
+            state.offered_at = _seconds(row.offered_at)
+            state.delivered, state.delivered_at = row.delivered_version, _seconds(row.delivered_at)
+            state.last_result, state.last_result_at = row.last_result, _seconds(row.last_result_at)
+        if seen is not None and seen[0] and (_seconds(seen[1]) or 0) > state.running_at:
+            state.running, state.running_at = seen[0], _seconds(seen[1]) or 0.0
+        self.firmware_states[mac] = state
+        return state
+
+    def _firmware_result(self, state: FirmwareState, result: str) -> None:
+        state.last_result, state.last_result_at = result, time.time()
+        self.firmware_changes[state.mac] = state
+
+    def firmware_sent(self, answer: Answer, complete: bool, status: str) -> None:
+        """A transport finished sending a firmware answer (wholly or not)."""
+        if answer.mac is None or answer.firmware_version is None:
+            return
+        state = self.firmware_state_cached(answer.mac)
+        if state is None:
+            return
+        if complete:
+            with self._lock:
+                state.delivered, state.delivered_at = answer.firmware_version, time.time()
+            self._firmware_result(state, "delivered")
+        else:
+            self._firmware_result(state, status)
+
+    def firmware_state_cached(self, mac: str) -> FirmwareState | None:
+        return self.firmware_states.get(mac)
+
+    def note_running(self, mac: str, version: str) -> None:
+        """A request reported the version ``mac`` runs (User-Agent; TR-069 later)."""
+        state = self.firmware_states.get(mac)
+        if state is None:
+            return  # read from device_states when the device next asks for firmware
+        with self._lock:
+            state.running, state.running_at = version, time.time()
+        self.firmware_changes[mac] = state
+
+    def take_firmware_changes(self) -> list[dict]:
+        """Rows for ``device_firmware`` changed since the last call."""
+        changes, self.firmware_changes = self.firmware_changes, {}
+        return [state.row() for state in changes.values()]
 
     def _uploaded(self, path: str, allow_io: bool) -> tuple[UploadRef, bytes] | None:
         """A file the phone uploaded earlier under a declared name, served back to it.
@@ -425,6 +619,51 @@ class Resolver:
             if ref.scope is not FileScope.DEVICE:
                 return plugin, ref
         return None
+
+
+@dataclass
+class FirmwareState:
+    """What this process knows of one device's firmware (mirrors ``device_firmware``).
+
+    Wall-clock times (``time.time()``) so that "seen running X after the image was
+    delivered" compares across restarts with the stored row.
+    """
+
+    mac: str
+    target: str | None = None
+    running: str | None = None
+    running_at: float = 0.0
+    attempts: int = 0
+    offered_at: float | None = None
+    delivered: str | None = None
+    delivered_at: float | None = None
+    last_result: str | None = None
+    last_result_at: float | None = None
+
+    def row(self) -> dict:
+        def stamp(value: float | None):
+            return datetime.fromtimestamp(value, UTC) if value else None
+
+        return {
+            "mac": self.mac,
+            "target_version": self.target,
+            "running_version": self.running,
+            "running_seen_at": stamp(self.running_at),
+            "attempts": self.attempts,
+            "offered_at": stamp(self.offered_at),
+            "delivered_version": self.delivered,
+            "delivered_at": stamp(self.delivered_at),
+            "last_result": self.last_result,
+            "last_result_at": stamp(self.last_result_at),
+        }
+
+
+def _seconds(value: datetime | None) -> float | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive datetimes
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
 
 
 class _NeedsStore(Exception):

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from plugtone.inventory.models import (
     Blob,
+    BrandingFile,
+    BrandingSet,
     DirectoryContact,
     Extension,
     Key,
@@ -22,7 +24,12 @@ from plugtone.inventory.models import (
     Site,
     VendorSetting,
 )
+from plugtone.services.firmware_pins import phone_target
 from plugtone.vendors.base import (
+    BrandingFile as BrandingFileView,
+)
+from plugtone.vendors.base import (
+    BrandingView,
     ContactView,
     Image,
     KeyView,
@@ -70,6 +77,18 @@ def load_phone(
     keys = _keys(session, Key.phone_id == phone.id)
     phone_settings = _settings(session, VendorSetting.phone_id == phone.id).get(phone.vendor, {})
     model = load_model(session, phone.model, phone.vendor)
+    branding_id = phone.branding_id or session.scalar(
+        select(Site.branding_id).where(Site.id == phone.site_id)
+    )
+    branding = None
+    if branding_id is not None:
+        key = ("branding", branding_id)
+        branding = sites.get(key) if sites is not None else None  # type: ignore[call-overload]
+        if branding is None:
+            branding = load_branding(session, branding_id)
+            if sites is not None:
+                sites[key] = branding  # type: ignore[index]
+    _, firmware = phone_target(session, phone)
     return PhoneView(
         mac=phone.mac,
         model=phone.model,
@@ -80,6 +99,8 @@ def load_phone(
         model_settings=dict(model.settings),
         phone_settings=phone_settings,
         description=phone.description,
+        firmware=firmware,
+        branding=branding,
     )
 
 
@@ -119,8 +140,29 @@ def load_site(session: Session, site_id: int) -> SiteView:
                 select(Extension).where(Extension.site_id == site.id).order_by(Extension.number)
             )
         ),
-        logo=_logo(session, site.logo_sha256),
         vendor_settings=_settings(session, VendorSetting.site_id == site.id),
+    )
+
+
+def load_branding(session: Session, branding_id: int) -> BrandingView | None:
+    branding = session.get(BrandingSet, branding_id)
+    if branding is None:
+        return None
+    files = tuple(
+        BrandingFileView(name=row.name, sha256=blob.sha256, size=blob.size,
+                         media_type=blob.media_type)
+        for row, blob in session.execute(
+            select(BrandingFile, Blob)
+            .join(Blob, Blob.sha256 == BrandingFile.sha256)
+            .where(BrandingFile.branding_id == branding_id)
+            .order_by(BrandingFile.position)
+        )
+    )  # fmt: skip
+    return BrandingView(
+        name=branding.name,
+        logo=_logo(session, branding.logo_sha256),
+        files=files,
+        vendor_settings=_settings(session, VendorSetting.branding_id == branding_id),
     )
 
 

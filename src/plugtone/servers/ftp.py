@@ -7,6 +7,13 @@ directories), stored per device and size-capped. So ``CWD ..`` cannot leave the
 root, a listing shows nothing (one phone cannot enumerate another's files), and a
 write anywhere else is refused before any data flows.
 
+Stored files (firmware, tens of MB) are streamed from disk in :data:`CHUNK` pieces,
+never read whole; ``SIZE`` gives their stored size and ``REST`` a restart offset (a phone
+that lost its connection mid-image resumes). The event log hears of such a RETR when
+it ends: ``ok`` with every byte sent, ``partial`` for a restarted transfer sent to its
+end, ``incomplete`` otherwise. They are not sent by ``sendfile``: FTP firmware is rare
+next to HTTP, and aioftp's stream gives the per-write timeout for free.
+
 Phones log in with their vendor's factory account (each plug-in declares its own in
 ``factory_ftp_accounts``) unless those are turned off; other accounts can be added, and
 each site can have its own.
@@ -36,6 +43,8 @@ from plugtone.provisioning.uploads import UploadTooLarge
 log = logging.getLogger(__name__)
 
 ROOT = Path("/")
+CHUNK = 256 * 1024
+"""Bytes read from a stored file and written to the data connection at a time."""
 DRAIN_FACTOR = 4
 """An over-size upload is read (and discarded) up to this many times the cap, so the
 client sees a clean 552 rather than a reset connection."""
@@ -148,15 +157,16 @@ def path_io_for(provisioner: Provisioner, accounts: AccountManager) -> type[path
             if path == ROOT:
                 return os.stat_result((stat.S_IFDIR | 0o555, 0, 0, 2, 0, 0, 0, now, now, now))
             answer = await self._answer(path)
-            if answer is None or answer.content is None:
+            if answer is None:
                 raise FileNotFoundError(str(path))
-            size = len(answer.content)
+            size = answer.size
             return os.stat_result((stat.S_IFREG | 0o444, 0, 0, 1, 0, 0, size, now, now, now))
 
         async def _open(self, path: Path, mode: str) -> io.BytesIO:
             if "r" in mode:
                 answer = await self._answer(path)
                 if answer is None or answer.content is None:
+                    # stored files never get here: RETR sends them itself
                     raise FileNotFoundError(str(path))
                 provisioner.finished(
                     _request(self.connection, path), answer, "ok", len(answer.content)
@@ -194,7 +204,7 @@ async def readable_answer(
     answer = await provisioner.answer(request)
     readable = (
         answer.status is Status.OK
-        and answer.content is not None
+        and (answer.content is not None or answer.file is not None)
         and await within_site(provisioner, accounts.site_of(connection), answer.mac)
     )
     return request, answer, readable
@@ -242,8 +252,8 @@ class ProvisioningFtpServer(aioftp.Server):
         _, answer, readable = await readable_answer(
             self.provisioner, self.accounts, connection, real_path
         )
-        if readable and answer.content is not None:
-            connection.response("213", str(len(answer.content)))
+        if readable:
+            connection.response("213", str(answer.size))
         else:
             connection.response("550", "no such file")
         return True
@@ -263,7 +273,75 @@ class ProvisioningFtpServer(aioftp.Server):
             self.provisioner.finished(request, answer, status)
             connection.response("550", "no such file")
             return True
+        if answer.file is not None:
+            return await self.retr_stored(connection, request, answer)
         return await super().retr(connection, rest)
+
+    @ConnectionConditions(ConnectionConditions.passive_server_started)
+    async def retr_stored(
+        self, connection: Connection, request: FileRequest, answer: Answer
+    ) -> bool:
+        """RETR of a stored file: from ``REST``'s offset, in chunks read off the disk."""
+        stored = answer.file
+        assert stored is not None
+        offset = connection.restart_offset  # the dispatcher clears it at the next command
+        if offset > stored.size:
+            self.provisioner.finished(request, answer, "unsatisfiable", 0, "REST beyond the end")
+            connection.response("554", f"restart offset beyond {stored.size} bytes")
+            return True
+        provisioner = self.provisioner
+
+        @ConnectionConditions(
+            ConnectionConditions.data_connection_made,
+            wait=True,
+            fail_code="425",
+            fail_info="Can't open data connection",
+        )
+        @worker
+        async def send(self: ProvisioningFtpServer, connection: Connection, rest) -> bool:
+            stream = connection.data_connection
+            del connection.data_connection
+            wanted, sent, status, detail = stored.size - offset, 0, "incomplete", None
+            try:
+                fd = os.open(stored.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except OSError as problem:
+                detail = f"stored file unreadable: {problem.strerror or problem}"
+                log.error("cannot serve %s from %s: %s", request.path, stored.path, detail)
+                provisioner.finished(request, answer, "error", 0, detail)
+                stream.close()
+                connection.response("451", "file unavailable")
+                return True
+            # Read in a worker thread into one buffer, copied on the loop: bytes made in
+            # worker threads land in glibc's per-thread arenas, which grew with the file
+            # size (see plugtone.servers.http._stream).
+            buffer = memoryview(bytearray(min(CHUNK, wanted)))
+            try:
+                async with stream:
+                    while sent < wanted:
+                        part = buffer[: min(CHUNK, wanted - sent)]
+                        read = await asyncio.to_thread(os.preadv, fd, [part], offset + sent)
+                        if not read:
+                            detail = "stored file shorter than recorded"
+                            break
+                        await stream.write(bytes(buffer[:read]))
+                        sent += read
+            except OSError as problem:  # the phone went away, or stopped reading (timeout)
+                detail = f"connection lost: {problem.strerror or type(problem).__name__}"
+            finally:
+                os.close(fd)
+                if sent == wanted:
+                    status = "ok" if offset == 0 else "partial"
+                provisioner.finished(request, answer, status, sent, detail)
+            if status == "incomplete":
+                connection.response("426", "connection closed; transfer aborted")
+            else:
+                connection.response("226", "data transfer done")
+            return True
+
+        task = asyncio.create_task(send(self, connection, None))
+        connection.extra_workers.add(task)
+        connection.response("150", "data transfer started")
+        return True
 
     @ConnectionConditions(
         ConnectionConditions.login_required, ConnectionConditions.passive_server_started

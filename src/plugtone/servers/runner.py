@@ -20,7 +20,7 @@ import uvicorn
 
 from plugtone.inventory.store import Store, check_schema
 from plugtone.provisioning.provisioner import Provisioner
-from plugtone.servers.http import create_phone_app
+from plugtone.servers.http import ZeroCopyHttpToolsProtocol, create_phone_app
 from plugtone.vendors import default_registry
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,21 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
     store = Store(options.db_url)
     check_schema(store.engine)
     provisioner = Provisioner.for_store(store, default_registry(), options.data_dir)
+    try:
+        await serve_with(provisioner, options, ready)
+    finally:
+        store.dispose()
+
+
+async def serve_with(
+    provisioner: Provisioner, options: ServeOptions, ready: asyncio.Event | None = None
+) -> None:
+    """Every server of ``options`` over ``provisioner``, until SIGINT/SIGTERM.
+
+    Separate from :func:`serve` so that tests and benchmarks run the very servers
+    ``plugtone serve`` runs (uvicorn with zero-copy, FTP, TFTP) over a provisioner of
+    their own; the caller owns the provisioner's store.
+    """
     app = create_phone_app(provisioner)
     servers = [_uvicorn(app, options.host, options.http_port)]
     if options.https_port is not None:
@@ -121,7 +136,6 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
         await asyncio.gather(*tasks, return_exceptions=True)
         recorder.cancel()
         await asyncio.gather(recorder, return_exceptions=True)
-        store.dispose()
 
 
 def quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict) -> None:
@@ -133,8 +147,11 @@ def quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict) -> None:
 
 
 def _uvicorn(app, host: str, port: int, cert: Path | None = None, key: Path | None = None):
+    # httptools plus the ASGI zero-copy extension, so firmware goes out by os.sendfile
+    # (see plugtone.servers.http).
     config = uvicorn.Config(
         app,
+        http=ZeroCopyHttpToolsProtocol,
         host=host,
         port=port,
         log_level="warning",

@@ -10,7 +10,10 @@ Shape, and why:
 - Files come from the resolver through the :class:`Provisioner`, exactly as for HTTP:
   the bytes a phone gets over TFTP are the bytes it would get over HTTP.  A TFTP request
   carries no User-Agent, so the resolver identifies the phone by the MAC in the file
-  name, else by the client address it last saw that phone at.
+  name, else by the client address it last saw that phone at.  A stored file (firmware,
+  tens of MB) is never read whole: each block is read from disk when it is sent
+  (:class:`StoredBlocks`), ``tsize`` is the stored size, and it is served in octet mode
+  only (a netascii request for it is refused, see :meth:`TftpServer._stored_file_machine`).
 - Sockets are plain non-blocking sockets read with ``recvfrom_into`` into one buffer,
   not asyncio datagram transports, for measured reasons: the default loop's transport
   receives into a fresh 256 KiB buffer per datagram (a send and receive of a 4-byte ACK
@@ -53,6 +56,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import socket
 import time
 from typing import NamedTuple, TypeAlias
@@ -64,6 +68,7 @@ from plugtone.protocols.tftp import (
     ErrorCode,
     Finished,
     Limits,
+    NegotiatedOptions,
     Outcome,
     PacketError,
     ReadRequest,
@@ -81,7 +86,7 @@ from plugtone.protocols.tftp import (
     reject_request,
 )
 from plugtone.provisioning.provisioner import Provisioner
-from plugtone.provisioning.resolver import Answer, FileRequest, Status
+from plugtone.provisioning.resolver import Answer, FileRequest, Status, StoredFile
 from plugtone.provisioning.uploads import UploadTooLarge
 from plugtone.servers.udp import SOCK_NONBLOCK, Address, Poller, UdpEndpoint
 from plugtone.vendors.base import UploadRef
@@ -304,6 +309,8 @@ class TftpServer:
 
     def _download_machine(self, job: _Job, answer: Answer) -> ReadTransfer | None:
         """The transfer for an answered RRQ, or None once the request was rejected."""
+        if answer.status is Status.OK and answer.file is not None:
+            return self._stored_file_machine(job, answer)
         if answer.status is not Status.OK or answer.content is None:
             if answer.status is Status.BAD_PATH:
                 self._reject(job, answer, ErrorCode.ACCESS_VIOLATION, "access violation")
@@ -318,6 +325,25 @@ class TftpServer:
             self._reject(job, answer, options.code, options.message)
             return None
         return ReadTransfer(options, mode, content, self.limits)
+
+    def _stored_file_machine(self, job: _Job, answer: Answer) -> ReadTransfer | None:
+        """A transfer that reads a stored file (firmware) block by block from disk.
+
+        netascii is refused: a stored file is a binary image, and netascii would turn
+        its CR and LF bytes into CR NUL and CR LF on the wire for the client to turn
+        back, or not (clients on other systems rewrite line ends), so the image could
+        arrive altered. Phones ask for firmware in octet mode.
+        """
+        assert answer.file is not None
+        if job.packet.mode == "netascii":
+            self._reject(job, answer, ErrorCode.ILLEGAL_OPERATION,
+                         "binary file: ask for it in octet mode")  # fmt: skip
+            return None
+        options = negotiate(job.packet.options, answer.file.size, self.limits)
+        if isinstance(options, Refused):
+            self._reject(job, answer, options.code, options.message)
+            return None
+        return StoredFileTransfer(options, StoredBlocks(answer.file), self.limits)
 
     # -- uploads -------------------------------------------------------------------------
 
@@ -356,6 +382,8 @@ class TftpServer:
             session.endpoint = UdpEndpoint(self._poller, sock, session.on_readable)
         except BaseException:
             sock.close()
+            if isinstance(machine, StoredFileTransfer):
+                machine.blocks.close()
             raise
         self._transfers[job.key] = session
         self._sessions.add(session)
@@ -409,6 +437,48 @@ class TftpServer:
         self.provisioner.finished(job.request, None, "error", 0, "server error")
 
 
+class StoredBlocks:
+    """The :data:`~plugtone.protocols.tftp.BlockSource` of a stored file: one ``pread``
+    per block, from an open descriptor, never the whole file in memory.
+
+    ``pread`` rather than a memory map: a map of a file that is truncated or replaced in
+    place kills the process with SIGBUS on the next block, where ``pread`` returns a short
+    read and the transfer ends with an error. A block is a few kB, so the system call is
+    small beside the ``sendto`` that carries it. Reads run on the event loop: firmware
+    being sent to a storm of phones sits in the page cache, and the kernel's read-ahead
+    serves the sequential reads of a cold one.
+    """
+
+    __slots__ = ("fd",)
+
+    def __init__(self, file: StoredFile) -> None:
+        self.fd = os.open(file.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            on_disk = os.fstat(self.fd).st_size
+            if on_disk != file.size:  # tsize would lie, and the phone check the image
+                raise OSError(f"{file.path} is {on_disk} bytes, expected {file.size}")
+        except BaseException:
+            self.close()
+            raise
+
+    def __call__(self, offset: int, length: int) -> bytes:
+        return os.pread(self.fd, length, offset)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class StoredFileTransfer(ReadTransfer):
+    """A download of a stored file, keeping hold of its :class:`StoredBlocks` so the
+    session closes the descriptor when the transfer ends, however it ends."""
+
+    def __init__(self, options: NegotiatedOptions, blocks: StoredBlocks, limits: Limits) -> None:
+        super().__init__(options, "octet", blocks, limits)
+        self.blocks = blocks
+
+
 class _Session:
     """One transfer: its socket, its protocol object and its retransmission timer."""
 
@@ -416,6 +486,7 @@ class _Session:
         "_timer",
         "_timer_at",
         "answer",
+        "blocks",
         "done",
         "endpoint",
         "job",
@@ -432,6 +503,8 @@ class _Session:
         self.peer = job.peer
         self.answer = answer
         self.machine = machine
+        self.blocks = machine.blocks if isinstance(machine, StoredFileTransfer) else None
+        """A stored file's descriptor, closed with the transfer."""
         self.endpoint: UdpEndpoint | None = None
         self.done = False
         self._timer: asyncio.TimerHandle | None = None
@@ -508,6 +581,8 @@ class _Session:
         self._cancel_timer()
         if self.endpoint is not None:
             self.endpoint.close()
+        if self.blocks is not None:
+            self.blocks.close()
         self.server.forget(self)
 
     def abort(self, reason: str) -> None:

@@ -18,15 +18,19 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from plugtone.inventory.document import (
+    BrandingSpec,
     Document,
     ExtensionSpec,
     KeySpec,
     PhoneSpec,
+    PinSpec,
     Problem,
     SiteSpec,
 )
 from plugtone.inventory.models import (
     Blob,
+    BrandingFile,
+    BrandingSet,
     DirectoryContact,
     Extension,
     Key,
@@ -37,6 +41,8 @@ from plugtone.inventory.models import (
     VendorSetting,
 )
 from plugtone.inventory.store import bump_generation, lock_inventory
+from plugtone.services import firmware_pins
+from plugtone.vendors import VendorRegistry
 
 SITE_FIELDS = (
     "sip_server", "sip_port", "sip_transport", "timezone", "ntp_servers", "dial_plan",
@@ -76,11 +82,18 @@ class ApplyResult:
         return bool(self.changes)
 
 
-def apply_document(session: Session, document: Document, *, prune: bool = False) -> ApplyResult:
+def apply_document(
+    session: Session,
+    document: Document,
+    *,
+    prune: bool = False,
+    registry: VendorRegistry | None = None,
+) -> ApplyResult:
     """Make the store match ``document``; raise :class:`ApplyRefused` on any problem.
 
     The caller owns the transaction: commit to keep the result, roll back for a dry
-    run. On ``ApplyRefused`` the caller must roll back.
+    run. On ``ApplyRefused`` the caller must roll back. ``registry`` is needed to
+    check firmware pins against the plug-ins' downgrade floors.
     """
     lock_inventory(session)
     applier = _Applier(session, document, prune)
@@ -89,6 +102,10 @@ def apply_document(session: Session, document: Document, *, prune: bool = False)
         raise ApplyRefused(applier.problems)
     applier.apply()
     applier.check_assignments()
+    if applier.problems:
+        raise ApplyRefused(applier.problems)
+    for where, message in firmware_pins.settle(session, registry, applier.pin_places):
+        applier.problems.append(Problem(where, message))
     if applier.problems:
         raise ApplyRefused(applier.problems)
     generation = bump_generation(session) if applier.changes else None
@@ -109,6 +126,8 @@ class _Applier:
         }
         self.phones = {phone.mac: phone for phone in session.scalars(select(Phone))}
         self.models = {profile.model: profile for profile in session.scalars(select(ModelProfile))}
+        self.brandings = {item.name: item for item in session.scalars(select(BrandingSet))}
+        self.pin_places: dict[tuple[str, int, str | None], str] = {}
 
     # -- checks
 
@@ -122,14 +141,26 @@ class _Applier:
                 self.problems.append(
                     Problem(where, f"FTP user {site.ftp_user!r} already belongs to site {name!r}")
                 )
-        for site in doc.sites:
-            logo = site.logo
+        for branding in doc.branding:
+            logo = branding.logo
             if (
                 logo is not None
                 and logo.content is None
                 and self.session.get(Blob, logo.sha256) is None
             ):
                 self.problems.append(Problem(logo.where, f"no stored image sha256:{logo.sha256}"))
+            for item in branding.files:
+                if item.content is None and self.session.get(Blob, item.sha256) is None:
+                    self.problems.append(
+                        Problem(item.where, f"no stored file sha256:{item.sha256} ({item.name})")
+                    )
+        file_brandings = {branding.name for branding in doc.branding}
+        known_brandings = file_brandings if self.prune else file_brandings | set(self.brandings)
+        for owner in (*doc.sites, *doc.phones):
+            if owner.branding and owner.branding not in known_brandings:
+                self.problems.append(
+                    Problem(owner.where, f"unknown branding set {owner.branding!r}")
+                )
         file_sites = {site.name for site in doc.sites}
         known_sites = file_sites if self.prune else file_sites | set(self.sites)
         file_extensions = {(ext.site, ext.number) for ext in doc.extensions}
@@ -191,13 +222,16 @@ class _Applier:
     # -- writes
 
     def apply(self) -> None:
+        for spec in self.document.branding:
+            self.apply_branding(spec)
+        self.session.flush()
         for spec in self.document.sites:
             self.apply_site(spec)
         self.session.flush()
         for spec in self.document.extensions:
             self.apply_extension(spec)
         for spec in self.document.models:
-            self.apply_model(spec.model, spec.vendor, spec.vendor_settings)
+            self.apply_model(spec.model, spec.vendor, spec.vendor_settings, spec.firmware)
         self.session.flush()
         if self.prune:
             self.prune_phones()
@@ -222,7 +256,11 @@ class _Applier:
             diffs: list[str] = []
         else:
             diffs = _set_fields(site, wanted)
-        diffs += self.replace_logo(site, spec)
+        wanted_branding = self.brandings[spec.branding].id if spec.branding else None
+        if site.branding_id != wanted_branding:
+            site.branding_id = wanted_branding
+            diffs.append(f"branding -> {spec.branding or 'none'}")
+        diffs += self.replace_pins("site_id", site.id, spec.firmware)
         diffs += self.replace_directory(site, spec)
         diffs += self.replace_keys(site_id=site.id, phone_id=None, keys=spec.keys)
         for vendor in sorted(set(spec.vendor_settings) | set(self._site_vendors(site.id))):
@@ -232,20 +270,70 @@ class _Applier:
         if diffs and not any(c.kind == "site" and c.key == spec.name for c in self.changes):
             self.record("update", "site", spec.name, diffs)
 
-    def replace_logo(self, site: Site, spec: SiteSpec) -> list[str]:
-        """Store a new image once (by hash) and point the site at it."""
+    def store_blob(self, sha256: str, content: bytes | None, media_type: str) -> None:
+        """Keep content once, by hash (a reference by hash must already be stored)."""
+        if content is not None and self.session.get(Blob, sha256) is None:
+            self.session.add(
+                Blob(sha256=sha256, media_type=media_type, size=len(content), content=content)
+            )
+            self.session.flush()
+
+    def apply_branding(self, spec: BrandingSpec) -> None:
+        branding = self.brandings.get(spec.name)
+        created = branding is None
+        if branding is None:
+            branding = BrandingSet(name=spec.name)
+            self.session.add(branding)
+            self.session.flush()
+            self.brandings[spec.name] = branding
+        diffs: list[str] = []
         logo = spec.logo
         wanted = logo.sha256 if logo else None
-        if logo is not None and logo.content is not None and not self.session.get(Blob, wanted):
-            self.session.add(
-                Blob(sha256=logo.sha256, media_type=logo.media_type,
-                     size=len(logo.content), content=logo.content)
-            )  # fmt: skip
+        if logo is not None:
+            self.store_blob(logo.sha256, logo.content, logo.media_type)
+        if branding.logo_sha256 != wanted:
+            branding.logo_sha256 = wanted
+            diffs.append(f"logo -> {'sha256:' + wanted[:12] if wanted else 'none'}")
+        rows = list(
+            self.session.scalars(
+                select(BrandingFile)
+                .where(BrandingFile.branding_id == branding.id)
+                .order_by(BrandingFile.position)
+            )
+        )
+        if [(row.name, row.sha256) for row in rows] != [(f.name, f.sha256) for f in spec.files]:
+            for row in rows:
+                self.session.delete(row)
             self.session.flush()
-        if site.logo_sha256 == wanted:
-            return []
-        site.logo_sha256 = wanted
-        return [f"logo -> {'sha256:' + wanted[:12] if wanted else 'none'}"]
+            for position, item in enumerate(spec.files, start=1):
+                self.store_blob(item.sha256, item.content, item.media_type)
+                self.session.add(
+                    BrandingFile(
+                        branding_id=branding.id, position=position, name=item.name,
+                        sha256=item.sha256,
+                    )
+                )  # fmt: skip
+            diffs.append(f"files -> {', '.join(f.name for f in spec.files) or 'none'}")
+        vendors = set(
+            self.session.scalars(
+                select(VendorSetting.vendor)
+                .where(VendorSetting.branding_id == branding.id)
+                .distinct()
+            )
+        )
+        for vendor in sorted(vendors | set(spec.vendor_settings)):
+            diffs += self.replace_settings(
+                {"branding_id": branding.id}, vendor, spec.vendor_settings.get(vendor, {})
+            )
+        if created:
+            self.record("create", "branding", spec.name)
+        elif diffs:
+            self.record("update", "branding", spec.name, diffs)
+
+    def replace_pins(self, column: str, owner_id: int, specs: list[PinSpec]) -> list[str]:
+        for spec in specs:
+            self.pin_places[(column, owner_id, spec.applies_to)] = spec.where
+        return firmware_pins.replace_pins(self.session, column, owner_id, specs)
 
     def replace_directory(self, site: Site, spec: SiteSpec) -> list[str]:
         rows = list(
@@ -295,17 +383,22 @@ class _Applier:
         if diffs:
             self.record("update", "extension", f"{spec.site}/{spec.number}", diffs)
 
-    def apply_model(self, model: str, vendor: str, settings: dict[str, str]) -> None:
+    def apply_model(
+        self, model: str, vendor: str, settings: dict[str, str], pin: PinSpec | None = None
+    ) -> None:
         profile = self.models.get(model)
+        pins = [pin] if pin else []
         if profile is None:
             profile = ModelProfile(model=model, vendor=vendor)
             self.session.add(profile)
             self.session.flush()
             self.models[model] = profile
             self.replace_settings({"model_profile_id": profile.id}, vendor, settings)
+            self.replace_pins("model_profile_id", profile.id, pins)
             self.record("create", "model", model)
             return
         diffs = self.replace_settings({"model_profile_id": profile.id}, vendor, settings)
+        diffs += self.replace_pins("model_profile_id", profile.id, pins)
         if diffs:
             self.record("update", "model", model, diffs)
 
@@ -330,6 +423,11 @@ class _Applier:
             )  # fmt: skip
         diffs += self.replace_lines(phone, spec)
         diffs += self.replace_keys(site_id=None, phone_id=phone.id, keys=spec.keys)
+        wanted_branding = self.brandings[spec.branding].id if spec.branding else None
+        if phone.branding_id != wanted_branding:
+            phone.branding_id = wanted_branding
+            diffs.append(f"branding -> {spec.branding or 'none'}")
+        diffs += self.replace_pins("phone_id", phone.id, [spec.firmware] if spec.firmware else [])
         old_vendors = set(
             self.session.scalars(
                 select(VendorSetting.vendor).where(VendorSetting.phone_id == phone.id).distinct()
@@ -442,6 +540,12 @@ class _Applier:
             if name not in keep_sites:
                 self.session.delete(site)
                 self.record("delete", "site", name)
+        self.session.flush()
+        keep_brandings = {spec.name for spec in self.document.branding}
+        for name, branding in sorted(self.brandings.items()):
+            if name not in keep_brandings:
+                self.session.delete(branding)
+                self.record("delete", "branding", name)
         self.session.flush()
 
 

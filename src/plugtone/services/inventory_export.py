@@ -14,8 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugtone.inventory.models import (
+    BrandingFile,
+    BrandingSet,
     DirectoryContact,
     Extension,
+    FirmwarePin,
     Key,
     LineAssignment,
     ModelProfile,
@@ -44,6 +47,8 @@ def export_document(session: Session) -> dict[str, Any]:
             owner = ("site", row.site_id)
         elif row.model_profile_id is not None:
             owner = ("model", row.model_profile_id)
+        elif row.branding_id is not None:
+            owner = ("branding", row.branding_id)
         else:
             owner = ("phone", row.phone_id)
         settings[owner][row.vendor][row.name] = row.value
@@ -52,7 +57,35 @@ def export_document(session: Session) -> dict[str, Any]:
         owner = ("site", key.site_id) if key.site_id is not None else ("phone", key.phone_id)
         keys[owner].append(_key(key))
 
-    document: dict[str, Any] = {"sites": [], "extensions": [], "phones": [], "models": []}
+    pins: dict[tuple[str, int], list[FirmwarePin]] = defaultdict(list)
+    for pin in session.scalars(select(FirmwarePin).order_by(FirmwarePin.id)):
+        if pin.phone_id is not None:
+            pins[("phone", pin.phone_id)].append(pin)
+        elif pin.site_id is not None:
+            pins[("site", pin.site_id)].append(pin)
+        else:
+            pins[("model", pin.model_profile_id)].append(pin)
+    brandings = {
+        item.id: item for item in session.scalars(select(BrandingSet).order_by(BrandingSet.name))
+    }
+
+    document: dict[str, Any] = {
+        "branding": [], "sites": [], "extensions": [], "phones": [], "models": [],
+    }  # fmt: skip
+    for branding in brandings.values():
+        entry = {"name": branding.name}
+        if branding.logo_sha256:
+            entry["logo"] = f"sha256:{branding.logo_sha256}"
+        stored = session.execute(
+            select(BrandingFile.name, BrandingFile.sha256)
+            .where(BrandingFile.branding_id == branding.id)
+            .order_by(BrandingFile.position)
+        ).all()
+        if stored:
+            entry["files"] = [{"name": name, "sha256": sha256} for name, sha256 in stored]
+        if settings.get(("branding", branding.id)):
+            entry["vendor_settings"] = _plain(settings[("branding", branding.id)])
+        document["branding"].append(entry)
     for site in sites.values():
         entry: dict[str, Any] = {"name": site.name, "sip_server": _server(site)}
         for field in (
@@ -68,8 +101,13 @@ def export_document(session: Session) -> dict[str, Any]:
             entry["nat"] = True
         if site.ftp_user:
             entry["ftp_account"] = {"user": site.ftp_user, "password": site.ftp_password or ""}
-        if site.logo_sha256:
-            entry["logo"] = f"sha256:{site.logo_sha256}"
+        if site.branding_id is not None:
+            entry["branding"] = brandings[site.branding_id].name
+        site_pins = pins.get(("site", site.id), [])
+        if len(site_pins) == 1 and site_pins[0].applies_to is None:
+            entry["firmware"] = _pin(site_pins[0])
+        elif site_pins:
+            entry["firmware"] = {pin.applies_to: _pin(pin) for pin in site_pins}
         if keys[("site", site.id)]:
             entry["keys"] = keys[("site", site.id)]
         contacts = session.scalars(
@@ -120,12 +158,18 @@ def export_document(session: Session) -> dict[str, Any]:
             entry["keys"] = keys[("phone", phone.id)]
         if settings.get(("phone", phone.id)):
             entry["vendor_settings"] = _plain(settings[("phone", phone.id)])
+        if phone.branding_id is not None:
+            entry["branding"] = brandings[phone.branding_id].name
+        if pins.get(("phone", phone.id)):
+            entry["firmware"] = _pin(pins[("phone", phone.id)][0])
         document["phones"].append(entry)
 
     for profile in session.scalars(select(ModelProfile).order_by(ModelProfile.model)):
         entry = {"model": profile.model}
         if settings.get(("model", profile.id)):
             entry["vendor_settings"] = _plain(settings[("model", profile.id)])
+        if pins.get(("model", profile.id)):
+            entry["firmware"] = _pin(pins[("model", profile.id)][0])
         document["models"].append(entry)
     return {name: entries for name, entries in document.items() if entries}
 
@@ -148,6 +192,20 @@ def _key(key: Key) -> dict[str, Any]:
     for field in ("value", "label", "line", "family", "slot"):
         if getattr(key, field) is not None:
             entry[field] = getattr(key, field)
+    return entry
+
+
+def _pin(pin: FirmwarePin) -> str | dict[str, Any]:
+    """A pin as written in the file; promotion is state, not part of the file."""
+    if not pin.first_wave and not pin.forced:
+        return pin.version
+    entry: dict[str, Any] = {"version": pin.version}
+    if pin.first_wave == "list":
+        entry["first_wave"] = [colon_mac(mac) for mac in pin.wave or []]
+    elif pin.first_wave:
+        entry["first_wave"] = pin.first_wave
+    if pin.forced:
+        entry["force"] = True
     return entry
 
 

@@ -11,22 +11,40 @@ therefore holds nothing site-specific; ``<model>.cfg`` holds the model's default
 ``<MAC>.cfg`` holds everything for the phone: site, model and phone levels merged
 (site, then model, then phone, then raw vendor keys in the same order), so the
 inventory's precedence holds whatever the phone's file order.
+
+Firmware: after its configuration files the phone asks for ``<model>.st`` (at the root,
+or under the path its config names, such as ``firmware/6869i.st``) and flashes any
+image it gets. Those requests are FIRMWARE files, offered through the loop guard in
+:mod:`plugtone.vendors.aastra.firmware`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from plugtone.macaddr import normalize_mac
+from plugtone.vendors.aastra.firmware import (
+    APPLICATION,
+    basename,
+    image_model_token,
+    missing_images,
+    normalize_version,
+    release_image,
+    same_version,
+    should_offer,
+)
 from plugtone.vendors.aastra.models import BY_NAME, MODELS, AastraModel
 from plugtone.vendors.aastra.timezones import aastra_timezone
 from plugtone.vendors.base import (
     DeviceFacts,
     FileRef,
     FileScope,
+    FirmwareDevice,
+    FirmwareFile,
     KeyView,
+    ModelSpec,
     ModelView,
     PhoneView,
     SiteView,
@@ -34,7 +52,7 @@ from plugtone.vendors.base import (
 )
 
 USER_AGENT = re.compile(
-    r"^(?:Aastra|Mitel)(\S+) MAC:([0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}) V:(\S+?)-SIP"
+    r"^(?:Aastra|Mitel)(\S+) MAC:([0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}) V:(\S+)"
 )
 MAC_FILE = re.compile(r"^([0-9A-Fa-f]{12})\.cfg$", re.IGNORECASE)
 COMMON_FILES = ("aastra.cfg", "startup.cfg")
@@ -72,6 +90,8 @@ class AastraPlugin(VendorPlugin):
     models = tuple(model.spec for model in MODELS)
 
     def match(self, path: str) -> FileRef | None:
+        if image_model_token(path) is not None:
+            return self._match_image(path)
         if "/" in path:
             return None
         lowered = path.lower()
@@ -90,6 +110,16 @@ class AastraPlugin(VendorPlugin):
                 return FileRef(self.name, "model.cfg", FileScope.MODEL, model=model)
         return None
 
+    def _match_image(self, path: str) -> FileRef | None:
+        """``<model>.st`` at the root or under any sub-path, named as the phone asked."""
+        folders = re.split(r"[/\\]", path)[:-1]
+        if any(folder in ("", ".", "..") for folder in folders):
+            return None
+        model = self.canonical_model(image_model_token(path) or "")
+        if model is None:
+            return None
+        return FileRef(self.name, basename(path), FileScope.FIRMWARE, model=model)
+
     def served_files(self, models: Iterable[str], macs: Iterable[str]) -> list[str]:
         return [
             *COMMON_FILES,
@@ -101,7 +131,7 @@ class AastraPlugin(VendorPlugin):
         found = USER_AGENT.match(user_agent or "")
         if not found:
             return None
-        token, mac_text, version = found.groups()
+        token, mac_text, reported = found.groups()
         try:
             mac = normalize_mac(mac_text)
         except ValueError:
@@ -110,7 +140,7 @@ class AastraPlugin(VendorPlugin):
             vendor=self.name,
             mac=mac,
             model=self.canonical_model(token) or token,
-            firmware_version=version,
+            firmware_version=normalize_version(reported) or None,
         )
 
     def validate_settings(self, settings: Mapping[str, str]) -> list[str]:
@@ -122,9 +152,54 @@ class AastraPlugin(VendorPlugin):
                 problems.append(f"{name!r}: Aastra values cannot hold a double quote")
         return problems
 
+    # -- firmware
+
+    def firmware_role(self, name: str) -> str | None:
+        token = image_model_token(name)
+        if token is not None and self.canonical_model(token) is not None:
+            return APPLICATION
+        return None
+
+    def check_release(self, models: Sequence[str], names: Sequence[str]) -> list[str]:
+        return missing_images(((model, self._spec(model)) for model in models), names)
+
+    def version_matches(self, running: str, pinned: str) -> bool:
+        return same_version(running, pinned)
+
+    def offer_firmware(
+        self, ref: FileRef, phone: PhoneView, device: FirmwareDevice
+    ) -> FirmwareFile | None:
+        """The pinned image for this phone's own model, while the loop guard allows.
+
+        The core has checked the pin already; the model checks are repeated here
+        because an image flashed onto the wrong model can leave a phone unusable.
+        """
+        release = phone.firmware
+        if release is None or release.vendor != self.name or ref.scope is not FileScope.FIRMWARE:
+            return None
+        if ref.version is not None and not self.version_matches(ref.version, release.version):
+            return None
+        spec = self._spec(phone.model)
+        requested = ref.model or self.canonical_model(image_model_token(ref.name) or "")
+        if spec is None or requested != spec.name:
+            return None
+        if release.models and spec.name not in {self.canonical_model(m) for m in release.models}:
+            return None
+        if not should_offer(
+            device.running_version, release.version, device.delivered, device.attempts
+        ):
+            return None
+        return release_image(release, spec, ref.name)
+
+    def _spec(self, model: str) -> ModelSpec | None:
+        canonical = self.canonical_model(model)
+        return BY_NAME[canonical].spec if canonical is not None else None
+
     def render(
         self, ref: FileRef, phone: PhoneView | None, model: ModelView | None
     ) -> bytes | None:
+        if ref.scope is FileScope.FIRMWARE:
+            return None  # images are stored files, offered by offer_firmware
         if ref.name == "aastra.cfg":
             return _serialize(
                 ["aastra.cfg: common to every Aastra phone; site and lines are in <MAC>.cfg"],

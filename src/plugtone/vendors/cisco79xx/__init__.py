@@ -1,23 +1,35 @@
 """Cisco 7940/7960 on SIP firmware: ``OS79XX.TXT``, ``SIPDefault.cnf``, ``SIP<MAC>.cnf``.
 
-Boot sequence. An SCCP phone asks for ``CTLSEP<MAC>.tlv``, ``SEP<MAC>.cnf.xml`` and then
-``XMLDefault.cnf.xml``, whose ``loadInformation`` names the SIP image to load (a phone
-still on the dual-boot loader reads ``OS79XX.TXT`` instead). On SIP firmware the phone
+Boot sequence. An SCCP phone asks for ``CTLSEP<MAC>.tlv``, ``SEP<MAC>.cnf.xml``,
+``SIP<MAC>.cnf``, ``MGC<MAC>.cnf`` and then ``XMLDefault.cnf.xml``, whose
+``loadInformation`` names the image to load; it fetches ``<image>.loads``, the loader
+``.sbn`` and the application ``.sb2``, flashes them and reboots (a phone still on the
+original dual-boot mechanism reads ``OS79XX.TXT`` instead). On SIP firmware the phone
 reads ``SIPDefault.cnf``, then ``SIP<MAC>.cnf`` (which overrides it), then the dial plan
 that ``dial_template`` names, ``RINGLIST.DAT`` and locale files; later it fetches
 ``directory_url`` and ``logo_url`` over HTTP (julianhead/CiscoPhones ``tftplog``).
 
 Files served, by who they are for:
 
-- COMMON: ``OS79XX.TXT``, ``XMLDefault.cnf.xml``, ``SIPDefault.cnf`` and a catch-all
-  ``dialplan.xml``. TFTP requests for them carry no MAC, so they hold nothing that
-  depends on a site (see :mod:`.config`).
-- DEVICE: ``SIP<MAC>.cnf``, ``dialplan<MAC>.xml`` (the site's dial plan, named by the
-  phone's ``dial_template``), and over HTTP ``cisco/directory-<MAC>[-N].xml`` (the
-  site's phone book, page N) and ``cisco/logo-<MAC>.bmp``. The MAC in the name is what
-  lets the resolver find the site. These two are matched under any leading folders, so
-  a ``public_url`` with a path (``http://host/prov``) works whether or not a proxy in
-  front of plugtone strips that path.
+- COMMON: ``SIPDefault.cnf`` and a catch-all ``dialplan.xml``. TFTP requests for them
+  carry no MAC, so they hold nothing that depends on a site or a pin (see :mod:`.config`).
+- SHARED: ``OS79XX.TXT`` and ``XMLDefault.cnf.xml``, asked for under one name by every
+  phone, name the image of the asking phone's firmware pin. plugtone knows the asker by
+  the address of its earlier ``SIP<MAC>.cnf`` request, which both SCCP and SIP phones
+  make. An unknown or unpinned asker gets no ``OS79XX.TXT`` and an ``XMLDefault.cnf.xml``
+  without ``loadInformation``: either leaves the phone on the image it runs.
+- DEVICE: ``SIP<MAC>.cnf`` (with ``image_version`` when pinned), ``dialplan<MAC>.xml``
+  (the site's dial plan, named by the phone's ``dial_template``), and over HTTP
+  ``cisco/directory-<MAC>[-N].xml`` (the site's phone book, page N) and
+  ``cisco/logo-<MAC>.bmp`` (the logo of the phone's branding). The MAC in the name is
+  what lets the resolver find the site. These two are matched under any leading
+  folders, so a ``public_url`` with a path (``http://host/prov``) works whether or not a
+  proxy in front of plugtone strips that path.
+- FIRMWARE: the image files of a release (``P0S3-8-12-00.loads``, ``.sb2``,
+  ``P003-8-12-00.sbn``, ``.bin``), at the root or under a folder, served by the default
+  :meth:`~plugtone.vendors.base.VendorPlugin.offer_firmware`: the phone compares
+  ``image_version`` with what it runs and asks only when they differ, so no loop guard is
+  needed. What a release holds is in :mod:`.firmware`.
 
 Everything else the phone probes (``CTLSEP<MAC>.tlv``, ``SEP<MAC>.cnf.xml``,
 ``MGC<MAC>.cnf``, ``RINGLIST.DAT``, ``US/7960-tones.xml`` ...) is not matched, so it gets
@@ -33,29 +45,33 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from plugtone.macaddr import normalize_mac
 from plugtone.vendors.base import (
     DeviceFacts,
     FileRef,
     FileScope,
+    FirmwareDevice,
+    FirmwareFile,
     ModelView,
     PhoneView,
     VendorPlugin,
 )
-from plugtone.vendors.cisco79xx import directory
+from plugtone.vendors.cisco79xx import directory, firmware
 from plugtone.vendors.cisco79xx.cnf import serialize
-from plugtone.vendors.cisco79xx.config import default_settings, phone_settings
+from plugtone.vendors.cisco79xx.config import branding_logo, default_settings, phone_settings
 from plugtone.vendors.cisco79xx.dialplan import dial_template
 from plugtone.vendors.cisco79xx.logo import logo_bmp
-from plugtone.vendors.cisco79xx.models import DEFAULT_IMAGE, MODELS
+from plugtone.vendors.cisco79xx.models import BY_NAME, MODELS, CiscoModel
 
 COMMON_FILES = {
-    "os79xx.txt": "OS79XX.TXT",
     "sipdefault.cnf": "SIPDefault.cnf",
-    "xmldefault.cnf.xml": "XMLDefault.cnf.xml",
     "dialplan.xml": "dialplan.xml",
+}
+SHARED_FILES = {
+    "os79xx.txt": "OS79XX.TXT",
+    "xmldefault.cnf.xml": "XMLDefault.cnf.xml",
 }
 HEX12 = "([0-9A-Fa-f]{12})"
 DEVICE_FILES = (
@@ -77,6 +93,9 @@ class Cisco79xxPlugin(VendorPlugin):
         common = COMMON_FILES.get(path.lower())
         if common:
             return FileRef(self.name, common, FileScope.COMMON)
+        shared = SHARED_FILES.get(path.lower())
+        if shared:
+            return FileRef(self.name, shared, FileScope.SHARED)
         for pattern, name in DEVICE_FILES:
             found = pattern.match(path)
             if found:
@@ -88,7 +107,16 @@ class Cisco79xxPlugin(VendorPlugin):
         found = LOGO.match(path)
         if found:
             return self._device("logo.bmp", found.group(1))
-        return None
+        return self._image(path)
+
+    def _image(self, path: str) -> FileRef | None:
+        """A release's image file, named as the phone asked, at the root or in folders."""
+        folders = re.split(r"[/\\]", path)[:-1]
+        if any(folder in ("", ".", "..") for folder in folders):
+            return None
+        if firmware.role(path) is None:
+            return None
+        return FileRef(self.name, firmware.basename(path), FileScope.FIRMWARE)
 
     def _device(self, name: str, mac_text: str) -> FileRef | None:
         try:
@@ -103,6 +131,7 @@ class Cisco79xxPlugin(VendorPlugin):
     def served_files(self, models: Iterable[str], macs: Iterable[str]) -> list[str]:
         devices = sorted({mac.upper() for mac in macs})
         return [
+            *SHARED_FILES.values(),
             *COMMON_FILES.values(),
             *(f"SIP{mac}.cnf" for mac in devices),
             *(f"dialplan{mac}.xml" for mac in devices),
@@ -119,11 +148,41 @@ class Cisco79xxPlugin(VendorPlugin):
                 problems.append(f"{name!r}: 79xx values cannot hold a double quote or line break")
         return problems
 
+    # -- firmware
+
+    def firmware_role(self, name: str) -> str | None:
+        return firmware.role(name)
+
+    def check_release(self, models: Sequence[str], names: Sequence[str]) -> list[str]:
+        return firmware.release_problems(models, BY_NAME, names)
+
+    def version_matches(self, running: str, pinned: str) -> bool:
+        return firmware.same_version(running, pinned)
+
+    def offer_firmware(
+        self, ref: FileRef, phone: PhoneView, device: FirmwareDevice
+    ) -> FirmwareFile | None:
+        """The pinned release's file of the requested name, to a phone it is pinned for.
+
+        The phone itself decides whether to fetch (it asks for ``<image>.loads`` only when
+        ``image_version`` differs from what it runs), so no loop guard is needed; the
+        vendor and model are checked again because the contract promises firmware never
+        reaches a model its release is not for.
+        """
+        release = phone.firmware
+        if release is None or release.vendor != self.name or phone.model not in release.models:
+            return None
+        return super().offer_firmware(ref, phone, device)
+
     def render(
         self, ref: FileRef, phone: PhoneView | None, model: ModelView | None
     ) -> bytes | None:
+        if ref.scope is FileScope.FIRMWARE:
+            return None  # stored files, offered by offer_firmware
         if ref.scope is FileScope.COMMON:
             return _common(ref.name)
+        if ref.scope is FileScope.SHARED:
+            return _shared(ref.name, phone)
         if phone is None or ref.mac != phone.mac:
             return None
         site = phone.site
@@ -136,29 +195,46 @@ class Cisco79xxPlugin(VendorPlugin):
         if ref.name.startswith("directory-"):
             page = int(ref.name[len("directory-") : -len(".xml")])
             return directory.render_page(site, phone.mac, page)
-        if ref.name == "logo.bmp" and site.logo is not None:
-            return logo_bmp(site.logo.sha256, site.logo.content)
+        logo = branding_logo(phone)
+        if ref.name == "logo.bmp" and logo is not None:
+            return logo_bmp(logo.sha256, logo.content)
         return None
 
 
 def _common(name: str) -> bytes | None:
-    if name == "OS79XX.TXT":
-        return f"{DEFAULT_IMAGE}\n".encode("ascii")
     if name == "SIPDefault.cnf":
         comment = "SIPDefault.cnf: common to every 79xx; site and lines are in SIP<MAC>.cnf"
         return serialize([comment], default_settings())
-    if name == "XMLDefault.cnf.xml":
-        return _xml_default()
     if name == "dialplan.xml":
         return dial_template(None, None)
     return None
 
 
-def _xml_default() -> bytes:
-    """What an SCCP 79xx reads when it has no ``SEP<MAC>.cnf.xml``: the SIP image to load."""
+def _shared(name: str, phone: PhoneView | None) -> bytes | None:
+    """The asker's pinned image, in the file its boot stage reads.
+
+    ``phone`` is ``None`` when plugtone cannot tell who asks; then, as for a phone
+    without a pin, nothing names an image and the phone keeps the one it runs.
+    """
+    image = firmware.pinned_image(phone)
+    if name == "OS79XX.TXT":
+        return f"{image}\n".encode("ascii") if image is not None else None
+    if name == "XMLDefault.cnf.xml":
+        spec = BY_NAME.get(phone.model) if phone is not None else None
+        return _xml_default(spec if image is not None else None, image)
+    return None
+
+
+def _xml_default(spec: CiscoModel | None, image: str | None) -> bytes:
+    """What an SCCP 79xx reads when it has no ``SEP<MAC>.cnf.xml``.
+
+    Only the asking model's ``loadInformation`` is written: the file is rendered for one
+    phone, and naming an image for the other model would offer it a release nobody
+    pinned for it.
+    """
     root = ET.Element("Default")
-    for model in MODELS:
-        element = ET.SubElement(root, model.load_tag, {"model": model.load_model})
-        element.text = DEFAULT_IMAGE
+    if spec is not None and image is not None:
+        element = ET.SubElement(root, spec.load_tag, {"model": spec.load_model})
+        element.text = image
     ET.indent(root)
     return ET.tostring(root, encoding="us-ascii") + b"\n"

@@ -3,8 +3,14 @@
 ``SIPDefault.cnf`` is fetched over TFTP with no MAC and no User-Agent, so it cannot know
 the asking phone's site: it holds vendor-wide defaults only. ``SIP<MAC>.cnf`` is read
 after it and overrides it key by key, so it carries everything that depends on the site,
-the model or the phone: proxy, clock, URLs, lines, then the raw vendor settings of site,
-model and phone (in that order, last wins), so the inventory's precedence holds.
+the model or the phone: the pinned image, proxy, clock, URLs, lines, then the raw vendor
+settings of site, branding, model and phone (in that order, last wins), so the
+inventory's precedence holds.
+
+``image_version`` is written only for a phone with a firmware pin: the phone compares it
+with the image it runs and fetches ``<image_version>.loads`` when they differ, so a
+missing key is what leaves its firmware alone. ``SIPDefault.cnf`` cannot carry it, since
+it is the same file for phones pinned to different releases.
 
 Key names follow the Cisco SIP IP Phone Administrator Guide and working files
 (julianhead/CiscoPhones, provisioner/Provisioner ``endpoint/cisco/sip79xx``).
@@ -12,9 +18,10 @@ Key names follow the Cisco SIP IP Phone Administrator Guide and working files
 
 from __future__ import annotations
 
-from plugtone.vendors.base import PhoneView, SiteView
+from plugtone.vendors.base import Image, PhoneView, SiteView
 from plugtone.vendors.cisco79xx.directory import page_path
-from plugtone.vendors.cisco79xx.models import BY_NAME, DEFAULT_IMAGE, MAX_LINES
+from plugtone.vendors.cisco79xx.firmware import pinned_image
+from plugtone.vendors.cisco79xx.models import BY_NAME, MAX_LINES
 from plugtone.vendors.cisco79xx.timezones import cisco_time, date_and_time_format
 
 DIAL_PLAN_FILE = "dialplan{mac}"
@@ -31,7 +38,6 @@ CODECS = {"pcmu": "g711ulaw", "pcma": "g711alaw", "g729": "g729a"}
 def default_settings() -> dict[str, str]:
     """``SIPDefault.cnf``: the same for every phone of every site, no secrets."""
     return {
-        "image_version": DEFAULT_IMAGE,
         "proxy_register": "1",
         "dial_template": "dialplan",
         "sntp_mode": "unicast",
@@ -44,7 +50,10 @@ def phone_settings(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
     """``SIP<MAC>.cnf`` in file order, and notes to write as comments."""
     site = phone.site
     raw = {name.strip().lower(): value for name, value in phone.vendor_settings().items()}
-    settings = {"image_version": DEFAULT_IMAGE}
+    settings: dict[str, str] = {}
+    image = pinned_image(phone)
+    if image is not None:
+        settings["image_version"] = image
     settings.update(_proxy(site))
     clock, notes = _clock(site)
     settings.update(clock)
@@ -89,9 +98,14 @@ def _urls(phone: PhoneView) -> dict[str, str]:
     if site.public_url:
         base = site.public_url.rstrip("/")
         settings["directory_url"] = f"{base}/{page_path(phone.mac, 1)}"
-        if site.logo is not None:
+        if branding_logo(phone) is not None:
             settings["logo_url"] = f"{base}/{LOGO_PATH.format(mac=phone.mac)}"
     return settings
+
+
+def branding_logo(phone: PhoneView) -> Image | None:
+    """The logo of the phone's branding set (its own, else its site's), if it has one."""
+    return phone.branding.logo if phone.branding is not None else None
 
 
 def _label(phone: PhoneView) -> str:

@@ -3,7 +3,9 @@
 The two phones run the same SIP image (``P0S3-8-12-00`` and earlier) and read the same
 files; they differ in how many line buttons they have, and in the ``loadInformation``
 element an SCCP phone looks for in ``XMLDefault.cnf.xml`` before it has SIP firmware
-(device type 8 is the 7940, 7 the 7960: julianhead/CiscoPhones ``XMLDefault.cnf.xml``).
+(device type 8 is the 7940, 7 the 7960: julianhead/CiscoPhones ``XMLDefault.cnf.xml``,
+and the same pair in other published trees). Which image a phone gets is the inventory's
+firmware pin; there is no built-in image (see :mod:`.firmware`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plugtone.vendors.base import ModelSpec
-
-DEFAULT_IMAGE = "P0S3-8-12-00"
-"""The last SIP image Cisco released for both models; a raw ``image_version`` overrides it."""
 
 
 @dataclass(frozen=True)

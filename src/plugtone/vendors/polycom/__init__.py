@@ -32,6 +32,14 @@ Precedence: every parameter appears in exactly one of a phone's files, raw setti
 inventory's layering holds whatever order the phone reads files in. Raw
 ``APP_FILE_PATH`` and ``APP_FILE_PATH_<MODEL TOKEN>`` settings go to the master file.
 
+Firmware (see :mod:`.firmware`): a pinned phone's master file names its release's
+image as ``firmware/<version>/<part number>.sip.ld`` (else ``.../sip.ld``), which
+replaces any raw ``APP_FILE_PATH`` for that phone; those paths and the BootROM's own
+names at the top (``<part number>.bootrom.ld``, ``bootrom.ld``, ``sip.ld``, ...) are
+FIRMWARE files. A branding set's picture becomes the background of the models that
+have one (see :mod:`.branding`); its raw ``polycom`` settings go where any raw
+setting goes.
+
 Uploads accepted (by name, top level only, size-capped): ``<MAC>-boot.log`` and
 ``<MAC>-app.log`` (appended), ``<MAC>-phone.cfg`` and ``<MAC>-web.cfg`` (settings made
 on the phone or its web page), ``<MAC>-directory.xml`` (contacts edited on the phone).
@@ -40,21 +48,26 @@ on the phone or its web page), ``<MAC>-directory.xml`` (contacts edited on the p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from plugtone.macaddr import MacError, normalize_mac
 from plugtone.vendors.base import (
     DeviceFacts,
     FileRef,
     FileScope,
+    FirmwareDevice,
+    FirmwareFile,
+    FirmwareView,
     ModelView,
     PhoneView,
     UploadRef,
     VendorPlugin,
 )
+from plugtone.vendors.polycom import firmware
+from plugtone.vendors.polycom.branding import background_parameters
 from plugtone.vendors.polycom.directory import directory_file, site_contacts
 from plugtone.vendors.polycom.master import master_file
-from plugtone.vendors.polycom.models import MODELS
+from plugtone.vendors.polycom.models import BY_NAME, MODELS
 from plugtone.vendors.polycom.parameters import (
     MASTER_SETTING,
     line_parameters,
@@ -104,6 +117,9 @@ class PolycomPlugin(VendorPlugin):
     factory_ftp_accounts = (("PlcmSpIp", "PlcmSpIp"),)  # SoundPoint factory default
 
     def match(self, path: str) -> FileRef | None:
+        found_firmware = firmware.match_firmware(self.name, path)
+        if found_firmware is not None:
+            return found_firmware
         if "/" in path:
             return None
         common = COMMON_FILES.get(path.lower())
@@ -167,12 +183,39 @@ class PolycomPlugin(VendorPlugin):
                 problems.append(f"{name!r}: control characters cannot go into a Polycom file")
         return problems
 
+    def firmware_role(self, name: str) -> str | None:
+        return firmware.firmware_role(name)
+
+    def check_release(self, models: Sequence[str], names: Sequence[str]) -> list[str]:
+        return firmware.check_release(models, names)
+
+    def pin_risks(self, release: FirmwareView) -> list[str]:
+        return firmware.pin_risks(release)
+
+    def version_matches(self, running: str, pinned: str) -> bool:
+        return firmware.version_matches(running, pinned)
+
+    def offer_firmware(
+        self, ref: FileRef, phone: PhoneView, device: FirmwareDevice
+    ) -> FirmwareFile | None:
+        """The default, except that a part-number image goes to its own model only.
+
+        A release for several models holds each one's ``<part number>.sip.ld``; a
+        phone asking for another model's (by a misconfigured raw ``APP_FILE_PATH``)
+        would flash an image its hardware cannot run.
+        """
+        if ref.model is not None and ref.model != phone.model:
+            return None
+        return super().offer_firmware(ref, phone, device)
+
     def render(
         self, ref: FileRef, phone: PhoneView | None, model: ModelView | None
     ) -> bytes | None:
+        if ref.scope is FileScope.FIRMWARE:
+            return None
         if ref.name == "common.cfg":
             note = f"000000000000.cfg: for phones plugtone does not know; {GENERATED}"
-            return master_file(DEFAULT_APPLICATION, STOCK_FILES, {}, note)
+            return master_file(DEFAULT_APPLICATION, STOCK_FILES, {}, [note])
         if ref.name == "common-directory.xml":
             return directory_file([], f"000000000000-directory.xml: empty; {GENERATED}")
         if phone is None:
@@ -199,16 +242,33 @@ def _master(phone: PhoneView, note: str) -> bytes:
         found = MASTER_SETTING.fullmatch(name)
         if found and found.group(1):
             per_model[found.group(1)] = image
+    notes = [note]
+    release = phone.firmware
+    if release is not None:
+        pinned = firmware.pinned_application(phone)
+        if pinned is None:
+            notes.append(
+                f"pinned release {release.version} has no application for {phone.model}; "
+                "APP_FILE_PATH left as configured"
+            )
+        else:
+            # The pin is the checked way to choose an image: it wins over raw settings,
+            # including this model's own element, which the phone prefers.
+            application = pinned
+            spec = BY_NAME.get(phone.model)
+            if spec is not None and spec.token in per_model:
+                per_model[spec.token] = pinned
+            notes.append(f"application: pinned release {release.version}")
     mac = phone.mac.lower()
     files = (f"{mac}-reg.cfg", f"{mac}-site.cfg", *STOCK_FILES)
-    return master_file(application, files, per_model, note)
+    return master_file(application, files, per_model, notes)
 
 
 def _registrations(phone: PhoneView, note: str) -> bytes:
     """Lines, plus the raw settings that neither this file nor the site file derives."""
     _, raw = split_settings(phone.vendor_settings())
     params = line_parameters(phone.site, phone.lines)
-    site_params, _ = site_parameters(phone.site)
+    site_params, _ = _site_parameters(phone)
     overrides = {}
     for name, value in raw.items():
         if name in params:
@@ -220,7 +280,18 @@ def _registrations(phone: PhoneView, note: str) -> bytes:
 
 def _site(phone: PhoneView, note: str) -> bytes:
     _, raw = split_settings(phone.vendor_settings())
-    params, notes = site_parameters(phone.site)
+    params, notes = _site_parameters(phone)
     for name in params.keys() & raw.keys():
         params[name] = raw[name]
     return config_file("polycomConfig", [note, *notes], grouped(params))
+
+
+def _site_parameters(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
+    """What the site file derives: the site's parameters and the branding's background.
+
+    One function for both files, so a raw setting naming a derived parameter replaces
+    it in the site file and never lands a second time in the lines file.
+    """
+    params, notes = site_parameters(phone.site)
+    params.update(background_parameters(phone))
+    return params, notes

@@ -7,6 +7,10 @@ first file listed winning for a parameter set twice). Per-model child elements
 give one model another image; they repeat the configuration file list so a phone
 that takes its model's element still reads plugtone's files.
 
+A phone pinned to a firmware release gets ``APP_FILE_PATH`` (and its own model's
+``APP_FILE_PATH_<token>``, when a raw setting wrote one) pointing at the release's
+image under ``firmware/<version>/`` (see :mod:`.firmware`).
+
 The upload directories stay empty, so phones put logs, overrides and contact lists
 at the top of the tree, where the plug-in's upload names match them.
 """
@@ -14,7 +18,7 @@ at the top of the tree, where the plug-in's upload names match them.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from plugtone.vendors.polycom.xmlfile import serialize, xml_text
 
@@ -30,7 +34,7 @@ def master_file(
     application: str,
     config_files: Sequence[str],
     per_model: Mapping[str, str],
-    note: str,
+    notes: Iterable[str],
 ) -> bytes:
     """The master file; ``per_model`` maps a model token (``SPIP650``) to its image."""
     files = ", ".join(config_files)
@@ -43,4 +47,4 @@ def master_file(
             f"APPLICATION_{token}",
             {f"APP_FILE_PATH_{token}": xml_text(image), f"CONFIG_FILES_{token}": files},
         )
-    return serialize(root, [note])
+    return serialize(root, notes)

@@ -1,0 +1,1 @@
+"""Firmware releases (files on disk by SHA-256, facts in the store) and pin resolution."""
