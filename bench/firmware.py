@@ -193,7 +193,7 @@ def plugtone_double(work: Path, image: Path, *, zerocopy: bool = True) -> Iterat
     if not zerocopy:
         command.append("--no-zerocopy")
     url = f"http://{HOST}:{port}/{image.name}"
-    name = "plugtone" if zerocopy else "plugtone, streamed"
+    name = "plugtone" if zerocopy else "plugtone double, streamed"
     with running(command, work / f"plugtone-{zerocopy}.log", url, cwd=ROOT) as process:
         yield Target(name, url, None, process)
 
