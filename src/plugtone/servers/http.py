@@ -33,8 +33,8 @@ and costs a thread hop or a blocking read per chunk. :class:`ZeroCopyHttpToolsPr
 ``loop.sendfile(transport, file, offset, count)``, which on a plain TCP connection is
 ``os.sendfile``: the kernel copies page cache to socket, and the process touches none
 of the bytes. It is offered only where that holds: not over TLS (the stdlib fallback
-there reads 16 KiB per thread hop, slower than streaming ourselves) and not on a loop
-without native sendfile (uvloop). Elsewhere, and for any ASGI server without the
+there reads 16 KiB per thread hop, where streaming reads :data:`CHUNK`) and not on a
+loop without native sendfile (uvloop). Elsewhere, and for any ASGI server without the
 extension, the app streams the file in :data:`CHUNK` pieces read in a worker thread,
 each sent only once the previous one has drained below uvicorn's high-water mark, so a
 download holds about two chunks whatever the file size. Measured with
