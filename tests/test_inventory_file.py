@@ -237,7 +237,8 @@ def test_directory_branding_nat_and_public_url_round_trip(store, tmp_path):
 
 def test_a_site_logo_points_to_branding_sets(store):
     text = BASE.replace(
-        "    timezone: America/Los_Angeles\n", "    timezone: America/Los_Angeles\n    logo: a.png\n"
+        "    timezone: America/Los_Angeles\n",
+        "    timezone: America/Los_Angeles\n    logo: a.png\n",
     )
     problems = problems_of(store, text)
     assert any(":5:5:" in p and "belongs to a branding set" in p for p in problems), problems
