@@ -557,7 +557,11 @@ class Resolver:
         state = self.firmware_state_cached(answer.mac)
         if state is None:
             return
-        if complete:
+        plugin = self.registry.by_name.get(answer.vendor or "")
+        decisive = plugin is None or plugin.completes_delivery(posixpath.basename(answer.path))
+        if complete and not decisive:
+            self._firmware_result(state, f"sent {posixpath.basename(answer.path)}")
+        elif complete:
             with self._lock:
                 state.delivered, state.delivered_at = answer.firmware_version, time.time()
             self._firmware_result(state, "delivered")

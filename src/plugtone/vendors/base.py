@@ -372,6 +372,14 @@ class VendorPlugin(ABC):
         """Whether a reported running version is the pinned release's version."""
         return running.strip().lower() == pinned.strip().lower()
 
+    def completes_delivery(self, name: str) -> bool:
+        """Whether sending the file ``name`` completely means the release was delivered.
+
+        A release of several files (loader, loads list, image) is delivered when its
+        last, decisive file has gone out; the default suits one-file releases.
+        """
+        return True
+
     def offer_firmware(
         self, ref: FileRef, phone: PhoneView, device: FirmwareDevice
     ) -> FirmwareFile | None:

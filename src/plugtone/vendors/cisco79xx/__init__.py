@@ -159,6 +159,10 @@ class Cisco79xxPlugin(VendorPlugin):
     def version_matches(self, running: str, pinned: str) -> bool:
         return firmware.same_version(running, pinned)
 
+    def completes_delivery(self, name: str) -> bool:
+        """The ``.sb2`` application image comes last, after the loads list and loader."""
+        return firmware.role(name) == "application"
+
     def offer_firmware(
         self, ref: FileRef, phone: PhoneView, device: FirmwareDevice
     ) -> FirmwareFile | None:

@@ -195,6 +195,11 @@ class PolycomPlugin(VendorPlugin):
     def version_matches(self, running: str, pinned: str) -> bool:
         return firmware.version_matches(running, pinned)
 
+    def completes_delivery(self, name: str) -> bool:
+        """The application image is what the release is about; BootROM and ``.ver`` files
+        go out on the way."""
+        return firmware.firmware_role(name) == "application"
+
     def offer_firmware(
         self, ref: FileRef, phone: PhoneView, device: FirmwareDevice
     ) -> FirmwareFile | None:
