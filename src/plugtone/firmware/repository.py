@@ -169,11 +169,14 @@ def add_release(
         for candidate in candidates:
             with candidate.open() as stream:  # type: ignore[operator]
                 sha256, size = files.put(stream)
+            stored.append((candidate, sha256, size))
             if size == 0:
                 raise FirmwareError([f"{candidate.origin}: empty file"])
-            stored.append((candidate, sha256, size))
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise FirmwareError([f"cannot read {candidate.origin}: {error}"]) from error
+    except BaseException as error:
+        _discard_unused(session, files, {sha256 for _, sha256, _ in stored})
+        if isinstance(error, zipfile.BadZipFile | OSError | EOFError):
+            raise FirmwareError([f"cannot read {candidate.origin}: {error}"]) from error
+        raise
     release = FirmwareRelease(
         vendor=vendor, version=version, models=canonical, added_at=datetime.now(UTC), note=note
     )
@@ -186,14 +189,29 @@ def add_release(
     return release
 
 
+def _discard_unused(session: Session, files: FileStore, hashes: set[str]) -> None:
+    """Remove stored files no release refers to (a refused or removed release's)."""
+    if not hashes:
+        return
+    used = set(
+        session.scalars(select(FirmwareFileRow.sha256).where(FirmwareFileRow.sha256.in_(hashes)))
+    )
+    for sha256 in hashes - used:
+        files.discard(sha256)
+
+
 def _candidates(plugin, sources: Sequence[Path], problems: list[str]) -> Iterator[Candidate]:
     for source in sources:
         if not source.is_file():
             problems.append(f"{source}: no such file")
             continue
-        if zipfile.is_zipfile(source) and plugin.firmware_role(source.name) is None:
-            yield from _zip_candidates(plugin, source, problems)
-            continue
+        if plugin.firmware_role(source.name) is None:
+            if zipfile.is_zipfile(source):
+                yield from _zip_candidates(plugin, source, problems)
+                continue
+            if source.suffix.lower() == ".zip":
+                problems.append(f"{source.name}: not a readable zip archive (corrupt or cut short)")
+                continue
         size = source.stat().st_size
         if size == 0:
             problems.append(f"{source}: empty file")
@@ -203,7 +221,7 @@ def _candidates(plugin, sources: Sequence[Path], problems: list[str]) -> Iterato
             continue
         role = plugin.firmware_role(source.name)
         if role is None:
-            problems.append(f"{source.name} is not a file a {plugin.label} release holds")
+            problems.append(f"{source.name} is not a firmware file of {plugin.label} phones")
             continue
         yield Candidate(source.name, role, str(source), lambda s=source: s.open("rb"))
 
@@ -230,6 +248,9 @@ def _zip_candidates(plugin, source: Path, problems: list[str]) -> Iterator[Candi
         name = PurePosixPath(member.filename.replace("\\", "/")).name
         role = plugin.firmware_role(name)
         if role is None:
+            continue
+        if member.file_size == 0:
+            problems.append(f"{source.name}: member {member.filename!r} is empty")
             continue
         if member.file_size > MAX_FILE_BYTES or (
             member.compress_size and member.file_size / member.compress_size > MAX_ZIP_RATIO
@@ -272,6 +293,8 @@ def pins_using(session: Session, release: FirmwareRelease) -> list[str]:
         )
     )
     for pin in rows:
+        if pin.version != release.version and (pin.promoted or not pin.first_wave):
+            continue  # a previous version matters only while a staged pin waits
         if pin.phone_id is not None:
             phone = session.get(Phone, pin.phone_id)
             if phone is not None and phone.vendor == release.vendor:

@@ -61,6 +61,8 @@ CONTENT_TYPES = {
     ".gif": "image/gif",
 }
 BRANDING_PREFIX = "branding/"
+NOT_AN_ATTEMPT = frozenset({"head", "not_modified", "unsatisfiable", "refused"})
+"""Transport outcomes of a firmware answer that sent no image bytes (no attempt used)."""
 
 
 class Status(Enum):
@@ -512,7 +514,6 @@ class Resolver:
                       self.firmware_files.root)  # fmt: skip
             return refuse("firmware file missing on this node")
         with self._lock:
-            state.attempts += 1
             state.offered_at = time.time()
         self._firmware_result(state, "offered")
         return Answer(
@@ -541,7 +542,9 @@ class Resolver:
             state.offered_at = _seconds(row.offered_at)
             state.delivered, state.delivered_at = row.delivered_version, _seconds(row.delivered_at)
             state.last_result, state.last_result_at = row.last_result, _seconds(row.last_result_at)
-        if seen is not None and seen[0] and (_seconds(seen[1]) or 0) > state.running_at:
+        # device_states keeps the last version ever reported, but its last_seen moves
+        # with every request: only trust it for a device with no firmware history yet.
+        if row is None and seen is not None and seen[0]:
             state.running, state.running_at = seen[0], _seconds(seen[1]) or 0.0
         self.firmware_states[mac] = state
         return state
@@ -557,6 +560,10 @@ class Resolver:
         state = self.firmware_state_cached(answer.mac)
         if state is None:
             return
+        if status in NOT_AN_ATTEMPT:
+            return
+        with self._lock:
+            state.attempts += 1  # counted once a body started to go out
         plugin = self.registry.by_name.get(answer.vendor or "")
         decisive = plugin is None or plugin.completes_delivery(posixpath.basename(answer.path))
         if complete and not decisive:
