@@ -68,7 +68,7 @@ def inventory(logo: Path, *, pinned: bool = True) -> str:
     return f"""
 branding:
   - name: demo-look
-    logo: {logo}
+    logo: {logo.name}
 sites:
   - name: demo
     sip_server: 10.100.2.127
@@ -136,7 +136,7 @@ def build_resolver(store, registry, tmp_path: Path, *, pinned: bool) -> Resolver
     logo = tmp_path / "logo.png"
     Image.new("RGB", (300, 120), (20, 60, 200)).save(logo)
     text = inventory(logo, pinned=pinned)
-    document, problems = parse_document(load_located(text, "x.yaml"), registry)
+    document, problems = parse_document(load_located(text, str(tmp_path / "x.yaml")), registry)
     assert not problems, "\n".join(map(str, problems))
     files = FileStore(tmp_path / "firmware")
     with store.sessions() as session:

@@ -577,6 +577,24 @@ class _Checker:
                 result.append(ContactSpec(name=name, number=number))
         return result
 
+    def beside(self, text: str, path: Path) -> Path_ | None:
+        """A file named relative to the inventory file, and inside its folder.
+
+        Files named in an inventory are stored and served to phones, so a name must not
+        reach elsewhere on the machine (``/etc/shadow``, ``../../secret``), even when the
+        file comes from someone with less access than the person applying it.
+        """
+        base = Path_(PurePath(self.located.filename).parent).resolve()
+        candidate = PurePath(text)
+        if candidate.is_absolute() or ".." in candidate.parts:
+            self.fail(path, f"{text}: name a file in the inventory's folder or below it")
+            return None
+        file = (base / candidate).resolve()
+        if not file.is_relative_to(base):
+            self.fail(path, f"{text}: leads outside the inventory's folder")
+            return None
+        return file
+
     def logo(self, value: Any, path: Path) -> LogoSpec | None:
         text = self.text(value, path)
         if text is None:
@@ -588,8 +606,9 @@ class _Checker:
                 self.fail(path, f"{text!r} is not a sha256: reference")
                 return None
             return LogoSpec(where=where, sha256=digest)
-        base = PurePath(self.located.filename).parent
-        file = Path_(base / text) if not PurePath(text).is_absolute() else Path_(text)
+        file = self.beside(text, path)
+        if file is None:
+            return None
         try:
             if file.stat().st_size > MAX_LOGO_BYTES:
                 self.fail(path, f"{text}: larger than {MAX_LOGO_BYTES // 1024} KiB")
@@ -842,8 +861,9 @@ class _Checker:
         if not BRANDING_FILE_RE.match(name):
             self.fail(path, f"{name!r} is not a usable file name (letters, digits, '.', '_', '-')")
             return None
-        base = PurePath(self.located.filename).parent
-        file = Path_(base / text) if not PurePath(text).is_absolute() else Path_(text)
+        file = self.beside(text, path)
+        if file is None:
+            return None
         try:
             if file.stat().st_size > MAX_BRANDING_FILE_BYTES:
                 self.fail(path, f"{text}: larger than {MAX_BRANDING_FILE_BYTES // 1024**2} MiB")
