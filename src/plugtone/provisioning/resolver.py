@@ -266,6 +266,16 @@ class Resolver:
             self._phones.put(mac, view)
         return view
 
+    def is_folder(self, raw: str) -> bool:
+        """Whether ``raw`` is a folder files are served in (FTP clients CWD into it)."""
+        path = clean_path(raw)
+        if path is None:
+            return False
+        lowered = path.lower() + "/"
+        if lowered.startswith(BRANDING_PREFIX) and lowered.count("/") <= 2:
+            return True  # branding/ and branding/<set>/
+        return any(plugin.match_folder(path) for plugin in self.registry.plugins)
+
     # -- accounts
 
     def ftp_account(self, user: str) -> tuple[str, str] | None:

@@ -132,10 +132,12 @@ def path_io_for(provisioner: Provisioner, accounts: AccountManager) -> type[path
             return answer if readable else None
 
         async def exists(self, path: Path) -> bool:
-            return path == ROOT or await self._answer(path) is not None
+            return await self.is_dir(path) or await self._answer(path) is not None
 
         async def is_dir(self, path: Path) -> bool:
-            return path == ROOT
+            # Folders files are served in (firmware/<version>/, branding/<set>/): clients
+            # such as curl CWD into each before RETR. Nothing can be listed.
+            return path == ROOT or provisioner.resolver.is_folder(str(path))
 
         async def is_file(self, path: Path) -> bool:
             return path != ROOT and await self._answer(path) is not None

@@ -338,6 +338,11 @@ class VendorPlugin(ABC):
         their own TFTP server, and by benchmarks that compare against such servers.
         """
 
+    def match_folder(self, path: str) -> bool:
+        """Whether ``path`` (no leading slash) is a folder this vendor serves files in,
+        such as ``firmware/<version>``; FTP clients change into it before RETR."""
+        return False
+
     def match_upload(self, path: str) -> UploadRef | None:
         """Recognise ``path`` as a file this vendor's phones upload; none by default."""
         return None

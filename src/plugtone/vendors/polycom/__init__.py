@@ -134,6 +134,9 @@ class PolycomPlugin(VendorPlugin):
             return None
         return FileRef(self.name, DEVICE_FILES[found.group(2).lower()], FileScope.DEVICE, mac=mac)
 
+    def match_folder(self, path: str) -> bool:
+        return firmware.match_folder(path)
+
     def served_files(self, models: Iterable[str], macs: Iterable[str]) -> list[str]:
         paths = list(COMMON_FILES)
         for mac in sorted({mac.lower() for mac in macs}):

@@ -163,6 +163,12 @@ def match_firmware(vendor: str, path: str) -> FileRef | None:
     )
 
 
+def match_folder(path: str) -> bool:
+    """``firmware`` and ``firmware/<version>``: the folders of versioned paths."""
+    folder, _, version = path.partition("/")
+    return folder.lower() == "firmware" and (not version or bool(SAFE_VERSION.fullmatch(version)))
+
+
 def pinned_application(phone: PhoneView) -> str | None:
     """``firmware/<version>/<file>`` for the phone's pinned application, if it has one.
 
