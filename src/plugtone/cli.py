@@ -276,14 +276,7 @@ def phones(settings: Settings, unassigned: bool, firmware: bool) -> None:
                     )
     finally:
         store.dispose()
-    header = ("MAC", "MODEL", "SITE", "LINES", "LAST SEEN")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        click.echo(
-            "  ".join(
-                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
-            ).rstrip()
-        )
+    _table(("MAC", "MODEL", "SITE", "LINES", "LAST SEEN"), rows)
 
 
 def _firmware_table(settings: Settings) -> None:
