@@ -17,6 +17,7 @@ from plugtone.firmware.repository import (
     FileStore,
     FirmwareError,
     add_release,
+    discard_unused,
     pins_using,
     remove_release,
 )
@@ -38,7 +39,7 @@ def register(main: click.Group, common, open_store) -> None:
 
     @firmware.command("add")
     @common
-    @click.option("--vendor", required=True, help="Vendor plug-in name (aastra, polycom, ...).")
+    @click.option("--vendor", required=True, help="Vendor plug-in name, as in vendor_settings.")
     @click.option("--model", "models", required=True,
                   help="Model(s) the release is for, comma-separated.")  # fmt: skip
     @click.option("--version", "version", required=True, help="The release's version.")
@@ -101,13 +102,12 @@ def register(main: click.Group, common, open_store) -> None:
         try:
             with store.sessions() as session:
                 try:
-                    remove_release(
-                        session, FileStore(settings.data_dir / "firmware"), vendor, version
-                    )
+                    hashes = remove_release(session, vendor, version)
                 except FirmwareError as error:
                     session.rollback()
                     _fail(error.problems)
                 session.commit()
+                discard_unused(session, FileStore(settings.data_dir / "firmware"), hashes)
                 click.echo(f"removed {vendor} {version}")
         finally:
             store.dispose()

@@ -19,10 +19,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -66,8 +65,8 @@ class Candidate:
     name: str
     role: str
     origin: str
-    open: object
-    """A callable returning a binary file object for the content."""
+    open: Callable[[], IO[bytes]]
+    """Opens the content for reading (a file on disk or a zip member)."""
 
 
 class FileStore:
@@ -167,13 +166,13 @@ def add_release(
     stored: list[tuple[Candidate, str, int]] = []
     try:
         for candidate in candidates:
-            with candidate.open() as stream:  # type: ignore[operator]
+            with candidate.open() as stream:
                 sha256, size = files.put(stream)
             stored.append((candidate, sha256, size))
             if size == 0:
                 raise FirmwareError([f"{candidate.origin}: empty file"])
     except BaseException as error:
-        _discard_unused(session, files, {sha256 for _, sha256, _ in stored})
+        discard_unused(session, files, {sha256 for _, sha256, _ in stored})
         if isinstance(error, zipfile.BadZipFile | OSError | EOFError):
             raise FirmwareError([f"cannot read {candidate.origin}: {error}"]) from error
         raise
@@ -189,7 +188,7 @@ def add_release(
     return release
 
 
-def _discard_unused(session: Session, files: FileStore, hashes: set[str]) -> None:
+def discard_unused(session: Session, files: FileStore, hashes: set[str]) -> None:
     """Remove stored files no release refers to (a refused or removed release's)."""
     if not hashes:
         return
@@ -309,8 +308,12 @@ def pins_using(session: Session, release: FirmwareRelease) -> list[str]:
     return places
 
 
-def remove_release(session: Session, files: FileStore, vendor: str, version: str) -> None:
-    """Remove a release no pin uses; its files go unless another release shares them."""
+def remove_release(session: Session, vendor: str, version: str) -> set[str]:
+    """Remove a release no pin uses; returns its files' hashes.
+
+    The caller commits, then calls :func:`discard_unused` with them: deleting files
+    before the commit could leave a release whose commit failed without its files.
+    """
     release = find_release(session, vendor, version)
     if release is None:
         raise FirmwareError([f"no {vendor} release {version} in the repository"])
@@ -320,13 +323,4 @@ def remove_release(session: Session, files: FileStore, vendor: str, version: str
     hashes = {row.sha256 for row in release.files}
     session.delete(release)
     session.flush()
-    still_used = set(
-        session.scalars(select(FirmwareFileRow.sha256).where(FirmwareFileRow.sha256.in_(hashes)))
-    )
-    for sha256 in hashes - still_used:
-        files.discard(sha256)
-
-
-def copy_out(files: FileStore, sha256: str, destination: Path) -> None:
-    """Write a stored file somewhere else (``export-tree``)."""
-    shutil.copyfile(files.path(sha256), destination)
+    return hashes

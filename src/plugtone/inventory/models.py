@@ -350,7 +350,7 @@ class DeviceFirmware(Base):
     """Per-device firmware state: what it runs, what it should, what it was sent.
 
     Written from the event batches (never on the request path) and read back by the
-    resolver, so the "offer the Aastra image once" rule survives restarts and holds
+    resolver, so a plug-in's "offer the image once" rule survives restarts and holds
     on every node sharing the store.
     """
 

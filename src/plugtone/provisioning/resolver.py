@@ -567,7 +567,7 @@ class Resolver:
         """A transport finished sending a firmware answer (wholly or not)."""
         if answer.mac is None or answer.firmware_version is None:
             return
-        state = self.firmware_state_cached(answer.mac)
+        state = self.firmware_states.get(answer.mac)
         if state is None:
             return
         if status in NOT_AN_ATTEMPT:
@@ -584,9 +584,6 @@ class Resolver:
             self._firmware_result(state, "delivered")
         else:
             self._firmware_result(state, status)
-
-    def firmware_state_cached(self, mac: str) -> FirmwareState | None:
-        return self.firmware_states.get(mac)
 
     def note_running(self, mac: str, version: str) -> None:
         """A request reported the version ``mac`` runs (User-Agent; TR-069 later)."""

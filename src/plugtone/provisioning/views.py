@@ -40,14 +40,13 @@ from plugtone.vendors.base import (
 )
 
 
-def load_phone(
-    session: Session, mac: str, sites: dict[int, SiteView] | None = None
-) -> PhoneView | None:
+def load_phone(session: Session, mac: str, sites: dict | None = None) -> PhoneView | None:
     """The view of the phone with ``mac``, or ``None`` when it is not assigned.
 
-    ``sites`` caches site views by id: a site's view lists all its extensions (for
-    directories), so building it once per site rather than once per phone is what
-    keeps a cold boot storm of a 2,000-phone site from costing a query set per phone.
+    ``sites`` caches site views by id (and branding views by ``("branding", id)``): a
+    site's view lists all its extensions (for directories), so building it once per
+    site rather than once per phone is what keeps a cold boot storm of a 2,000-phone
+    site from costing a query set per phone.
     The caller empties it whenever the inventory generation moves.
     """
     phone = session.scalar(select(Phone).where(Phone.mac == mac))
@@ -83,11 +82,11 @@ def load_phone(
     branding = None
     if branding_id is not None:
         key = ("branding", branding_id)
-        branding = sites.get(key) if sites is not None else None  # type: ignore[call-overload]
+        branding = sites.get(key) if sites is not None else None
         if branding is None:
             branding = load_branding(session, branding_id)
             if sites is not None:
-                sites[key] = branding  # type: ignore[index]
+                sites[key] = branding
     _, firmware = phone_target(session, phone)
     return PhoneView(
         mac=phone.mac,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 from plugtone.firmware.pins import NONE, Pin, Target, choose_wave, governing, target
 from plugtone.firmware.repository import release_view
 from plugtone.inventory.document import PinSpec
-from plugtone.inventory.models import FirmwarePin, FirmwareRelease, ModelProfile, Phone, Site
+from plugtone.inventory.models import (
+    DeviceFirmware,
+    DeviceState,
+    FirmwarePin,
+    FirmwareRelease,
+    ModelProfile,
+    Phone,
+    Site,
+)
 from plugtone.vendors import VendorRegistry
 from plugtone.vendors.base import FirmwareView
 
@@ -199,7 +207,7 @@ def settle(
         pins = [pin for _, pin in pairs]
         rows = {pin.id: row for row, pin in pairs}
         wanted = [target(pins, device.mac, device.vendor, device.model)]
-        promoted = [Pin(**{**pin.__dict__, "promoted": True}) for pin in pins]
+        promoted = [replace(pin, promoted=True) for pin in pins]
         wanted.append(target(promoted, device.mac, device.vendor, device.model))
         for outcome in wanted:
             if outcome.version is None or outcome.pin is None:
@@ -325,8 +333,6 @@ class FirmwareRow:
 
 def firmware_report(session: Session) -> list[FirmwareRow]:
     """Every assigned phone's firmware: running, target, and what was sent."""
-    from plugtone.inventory.models import DeviceFirmware, DeviceState
-
     table = PinTable(session)
     sites = {site.id: site.name for site in session.scalars(select(Site))}
     states = {row.mac: row for row in session.scalars(select(DeviceFirmware))}
