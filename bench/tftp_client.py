@@ -39,10 +39,11 @@ _now = time.monotonic
 class _PortCycle:
     """Client ports handed out in turn from a range below the kernel's ephemeral ones.
 
-    All simulated phones share one address, so a port the kernel hands out again soon
-    after would let a late datagram meant for one phone's finished transfer land in
-    another phone's new one (a real phone has an address of its own).  Cycling through
-    22,000 ports keeps any port out of use for several runs of thousands of transfers.
+    Simulated phones may share one address (the windowsize run, or jobs without an
+    address of their own), so a port the kernel hands out again soon after would let a
+    late datagram meant for one phone's finished transfer land in another phone's new
+    one.  Cycling through 22,000 ports keeps any port out of use for several runs of
+    thousands of transfers.
     """
 
     FIRST, LAST = 10_000, 32_000
@@ -83,9 +84,11 @@ class Totals:
 
 @dataclass
 class PhoneJob:
-    """The files one simulated phone fetches, in order."""
+    """The files one simulated phone fetches, in order, and the address it has (any of
+    127.0.0.0/8 is this host's own; ``None`` means the run's ``bind_host``)."""
 
     names: Sequence[str]
+    address: str | None = None
 
 
 def request_packet(name: str, options: dict[str, int]) -> bytes:
@@ -125,9 +128,10 @@ class _Run:
 class Phone:
     """One simulated phone: its files fetched in order, each over a fresh socket."""
 
-    def __init__(self, run: _Run, names: Sequence[str], on_done) -> None:
+    def __init__(self, run: _Run, job: PhoneJob, on_done) -> None:
         self.run = run
-        self.names = list(names)
+        self.names = list(job.names)
+        self.address = job.address or run.bind_host
         self.on_done = on_done
         self.index = -1
         self.finished = False
@@ -151,7 +155,7 @@ class Phone:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | _SOCK_NONBLOCK)
         if not _SOCK_NONBLOCK:
             sock.setblocking(False)
-        _PORTS.bind(sock, self.run.bind_host)
+        _PORTS.bind(sock, self.address)
         self.sock = sock
         self.run.loop.add_reader(sock.fileno(), self._on_readable, sock)
 
@@ -304,7 +308,7 @@ async def run_phones(
 
     def start_next() -> None:
         if pending:
-            phone = Phone(run, pending.pop().names, finished)
+            phone = Phone(run, pending.pop(), finished)
             running.add(phone)
             phone.begin()
         elif not running and not all_done.done():

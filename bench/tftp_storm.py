@@ -1,25 +1,28 @@
 """TFTP boot storm: plugtone against in.tftpd (tftp-hpa) and dnsmasq, same files, same run.
 
 Mode 1, storm: N simulated Aastra phones (default 2,000, 200 at a time) each fetch their
-boot sequence ``aastra.cfg``, ``<model>.cfg``, ``<MAC>.cfg``.  plugtone renders the files
-from an inventory of N phones; the reference servers serve the same bytes, written out
-as a static tree by :func:`plugtone.services.export_tree.export_tree`.  Every server is
-driven by the same client (``tftp_client.py``), first once to warm caches (plugtone's
-render cache, the page cache, the reference servers' first fork), then measured.  A
-transfer counts as a failure unless its bytes equal the exported file.
+boot sequence ``aastra.cfg``, ``<model>.cfg``, ``<MAC>.cfg``, each phone from a loopback
+address of its own (127.1.0.1, 127.1.0.2, ...), as phones on a LAN have.  plugtone
+renders the files from an inventory of N phones; the reference servers serve the same
+bytes, written out as a static tree by :func:`plugtone.services.export_tree.export_tree`.
+Every server is driven by the same client (``tftp_client.py``): one warm-up pass (it
+fills plugtone's caches of rendered files and answers, the page cache, and gets the
+reference servers' first forks done), then ``--passes`` measured passes (default 3),
+summed up by their medians.  A transfer counts as a failure unless its bytes equal the
+exported file.
 
 For each server it prints transfers per second and the server's CPU seconds per 1,000
 transfers, read from ``/proc/PID/stat`` (user + system, including reaped children,
 which is where in.tftpd's per-request processes land).  plugtone's figure includes
 everything ``plugtone serve`` does meanwhile, the event log written to SQLite included.
-A line for plugtone's cold first pass (every phone's file rendered for the first time)
-is printed too, for honesty.
+A line for plugtone's cold first pass (every phone's files rendered for the first time,
+before the warm-up) is printed too, for honesty.
 
 Mode 2, windowsize: a 10 MB file fetched from plugtone's TFTP server through a 20 ms
 round trip, with windowsize 1 and 16.  The kernel here has no netem, so the client holds
 every ACK back 20 ms; the server runs in this process over a stub that serves the file.
 
-Everything talks to 127.0.0.1 only.  dnsmasq's TFTP port is fixed at 69, so it needs
+Everything stays on loopback (127.0.0.0/8).  dnsmasq's TFTP port is fixed at 69, so it needs
 root and a free port 69; the reference servers are skipped (and said so) otherwise.
 
     .venv/bin/python bench/tftp_storm.py [--phones 2000] [--concurrency 200]
@@ -34,6 +37,7 @@ import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,8 +81,12 @@ class Fleet:
                          for index in range(count)))  # fmt: skip
 
     def boot_sequences(self) -> list[PhoneJob]:
+        """Each phone's files, fetched from an address of its own, as on a real network:
+        the server ties addresses to MACs, and one address for every phone would make it
+        see a single phone changing its MAC thousands of times a second."""
         return [
-            PhoneJob(("aastra.cfg", f"{model}.cfg", f"{mac}.cfg")) for mac, model in self.phones
+            PhoneJob(("aastra.cfg", f"{model}.cfg", f"{mac}.cfg"), phone_address(index))
+            for index, (mac, model) in enumerate(self.phones)
         ]
 
     def inventory_yaml(self) -> str:
@@ -103,6 +111,12 @@ class Fleet:
     @property
     def site_count(self) -> int:
         return (len(self.phones) + SITE_SIZE - 1) // SITE_SIZE
+
+
+def phone_address(index: int) -> str:
+    """127.1.0.1, 127.1.0.2, ... (254 per /24): loopback addresses, one per phone."""
+    network, host = divmod(index, 254)
+    return f"127.{1 + network // 256}.{network % 256}.{host + 1}"
 
 
 def run_cli(*args: str, data: Path) -> None:
@@ -212,16 +226,20 @@ def dnsmasq_command(tree: Path, work: Path) -> list[str]:
 
 @dataclass
 class Row:
+    """One server's figures: the medians of its measured passes, failures summed."""
+
     server: str
     transfers: int
-    seconds: float
-    cpu: float
+    rate: float
+    """Transfers per second."""
+    cpu_per_thousand: float
+    """Server CPU seconds per 1,000 transfers."""
     totals: Totals
+    passes: int = 1
 
     def cells(self) -> tuple[str, str, str, str]:
-        rate = self.transfers / self.seconds if self.seconds else 0.0
-        per_thousand = 1000 * self.cpu / self.transfers if self.transfers else float("nan")
-        return (self.server, f"{rate:,.0f}", f"{per_thousand:.3f}", str(self.totals.failures))
+        return (self.server, f"{self.rate:,.0f}", f"{self.cpu_per_thousand:.3f}",
+                str(self.totals.failures))  # fmt: skip
 
 
 def run_async(coroutine):
@@ -243,17 +261,39 @@ def storm(name: str, port: int, pid: int, fleet: Fleet, expected: dict[str, byte
                                            concurrency=args.concurrency, expected=expected,
                                            timeout=args.timeout))  # fmt: skip
     time.sleep(settle)
-    return Row(name, totals.transfers, seconds, cpu_seconds(pid) - before, totals)
+    cpu = cpu_seconds(pid) - before
+    count = totals.transfers
+    return Row(name, count, count / seconds if seconds else 0.0,
+               1000 * cpu / count if count else float("nan"), totals)  # fmt: skip
+
+
+def measured(name: str, port: int, pid: int, fleet: Fleet, expected, args) -> Row:
+    """A warm-up pass, then ``args.passes`` measured ones summed up by their medians.
+
+    The warm-up fills caches the same way for every server (plugtone's memoized
+    answers, the page cache, the reference servers' first forks); medians keep one pass
+    disturbed by something else on the machine from deciding the comparison.
+    """
+    storm("warm-up", port, pid, fleet, expected, args)
+    rows = [storm(name, port, pid, fleet, expected, args) for _ in range(args.passes)]
+    totals = Totals()
+    for row in rows:
+        totals.transfers += row.totals.transfers
+        totals.failures += row.totals.failures
+        totals.problems += row.totals.problems[: 10 - len(totals.problems)]
+    return Row(name, totals.transfers, statistics.median(row.rate for row in rows),
+               statistics.median(row.cpu_per_thousand for row in rows), totals,
+               len(rows))  # fmt: skip
 
 
 def run_storms(work: Path, fleet: Fleet, args) -> list[Row]:
-    """plugtone cold then warm, then each reference server warmed up then measured."""
+    """plugtone cold, then every server warmed up and measured the same way."""
     data, tree, expected = prepare(work, fleet)
     rows: list[Row] = []
     port = free_port(socket.SOCK_DGRAM)
     with running(plugtone_command(data, port), port, work / "plugtone.log") as process:
         cold = storm("plugtone (cold cache)", port, process.pid, fleet, expected, args)
-        rows.append(storm("plugtone", port, process.pid, fleet, expected, args))
+        rows.append(measured("plugtone", port, process.pid, fleet, expected, args))
         rows.append(cold)
     reasons = reference_skip_reasons()
     references = [
@@ -266,8 +306,7 @@ def run_storms(work: Path, fleet: Fleet, args) -> list[Row]:
             continue
         port = 69 if tool == "dnsmasq" else free_port(socket.SOCK_DGRAM)
         with running(command(port), port, work / f"{tool}.log") as process:
-            storm("warm-up", port, process.pid, fleet, expected, args)
-            rows.append(storm(name, port, process.pid, fleet, expected, args))
+            rows.append(measured(name, port, process.pid, fleet, expected, args))
     return rows
 
 
@@ -285,7 +324,8 @@ def reference_skip_reasons() -> dict[str, str]:
 
 def print_table(rows: list[Row], fleet: Fleet, args) -> None:
     print(f"\nTFTP boot storm: {len(fleet.phones):,} phones x 3 files, "
-          f"{args.concurrency} at a time, 127.0.0.1, {os.cpu_count()} CPUs")  # fmt: skip
+          f"{args.concurrency} at a time, loopback, {os.cpu_count()} CPUs; "
+          f"medians of {args.passes} passes after a warm-up")  # fmt: skip
     header = ("server", "transfers/s", "CPU s / 1000 transfers", "failures")
     table = [header, *(row.cells() for row in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(4)]
@@ -294,11 +334,10 @@ def print_table(rows: list[Row], fleet: Fleet, args) -> None:
                         for i, (cell, w) in enumerate(zip(line, widths, strict=True))))  # fmt: skip
     by_name = {row.server: row for row in rows}
     ours, theirs = by_name.get("plugtone"), by_name.get("in.tftpd (tftp-hpa)")
-    if ours and theirs and theirs.transfers and ours.transfers:
-        speed = (ours.transfers / ours.seconds) / (theirs.transfers / theirs.seconds)
-        cpu = (ours.cpu / ours.transfers) / (theirs.cpu / theirs.transfers) if theirs.cpu else 0
-        print(f"plugtone vs in.tftpd: {speed:.2f}x the transfers/s, {cpu:.2f}x the CPU per "
-              "transfer (targets: >= 2x, <= 1x)")  # fmt: skip
+    if ours and theirs and theirs.rate and theirs.cpu_per_thousand:
+        print(f"plugtone vs in.tftpd: {ours.rate / theirs.rate:.2f}x the transfers/s, "
+              f"{ours.cpu_per_thousand / theirs.cpu_per_thousand:.2f}x the CPU per transfer "
+              "(targets: >= 2x, <= 1x)")  # fmt: skip
     for row in rows:
         for problem in row.totals.problems[:3]:
             print(f"  {row.server}: {problem}")
@@ -373,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--phones", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=1.0, help="client retransmit timeout")
+    parser.add_argument("--passes", type=int, default=3, help="measured passes per server")
     parser.add_argument("--window-mb", type=float, default=10.0)
     parser.add_argument("--window-blksize", type=int, default=1468)
     parser.add_argument("--rtt-ms", type=float, default=20.0)
@@ -381,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 1 <= args.phones <= 100_000 or not 1 <= args.concurrency <= 5_000:
         parser.error("--phones must be 1..100000 and --concurrency 1..5000")
+    if not 1 <= args.passes <= 20:
+        parser.error("--passes must be 1..20")
     started = time.monotonic()
     if not args.skip_storm:
         fleet = Fleet.of(args.phones)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import func, select
 
 from plugtone.inventory.models import DeviceState, ProvisioningEvent
@@ -33,3 +35,24 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(store):
         recorder.record(Event("tftp", "/x.cfg", "ok"))
     assert recorder.dropped == 3
     assert recorder.flush() == 5
+
+
+def test_times_read_back_as_written(store):
+    """The recorder writes through the driver; the ORM must read its rows back unchanged."""
+    when = datetime(2026, 11, 21, 9, 30, 15, 123456, tzinfo=UTC)
+    recorder = EventRecorder(store)
+    recorder.record(Event("tftp", "/a.cfg", "ok", "10.0.0.1", mac="00085D000002", time=when))
+    later = when + timedelta(seconds=5)
+    recorder.record(Event("tftp", "/b.cfg", "ok", "10.0.0.1", mac="00085D000002", time=later))
+    recorder.flush()
+    with store.sessions() as session:
+        times = session.scalars(select(ProvisioningEvent.time).order_by(ProvisioningEvent.id))
+        device = session.get(DeviceState, "00085D000002")
+        assert [as_utc(value) for value in times] == [when, later]
+        assert (as_utc(device.first_seen), as_utc(device.last_seen)) == (when, later)
+        assert device.requests == 2
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive UTC, PostgreSQL an aware time."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 
+from plugtone.inventory.models import Phone
 from plugtone.provisioning.resolver import FileRequest, Resolver, Status
+from plugtone.provisioning.views import load_phone, load_phones
 from plugtone.vendors import default_registry
-from tests.conftest import apply_text
+from tests.conftest import EXAMPLE, apply_text
 
 PHONES = 150
 
@@ -40,13 +42,46 @@ def test_a_cold_storm_reads_each_sites_extensions_once(store):
         event.remove(store.engine, "before_cursor_execute", count)
     site_member_reads = [s for s in statements if "FROM extensions" in s and "JOIN" not in s]
     assert len(site_member_reads) == 1, len(site_member_reads)
-    # a bounded number of statements per phone, whatever the site's size
-    assert len(statements) < PHONES * 10
+    # the first miss loads the site's phones in one batch: a few dozen statements for the
+    # whole storm, where a query set per phone would be well over a thousand
+    assert len(statements) < 40, len(statements)
+
+
+def test_phones_loaded_in_a_batch_are_the_phones_loaded_one_by_one(store):
+    """Lines, keys, settings, branding and firmware: a batch must not mix phones up."""
+    apply_text(store, EXAMPLE.read_text())
+    with store.sessions() as session:
+        phones = session.scalars(select(Phone).order_by(Phone.mac)).all()
+        assert len(phones) >= 4
+        batch = load_phones(session, phones, {})
+        one_by_one = {phone.mac: load_phone(session, phone.mac, {}) for phone in phones}
+    assert batch == one_by_one
+    assert any(view.keys for view in batch.values())
+    assert any(view.phone_settings for view in batch.values())
+    assert any(view.branding for view in batch.values())
+
+
+def test_a_miss_brings_the_sites_other_phones_along(store):
+    apply_text(store, big_site())
+    resolver = Resolver(store, default_registry())
+    assert resolver.resolve(FileRequest("00085D000007.cfg", "tftp")).status is Status.OK
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        for n in range(1, PHONES + 1):
+            answer = resolver.resolve(FileRequest(f"00085D{n:06X}.cfg", "tftp"))
+            assert answer.status is Status.OK and f"{999 + n}".encode() in answer.content
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert not [s for s in statements if "FROM phones" in s], "a phone was loaded again"
 
 
 def test_a_file_uploaded_after_a_miss_is_served_next_time(store, tmp_path):
     from plugtone.provisioning.uploads import UploadStore
-    from tests.conftest import EXAMPLE
 
     apply_text(store, EXAMPLE.read_text())
     uploads = UploadStore(tmp_path / "uploads")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import random
 import socket
 import subprocess
@@ -34,7 +35,7 @@ from plugtone.inventory.store import Store
 from plugtone.protocols.tftp import ErrorCode, Limits, netascii_decode
 from plugtone.provisioning.resolver import Answer, FileRequest, Status, clean_path
 from plugtone.provisioning.uploads import UploadStore
-from plugtone.servers.tftp import TftpServer, start_tftp_server
+from plugtone.servers.tftp import TIMER_TICK, TftpServer, start_tftp_server
 from plugtone.vendors.base import UploadRef
 from tests.conftest import EXAMPLE, RunningServer, need, run_cli, start_server, stop_server
 
@@ -560,6 +561,25 @@ def test_a_silent_client_times_out_and_is_logged(inproc):
     running.wait_for(lambda: running.provisioner.events)
     assert running.provisioner.events == [("a.cfg", "timed_out", 0)]
     assert running.server.active == 0
+
+
+def test_retransmissions_back_off_and_ended_transfers_leave_no_deadline(inproc):
+    limits = Limits(default_timeout=0.1, max_backoff=1.0, max_retries=3)
+    running = inproc({"a.cfg": bytes(100), "b.cfg": bytes(600)}, limits=limits)
+    with client_socket() as sock:
+        sock.sendto(request("a.cfg"), (HOST, running.port))
+        arrivals = []
+        while (answer := receive_one(sock, 2.0)) is not None:
+            arrivals.append((time.monotonic(), answer[0][:2]))
+    kinds = [kind for _, kind in arrivals]
+    assert kinds == [b"\x00\x03"] * 4 + [b"\x00\x05"], "DATA, 3 resends, then ERROR"
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(arrivals)]
+    for gap, interval in zip(gaps, (0.1, 0.2, 0.4, 0.8), strict=True):
+        # doubled each time from 0.1 s; late by at most a wheel tick plus scheduling
+        assert interval - 0.01 <= gap <= interval + TIMER_TICK + 0.1, gaps
+    assert raw_fetch(running.port, "b.cfg") == bytes(600)
+    running.wait_for(lambda: running.server.active == 0)
+    assert len(running.server.timers) == 0
 
 
 def receive_one(sock: socket.socket, wait: float) -> tuple[bytes, tuple] | None:

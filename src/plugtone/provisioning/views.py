@@ -7,6 +7,7 @@ change the store and can run in any thread.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from plugtone.inventory.models import (
     Site,
     VendorSetting,
 )
-from plugtone.services.firmware_pins import phone_target
+from plugtone.services.firmware_pins import phone_targets
 from plugtone.vendors.base import (
     BrandingFile as BrandingFileView,
 )
@@ -41,7 +42,20 @@ from plugtone.vendors.base import (
 
 
 def load_phone(session: Session, mac: str, sites: dict | None = None) -> PhoneView | None:
-    """The view of the phone with ``mac``, or ``None`` when it is not assigned.
+    """The view of the phone with ``mac``, or ``None`` when it is not assigned."""
+    phone = session.scalar(select(Phone).where(Phone.mac == mac))
+    if phone is None:
+        return None
+    return load_phones(session, [phone], sites)[phone.mac]
+
+
+def load_phones(
+    session: Session, phones: Sequence[Phone], sites: dict | None = None
+) -> dict[str, PhoneView]:
+    """The views of ``phones``, by MAC, with a fixed number of queries for the lot.
+
+    A cold boot storm is a site's phones asking at once; one query per table for a
+    few hundred phones costs about what one phone's queries cost alone.
 
     ``sites`` caches site views by id (and branding views by ``("branding", id)``): a
     site's view lists all its extensions (for directories), so building it once per
@@ -49,22 +63,21 @@ def load_phone(session: Session, mac: str, sites: dict | None = None) -> PhoneVi
     site from costing a query set per phone.
     The caller empties it whenever the inventory generation moves.
     """
-    phone = session.scalar(select(Phone).where(Phone.mac == mac))
-    if phone is None:
-        return None
-    site = sites.get(phone.site_id) if sites is not None else None
-    if site is None:
-        site = load_site(session, phone.site_id)
-        if sites is not None:
-            sites[phone.site_id] = site
-    lines = []
+    if not phones:
+        return {}
+    sites = {} if sites is None else sites
+    ids = [phone.id for phone in phones]
+    for site_id in {phone.site_id for phone in phones}:
+        if site_id not in sites:
+            sites[site_id] = load_site(session, site_id)
+    lines: dict[int, list[LineView]] = defaultdict(list)
     for assignment, extension in session.execute(
         select(LineAssignment, Extension)
         .join(Extension, Extension.id == LineAssignment.extension_id)
-        .where(LineAssignment.phone_id == phone.id)
-        .order_by(LineAssignment.index)
+        .where(LineAssignment.phone_id.in_(ids))
+        .order_by(LineAssignment.phone_id, LineAssignment.index)
     ):
-        lines.append(
+        lines[assignment.phone_id].append(
             LineView(
                 index=assignment.index,
                 number=extension.number,
@@ -73,34 +86,41 @@ def load_phone(session: Session, mac: str, sites: dict | None = None) -> PhoneVi
                 password=extension.password,
             )
         )
-    keys = _keys(session, Key.phone_id == phone.id)
-    phone_settings = _settings(session, VendorSetting.phone_id == phone.id).get(phone.vendor, {})
-    model = load_model(session, phone.model, phone.vendor)
-    branding_id = phone.branding_id or session.scalar(
-        select(Site.branding_id).where(Site.id == phone.site_id)
+    keys = _keys_by(session, Key.phone_id, ids)
+    settings = _settings_by(session, VendorSetting.phone_id, ids)
+    models = {
+        (model, vendor): load_model(session, model, vendor)
+        for model, vendor in {(phone.model, phone.vendor) for phone in phones}
+    }
+    site_branding = dict(
+        session.execute(
+            select(Site.id, Site.branding_id).where(Site.id.in_({p.site_id for p in phones}))
+        ).all()
     )
-    branding = None
-    if branding_id is not None:
-        key = ("branding", branding_id)
-        branding = sites.get(key) if sites is not None else None
-        if branding is None:
-            branding = load_branding(session, branding_id)
-            if sites is not None:
-                sites[key] = branding
-    _, firmware = phone_target(session, phone)
-    return PhoneView(
-        mac=phone.mac,
-        model=phone.model,
-        vendor=phone.vendor,
-        site=site,
-        lines=tuple(lines),
-        keys=keys,
-        model_settings=dict(model.settings),
-        phone_settings=phone_settings,
-        description=phone.description,
-        firmware=firmware,
-        branding=branding,
-    )
+    targets = phone_targets(session, phones)
+    views = {}
+    for phone in phones:
+        branding_id = phone.branding_id or site_branding.get(phone.site_id)
+        branding = None
+        if branding_id is not None:
+            key = ("branding", branding_id)
+            branding = sites.get(key)
+            if branding is None:
+                branding = sites[key] = load_branding(session, branding_id)
+        views[phone.mac] = PhoneView(
+            mac=phone.mac,
+            model=phone.model,
+            vendor=phone.vendor,
+            site=sites[phone.site_id],
+            lines=tuple(lines.get(phone.id, ())),
+            keys=keys.get(phone.id, ()),
+            model_settings=dict(models[phone.model, phone.vendor].settings),
+            phone_settings=settings.get(phone.id, {}).get(phone.vendor, {}),
+            description=phone.description,
+            firmware=targets[phone.id][1],
+            branding=branding,
+        )
+    return views
 
 
 def load_site(session: Session, site_id: int) -> SiteView:
@@ -181,17 +201,39 @@ def _logo(session: Session, sha256: str | None) -> Image | None:
     return Image(sha256=blob.sha256, content=blob.content) if blob else None
 
 
+def _keys_by(session: Session, column, ids: Sequence[int]) -> dict[int, tuple[KeyView, ...]]:
+    """The keys of each owner in ``ids`` (``column`` names the owner), in order."""
+    found: dict[int, list[KeyView]] = defaultdict(list)
+    for key in session.scalars(select(Key).where(column.in_(ids)).order_by(Key.position)):
+        found[getattr(key, column.key)].append(_key_view(key))
+    return {owner: tuple(views) for owner, views in found.items()}
+
+
+def _settings_by(
+    session: Session, column, ids: Sequence[int]
+) -> dict[int, dict[str, dict[str, str]]]:
+    """The vendor settings of each owner in ``ids``: owner -> vendor -> name -> value."""
+    found: dict[int, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
+    rows = session.scalars(select(VendorSetting).where(column.in_(ids)).order_by(VendorSetting.id))
+    for row in rows:
+        found[getattr(row, column.key)][row.vendor][row.name] = row.value
+    return {owner: dict(by_vendor) for owner, by_vendor in found.items()}
+
+
+def _key_view(key: Key) -> KeyView:
+    return KeyView(
+        type=key.type,
+        value=key.value,
+        label=key.label,
+        line=key.line,
+        family=key.family,
+        slot=key.slot,
+    )
+
+
 def _keys(session: Session, owner) -> tuple[KeyView, ...]:
     return tuple(
-        KeyView(
-            type=key.type,
-            value=key.value,
-            label=key.label,
-            line=key.line,
-            family=key.family,
-            slot=key.slot,
-        )
-        for key in session.scalars(select(Key).where(owner).order_by(Key.position))
+        _key_view(key) for key in session.scalars(select(Key).where(owner).order_by(Key.position))
     )
 
 

@@ -22,10 +22,17 @@ Shape, and why:
   RRQ to first DATA, runs synchronously in one callback.  On Linux the transfer sockets
   sit in one epoll set of our own that the loop watches (:mod:`plugtone.servers.udp`),
   which took a further fifth off the CPU per transfer.
-- Timers are lazy: a transfer arms one timer for its current deadline and moves it only
-  when the deadline comes *earlier*.  Progress pushes the deadline later, so the common
-  case (every ACK arriving in time) touches no timer at all; when a timer fires early it
-  simply re-arms for the deadline the core now reports.
+- Retransmission deadlines sit in one timer wheel per server (:class:`_TimerWheel`),
+  in slots of :data:`TIMER_TICK`, not in a loop timer per transfer: scheduling and
+  cancelling an asyncio timer for each of thousands of short transfers a second cost
+  about a tenth of the server's CPU in a boot storm; a set insertion costs next to
+  nothing.  Deadlines are lazy: a transfer is filed under its current deadline and
+  re-filed only when the deadline comes *earlier*.  Progress pushes the deadline
+  later, so the common case (every ACK arriving in time) touches no slot at all; when
+  a slot falls due early the transfer simply re-files itself for the deadline the core
+  now reports.  Retransmission timeouts are whole seconds (RFC 2349) or fractions of a
+  second set by the operator, so firing up to one tick late changes nothing a peer
+  can notice.
 - A storm must not sink the server: beyond ``max_transfers`` concurrent transfers a new
   request is dropped unanswered (phones retry, and an error would make some of them give
   up for good) and counted in :attr:`TftpServer.dropped`.  A repeated RRQ for a transfer
@@ -124,9 +131,9 @@ FAILURE_LOG_INTERVAL = 60.0
 """Seconds between two full tracebacks of failing requests in the log: a broken store
 fails every request of a storm, and one traceback a minute is enough to diagnose it."""
 
-_TIMER_SLACK = 0.002
-"""Added to each timer so it does not fire a hair before the core's deadline (some loops
-keep time in whole milliseconds) and spin once for nothing."""
+TIMER_TICK = 0.02
+"""Seconds per slot of the retransmission timer wheel: how late, at most, a deadline is
+acted on.  Small beside any retransmission timeout (1 s unless negotiated)."""
 
 _MAX_ERROR_TEXT = 80
 _UNKNOWN_TID = error_packet(ErrorCode.UNKNOWN_TRANSFER_ID, "unknown transfer ID")
@@ -175,6 +182,7 @@ class TftpServer:
         self.view = memoryview(self.buffer)
         self.loop = asyncio.get_running_loop()
         self._poller = Poller(self.loop)
+        self.timers = _TimerWheel(self.loop)
         self._cached = provisioner.resolver.cached
         self._transfers: dict[Key, _Session | None] = {}
         self._sessions: set[_Session] = set()
@@ -223,6 +231,7 @@ class TftpServer:
         for session in list(self._sessions):
             session.abort("server shutting down")
         self._transfers.clear()
+        self.timers.close()
         self._poller.close()
 
     # -- requests on the listening socket ------------------------------------------------
@@ -480,11 +489,10 @@ class StoredFileTransfer(ReadTransfer):
 
 
 class _Session:
-    """One transfer: its socket, its protocol object and its retransmission timer."""
+    """One transfer: its socket, its protocol object and its place in the timer wheel."""
 
     __slots__ = (
-        "_timer",
-        "_timer_at",
+        "_slot",
         "answer",
         "blocks",
         "done",
@@ -507,8 +515,8 @@ class _Session:
         """A stored file's descriptor, closed with the transfer."""
         self.endpoint: UdpEndpoint | None = None
         self.done = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._slot: int | None = None
+        """The timer-wheel slot this transfer is filed under, if any."""
 
     def start(self) -> None:
         self._apply(self.machine.start(_now()))
@@ -538,30 +546,28 @@ class _Session:
             elif type(action) is Finished:
                 self._finish(action)
 
-    # -- retransmission timer (see the module docstring)
+    # -- retransmission deadline (see the module docstring)
 
     def _arm(self) -> None:
         if self.done:
             return
         deadline = self.machine.next_deadline()
-        if deadline is None or (self._timer is not None and self._timer_at <= deadline):
+        if deadline is None:
             return
-        self._cancel_timer()
-        self._timer_at = deadline
-        delay = max(0.0, deadline - _now()) + _TIMER_SLACK
-        self._timer = self.server.loop.call_later(delay, self._on_timer)
+        self._slot = self.server.timers.file(self, deadline, self._slot)
 
-    def _on_timer(self) -> None:
-        self._timer = None
+    def on_due(self) -> None:
+        """The wheel reached this transfer's slot: let the core retransmit or give up."""
+        self._slot = None
         if self.done:
             return
         self._apply(self.machine.timeout(_now()))
         self._arm()
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._slot is not None:
+            self.server.timers.remove(self, self._slot)
+            self._slot = None
 
     # -- the end
 
@@ -663,6 +669,78 @@ class _UploadSession(_Session):
         finished = Finished(outcome, self.machine.bytes_transferred, message)
         self.server.ended(self, finished)
         self._record(finished)
+
+
+class _TimerWheel:
+    """Retransmission deadlines of every transfer, in slots of :data:`TIMER_TICK`.
+
+    One loop timer serves the whole wheel, armed for the earliest filled slot.  A
+    transfer is in at most one slot; :meth:`file` moves it only to an earlier one.
+    """
+
+    __slots__ = ("_handle", "_handle_slot", "_loop", "_slots")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._slots: dict[int, set[_Session]] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._handle_slot = 0
+
+    def __len__(self) -> int:
+        return sum(len(sessions) for sessions in self._slots.values())
+
+    def file(self, session: _Session, deadline: float, current: int | None) -> int:
+        """File ``session`` for ``deadline``; returns its slot (``current`` when that
+        one falls due no later, since a slot that falls due early only re-files)."""
+        slot = int(deadline / TIMER_TICK) + 1
+        if current is not None:
+            if current <= slot:
+                return current
+            self.remove(session, current)
+        sessions = self._slots.get(slot)
+        if sessions is None:
+            self._slots[slot] = {session}
+            if self._handle is None or slot < self._handle_slot:
+                self._arm(slot)
+        else:
+            sessions.add(session)
+        return slot
+
+    def remove(self, session: _Session, slot: int) -> None:
+        sessions = self._slots.get(slot)
+        if sessions is not None:
+            sessions.discard(session)
+
+    def _arm(self, slot: int) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle_slot = slot
+        # call_later on our own clock: a loop's clock need not be time.monotonic's
+        delay = max(0.0, slot * TIMER_TICK - _now())
+        self._handle = self._loop.call_later(delay, self._on_tick)
+
+    def _on_tick(self) -> None:
+        self._handle = None
+        now_slot = int(_now() / TIMER_TICK)
+        slots = self._slots
+        for slot in sorted(slot for slot in slots if slot <= now_slot):
+            for session in slots.pop(slot):
+                try:
+                    session.on_due()
+                except Exception:
+                    log.exception("TFTP retransmission failed")
+        while slots:
+            earliest = min(slots)
+            if slots[earliest]:
+                self._arm(max(earliest, now_slot + 1))
+                return
+            del slots[earliest]  # emptied by transfers that ended
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._slots.clear()
 
 
 async def start_tftp_server(

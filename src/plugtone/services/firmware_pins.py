@@ -10,7 +10,7 @@ pin the vendor plug-in calls risky (a downgrade below a stated floor) needs
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -286,34 +286,66 @@ def promote(session: Session, rows: Iterable[FirmwarePin]) -> list[str]:
     return changed
 
 
-# -- one phone (the resolver's view)
+# -- phones (the resolver's views)
 
 
-def phone_pins(session: Session, phone: Phone) -> list[Pin]:
-    """The pins that may govern ``phone``, in no particular order."""
-    profile_id = session.scalar(select(ModelProfile.id).where(ModelProfile.model == phone.model))
-    conditions = [FirmwarePin.phone_id == phone.id, FirmwarePin.site_id == phone.site_id]
-    if profile_id is not None:
-        conditions.append(FirmwarePin.model_profile_id == profile_id)
-    return [
-        _as_pin(row, _level(row))
-        for row in session.scalars(select(FirmwarePin).where(or_(*conditions)))
+def phone_targets(
+    session: Session, phones: Sequence[Phone]
+) -> dict[int, tuple[Target, FirmwareView | None]]:
+    """What each of ``phones`` should run, and the release (``None`` when left alone or
+    missing), by phone id.  Three queries whatever the number of phones: the resolver
+    loads the phones of a booting site together."""
+    if not phones:
+        return {}
+    profiles = dict(
+        session.execute(
+            select(ModelProfile.model, ModelProfile.id).where(
+                ModelProfile.model.in_({phone.model for phone in phones})
+            )
+        ).all()
+    )
+    conditions = [
+        FirmwarePin.phone_id.in_([phone.id for phone in phones]),
+        FirmwarePin.site_id.in_({phone.site_id for phone in phones}),
     ]
+    if profiles:
+        conditions.append(FirmwarePin.model_profile_id.in_(set(profiles.values())))
+    pins: dict[tuple[str, int], list[Pin]] = defaultdict(list)
+    for row in session.scalars(select(FirmwarePin).where(or_(*conditions))):
+        level = _level(row)
+        owner = {"phone": row.phone_id, "site": row.site_id, "model": row.model_profile_id}
+        pins[level, owner[level]].append(_as_pin(row, level))
+    releases: dict[tuple[str, str], FirmwareView | None] = {}
+    results: dict[int, tuple[Target, FirmwareView | None]] = {}
+    for phone in phones:
+        governing_pins = [
+            *pins.get(("phone", phone.id), ()),
+            *pins.get(("site", phone.site_id), ()),
+            *pins.get(("model", profiles.get(phone.model, -1)), ()),
+        ]
+        outcome = target(governing_pins, phone.mac, phone.vendor, phone.model)
+        release = None
+        if outcome.version is not None:
+            key = (phone.vendor, outcome.version)
+            if key not in releases:
+                row = session.scalar(
+                    select(FirmwareRelease).where(
+                        FirmwareRelease.vendor == phone.vendor,
+                        FirmwareRelease.version == outcome.version,
+                    )
+                )
+                releases[key] = release_view(row) if row is not None else None
+            release = releases[key]
+        if release is not None and phone.model in release.models:
+            results[phone.id] = (outcome, release)
+        else:
+            results[phone.id] = (outcome, None)
+    return results
 
 
 def phone_target(session: Session, phone: Phone) -> tuple[Target, FirmwareView | None]:
     """What ``phone`` should run, and the release (``None`` when left alone or missing)."""
-    outcome = target(phone_pins(session, phone), phone.mac, phone.vendor, phone.model)
-    if outcome.version is None:
-        return outcome, None
-    release = session.scalar(
-        select(FirmwareRelease).where(
-            FirmwareRelease.vendor == phone.vendor, FirmwareRelease.version == outcome.version
-        )
-    )
-    if release is None or phone.model not in release.models:
-        return outcome, None
-    return outcome, release_view(release)
+    return phone_targets(session, [phone])[phone.id]
 
 
 @dataclass(frozen=True)
