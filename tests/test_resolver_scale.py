@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from sqlalchemy import event, select
 
 from plugtone.inventory.models import Phone
@@ -99,3 +102,30 @@ def test_a_file_uploaded_after_a_miss_is_served_next_time(store, tmp_path):
     common = FileRequest("aastra.cfg", "tftp", client_address="10.0.0.7")
     first = resolver.resolve(common)
     assert resolver.cached(common) is first
+
+
+def test_phones_of_a_site_missing_together_are_loaded_once(store):
+    """A boot storm: many worker threads miss at once; one loads the batch, the others
+    wait for it instead of loading the same site again."""
+    apply_text(store, big_site())
+    resolver = Resolver(store, default_registry())
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    start = threading.Barrier(16)
+
+    def boot(n: int) -> bytes | None:
+        start.wait()
+        return resolver.resolve(FileRequest(f"00085D{n:06X}.cfg", "tftp")).content
+
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            contents = list(pool.map(boot, range(1, 17)))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert all(f"{999 + n}".encode() in content for n, content in enumerate(contents, 1))
+    line_reads = [s for s in statements if "FROM line_assignments" in s]
+    assert len(line_reads) == 1, f"the site's phones were loaded {len(line_reads)} times"

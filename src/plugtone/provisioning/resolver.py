@@ -218,6 +218,7 @@ class Resolver:
         self._addresses: dict[str, str] = {}
         self._sites: dict[int, SiteView] = {}
         self._lock = threading.Lock()
+        self._phone_loading = threading.Lock()
 
     # -- generation tracking
 
@@ -271,17 +272,24 @@ class Resolver:
         cached = self._phones.get(mac, _MISSING)
         if cached is not _MISSING:
             return cached
-        generation, sites = self.generation, self._sites
-        with self.store.sessions() as session:
-            phone = session.scalar(select(Phone).where(Phone.mac == mac))
-            if phone is None:
-                views: dict[str, PhoneView | None] = {mac: None}
-            else:
-                views = dict(load_phones(session, self._batch(session, phone), sites))
-        if generation == self.generation:  # not views of an inventory already replaced
-            for key, view in views.items():
-                self._phones.put(key, view)
-        return views[mac]
+        # One load at a time: the phones of a booting site miss together, and each
+        # worker thread would otherwise load the same batch; those that waited find
+        # their phone loaded by the batch before them.
+        with self._phone_loading:
+            cached = self._phones.get(mac, _MISSING)
+            if cached is not _MISSING:
+                return cached
+            generation, sites = self.generation, self._sites
+            with self.store.sessions() as session:
+                phone = session.scalar(select(Phone).where(Phone.mac == mac))
+                if phone is None:
+                    views: dict[str, PhoneView | None] = {mac: None}
+                else:
+                    views = dict(load_phones(session, self._batch(session, phone), sites))
+            if generation == self.generation:  # not views of an inventory already replaced
+                for key, view in views.items():
+                    self._phones.put(key, view)
+            return views[mac]
 
     def _batch(self, session: Session, phone: Phone) -> list[Phone]:
         """``phone`` and up to PHONE_BATCH - 1 of its site's phones not cached yet."""
