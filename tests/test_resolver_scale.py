@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import event, select
@@ -28,9 +30,9 @@ def big_site() -> str:
     return f"sites:\n  - {{name: big, sip_server: pbx.example.com}}\nextensions:\n{extensions}\nphones:\n{phones}\n"
 
 
-def test_a_cold_storm_reads_each_sites_extensions_once(store):
-    apply_text(store, big_site())
-    resolver = Resolver(store, default_registry())
+@contextlib.contextmanager
+def statements_run(store) -> Iterator[list[str]]:
+    """The SQL statements the store runs inside the block, in order."""
     statements: list[str] = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
@@ -38,11 +40,18 @@ def test_a_cold_storm_reads_each_sites_extensions_once(store):
 
     event.listen(store.engine, "before_cursor_execute", count)
     try:
+        yield statements
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+
+
+def test_a_cold_storm_reads_each_sites_extensions_once(store):
+    apply_text(store, big_site())
+    resolver = Resolver(store, default_registry())
+    with statements_run(store) as statements:
         for n in range(1, PHONES + 1):
             answer = resolver.resolve(FileRequest(f"00085D{n:06X}.cfg", "tftp"))
             assert answer.status is Status.OK
-    finally:
-        event.remove(store.engine, "before_cursor_execute", count)
     site_member_reads = [s for s in statements if "FROM extensions" in s and "JOIN" not in s]
     assert len(site_member_reads) == 1, len(site_member_reads)
     # the first miss loads the site's phones in one batch: a few dozen statements for the
@@ -68,18 +77,10 @@ def test_a_miss_brings_the_sites_other_phones_along(store):
     apply_text(store, big_site())
     resolver = Resolver(store, default_registry())
     assert resolver.resolve(FileRequest("00085D000007.cfg", "tftp")).status is Status.OK
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", count)
-    try:
+    with statements_run(store) as statements:
         for n in range(1, PHONES + 1):
             answer = resolver.resolve(FileRequest(f"00085D{n:06X}.cfg", "tftp"))
             assert answer.status is Status.OK and f"{999 + n}".encode() in answer.content
-    finally:
-        event.remove(store.engine, "before_cursor_execute", count)
     assert not [s for s in statements if "FROM phones" in s], "a phone was loaded again"
 
 
@@ -109,23 +110,14 @@ def test_phones_of_a_site_missing_together_are_loaded_once(store):
     wait for it instead of loading the same site again."""
     apply_text(store, big_site())
     resolver = Resolver(store, default_registry())
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(store.engine, "before_cursor_execute", count)
     start = threading.Barrier(16)
 
     def boot(n: int) -> bytes | None:
         start.wait()
         return resolver.resolve(FileRequest(f"00085D{n:06X}.cfg", "tftp")).content
 
-    try:
-        with ThreadPoolExecutor(16) as pool:
-            contents = list(pool.map(boot, range(1, 17)))
-    finally:
-        event.remove(store.engine, "before_cursor_execute", count)
+    with statements_run(store) as statements, ThreadPoolExecutor(16) as pool:
+        contents = list(pool.map(boot, range(1, 17)))
     assert all(f"{999 + n}".encode() in content for n, content in enumerate(contents, 1))
     line_reads = [s for s in statements if "FROM line_assignments" in s]
     assert len(line_reads) == 1, f"the site's phones were loaded {len(line_reads)} times"
