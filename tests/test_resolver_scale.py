@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 from plugtone.inventory.models import Phone
 from plugtone.provisioning.resolver import FileRequest, Resolver, Status
 from plugtone.provisioning.views import load_phone, load_phones
+from plugtone.settings import DEFAULT_CACHE_PHONES, load_settings
 from plugtone.vendors import default_registry
 from tests.conftest import EXAMPLE, apply_text
 
@@ -121,3 +122,24 @@ def test_phones_of_a_site_missing_together_are_loaded_once(store):
     assert all(f"{999 + n}".encode() in content for n, content in enumerate(contents, 1))
     line_reads = [s for s in statements if "FROM line_assignments" in s]
     assert len(line_reads) == 1, f"the site's phones were loaded {len(line_reads)} times"
+
+
+def test_a_fleet_larger_than_the_cache_is_still_served_right(store):
+    """``cache_phones`` bounds memory: with room for 50 of 150 phones, every phone still
+    gets its own line, twice over, however the batches evict each other."""
+    apply_text(store, big_site())
+    resolver = Resolver(store, default_registry(), cache_size=50)
+    for _ in range(2):
+        for n in range(1, PHONES + 1):
+            answer = resolver.resolve(FileRequest(f"00085D{n:06X}.cfg", "tftp"))
+            assert answer.status is Status.OK and f"{999 + n}".encode() in answer.content
+    assert len(resolver._phones.items) <= 50
+
+
+def test_cache_phones_comes_from_the_environment_or_the_settings_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("PLUGTONE_CACHE_PHONES", raising=False)
+    assert load_settings(str(tmp_path)).cache_phones == DEFAULT_CACHE_PHONES
+    (tmp_path / "plugtone.toml").write_text("cache_phones = 60000\n")
+    assert load_settings(str(tmp_path)).cache_phones == 60_000
+    monkeypatch.setenv("PLUGTONE_CACHE_PHONES", "120000")
+    assert load_settings(str(tmp_path)).cache_phones == 120_000

@@ -143,6 +143,7 @@ def serve(
         tls_key=settings.tls_key,
         tftp_port=None if tftp == 0 else tftp,
         tftp_max_transfers=tftp_max_transfers or settings.tftp_max_transfers,
+        cache_phones=settings.cache_phones,
         data_dir=settings.data_dir,
         ftp_port=None if ftp == 0 else ftp,
         ftp_factory_accounts=settings.ftp_factory_accounts,

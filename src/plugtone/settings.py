@@ -17,6 +17,7 @@ from plugtone.inventory.store import sqlite_url
 
 DEFAULT_DATA = "./var"
 SETTINGS_FILE = "plugtone.toml"
+DEFAULT_CACHE_PHONES = 20_000
 
 
 def is_root() -> bool:
@@ -38,6 +39,9 @@ class Settings:
     https_port: int
     tftp_port: int
     tftp_max_transfers: int
+    cache_phones: int
+    """Phones whose views and rendered files the resolver keeps in memory; a fleet
+    larger than this renders its files again at every boot storm."""
     ftp_port: int
     ftp_factory_accounts: bool
     ftp_accounts: tuple[tuple[str, str], ...]
@@ -79,6 +83,7 @@ def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Set
         https_port=pick("https_port", ports["https_port"]),
         tftp_port=pick("tftp_port", ports["tftp_port"]),
         tftp_max_transfers=pick("tftp_max_transfers", 1000),
+        cache_phones=pick("cache_phones", DEFAULT_CACHE_PHONES),
         ftp_port=pick("ftp_port", ports["ftp_port"]),
         ftp_factory_accounts=bool(stored.get("ftp_factory_accounts", True)),
         ftp_accounts=_ftp_accounts(stored),

@@ -24,11 +24,14 @@ class Provisioner:
         self.uploads = uploads
 
     @classmethod
-    def for_store(cls, store, registry, data_dir: Path) -> Provisioner:
+    def for_store(
+        cls, store, registry, data_dir: Path, *, cache_phones: int = 20_000
+    ) -> Provisioner:
         uploads = UploadStore(data_dir / "uploads")
         resolver = Resolver(
-            store, registry, uploads=uploads, firmware_files=FileStore(data_dir / "firmware")
-        )
+            store, registry, cache_size=cache_phones, uploads=uploads,
+            firmware_files=FileStore(data_dir / "firmware"),
+        )  # fmt: skip
         resolver.refresh(force=True)
         return cls(resolver, EventRecorder(store), uploads)
 

@@ -186,6 +186,8 @@ _MISSING = object()
 
 PHONE_BATCH = 250
 """Phones loaded together when one misses the cache (see :meth:`Resolver.phone`)."""
+FILES_PER_PHONE = 4
+"""Rendered files and memoized answers kept per phone the caches are sized for."""
 
 
 class Resolver:
@@ -211,10 +213,12 @@ class Resolver:
         self.check_interval = generation_check_interval
         self.generation = -1
         self._checked_at = 0.0
-        self._files = _LRU(cache_size)
+        # cache_size counts phones; a phone has a few files of its own (a master file,
+        # registration, dial plan, directory pages, depending on the vendor)
+        self._files = _LRU(cache_size * FILES_PER_PHONE)
         self._phones = _LRU(cache_size)
         self._answers: dict[tuple, Answer] = {}
-        self._answers_max = cache_size * 4
+        self._answers_max = cache_size * FILES_PER_PHONE
         self._addresses: dict[str, str] = {}
         self._sites: dict[int, SiteView] = {}
         self._lock = threading.Lock()

@@ -37,6 +37,7 @@ class ServeOptions:
     tls_key: Path | None = None
     tftp_port: int | None = None
     tftp_max_transfers: int = 1000
+    cache_phones: int = 20_000
     ftp_port: int | None = None
     ftp_factory_accounts: bool = True
     ftp_accounts: tuple[tuple[str, str], ...] = ()
@@ -57,7 +58,9 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
     """Run until SIGINT/SIGTERM (or cancellation)."""
     store = Store(options.db_url)
     check_schema(store.engine)
-    provisioner = Provisioner.for_store(store, default_registry(), options.data_dir)
+    provisioner = Provisioner.for_store(
+        store, default_registry(), options.data_dir, cache_phones=options.cache_phones
+    )
     collect_garbage_less_often()
     try:
         await serve_with(provisioner, options, ready)
