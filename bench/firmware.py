@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import processes
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,31 +112,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextlib.contextmanager
-def running(command: Sequence[str], log: Path, probe: str, **popen) -> Iterator[subprocess.Popen]:
+def running(command: Sequence[str], log: Path, probe: str, **popen):
     """Start ``command``, wait until ``probe`` answers over HTTP, stop it afterwards."""
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **popen)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{command[0]} exited: {log.read_text()[-2000:]}")
-                try:
-                    httpx.head(probe, timeout=1)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{command[0]} did not answer in 30 s") from None
-                    time.sleep(0.1)
-            yield process
-        finally:
-            process.terminate()
+
+    def answering(process: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited: {log.read_text()[-2000:]}")
             try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                httpx.head(probe, timeout=1)
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{command[0]} did not answer in 30 s") from None
+                time.sleep(0.1)
+
+    return processes.running(command, log, answering, **popen)
 
 
 def run_cli(*args: str, data: Path) -> subprocess.CompletedProcess:

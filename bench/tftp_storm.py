@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import shutil
@@ -42,10 +41,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import processes
 from tftp_client import PhoneJob, Totals, run_phones
 
 from plugtone.inventory.store import Store
@@ -184,20 +184,9 @@ def wait_udp(port: int, process: subprocess.Popen, timeout: float = 30.0) -> Non
     raise RuntimeError(f"nothing listening on UDP {port} after {timeout} s")
 
 
-@contextlib.contextmanager
-def running(command: Sequence[str], port: int, log: Path) -> Iterator[subprocess.Popen]:
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            wait_udp(port, process)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def running(command: Sequence[str], port: int, log: Path):
+    """Start a TFTP server, wait until it has bound ``port``, stop it afterwards."""
+    return processes.running(command, log, lambda process: wait_udp(port, process))
 
 
 def plugtone_command(data: Path, port: int) -> list[str]:

@@ -209,12 +209,17 @@ def example_server(data: Path, **servers: bool) -> Iterator[RunningServer]:
 
 
 def stop_server(running: RunningServer) -> None:
-    running.process.terminate()
+    stop_process(running.process)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within ``timeout`` seconds."""
+    process.terminate()
     try:
-        running.process.wait(timeout=15)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        running.process.kill()
-        running.process.wait()
+        process.kill()
+        process.wait()
 
 
 def need(tool: str) -> str:

@@ -51,6 +51,7 @@ from plugtone.provisioning.uploads import UploadStore
 from plugtone.servers import runner
 from plugtone.servers.runner import ServeOptions, quiet_disconnects, serve_with
 from plugtone.vendors import default_registry
+from tests.conftest import stop_process
 
 HOST = "127.0.0.1"
 NAME = "firmware.bin"
@@ -231,13 +232,7 @@ class _Started:
     served: Served
 
     def stop(self) -> None:
-        process = self.served.process
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(self.served.process)
 
 
 def start(directory: Path, size: int) -> Served:

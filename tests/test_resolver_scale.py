@@ -143,3 +143,18 @@ def test_cache_phones_comes_from_the_environment_or_the_settings_file(tmp_path, 
     assert load_settings(str(tmp_path)).cache_phones == 60_000
     monkeypatch.setenv("PLUGTONE_CACHE_PHONES", "120000")
     assert load_settings(str(tmp_path)).cache_phones == 120_000
+
+
+def test_a_common_file_is_memoized_once_whatever_address_asks(store):
+    """The memo keys on the MAC remembered for an address, not on the address: phones
+    that are not known yet share one answer for a common file, from any address."""
+    apply_text(store, EXAMPLE.read_text())
+    resolver = Resolver(store, default_registry())
+    first = resolver.resolve(FileRequest("aastra.cfg", "tftp", client_address="10.0.0.7"))
+    assert first.status is Status.OK and first.mac is None
+    for address in ("10.0.0.8", "10.9.9.9", "192.168.1.20"):
+        assert resolver.cached(FileRequest("aastra.cfg", "tftp", client_address=address)) is first
+    # an address tied to a phone gets an answer naming that phone (for the event log)
+    resolver.remember_address("10.0.0.8", "00085D000001")
+    named = resolver.resolve(FileRequest("aastra.cfg", "tftp", client_address="10.0.0.8"))
+    assert named.mac == "00085D000001" and named.content == first.content

@@ -1,0 +1,36 @@
+"""Starting and stopping the servers a benchmark measures, the same way for every bench."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def running(
+    command: Sequence[str],
+    log: Path,
+    wait_ready: Callable[[subprocess.Popen], None],
+    **popen,
+) -> Iterator[subprocess.Popen]:
+    """Start ``command`` with its output in ``log``, wait until ``wait_ready`` returns
+    (it raises when the server never comes up), and stop the server afterwards."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, **popen)
+        try:
+            wait_ready(process)
+            yield process
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
