@@ -22,7 +22,9 @@ from plugtone.inventory.store import Store, StoreError, check_schema, migrate
 from plugtone.inventory.yaml_source import SourceError, load_located
 from plugtone.macaddr import MacError, colon_mac, normalize_mac
 from plugtone.provisioning.resolver import FileRequest, Resolver, Status
-from plugtone.services.inventory_apply import ApplyRefused, apply_document
+from plugtone.services.actors import local_admin
+from plugtone.services.errors import Invalid, ServiceError
+from plugtone.services.inventory import apply_inventory
 from plugtone.services.inventory_export import export_yaml
 from plugtone.settings import SETTINGS_FILE, Settings, load_settings
 from plugtone.vendors import default_registry
@@ -61,6 +63,19 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
+def run_service(settings: Settings, call):
+    """Open the store, run one service call, and turn its refusal into one clean exit."""
+    store = open_store(settings)
+    try:
+        return call(store)
+    except Invalid as error:
+        _fail_with(error.problems)
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    finally:
+        store.dispose()
+
+
 @click.group()
 @click.version_option(package_name="plugtone")
 def main() -> None:
@@ -96,11 +111,28 @@ def init(settings: Settings, tls: bool) -> None:
     finally:
         store.dispose()
     click.echo(f"store ready: {_safe_url(settings.db_url)}")
+    _first_admin(settings)
     if tls and not settings.tls_ready:
         from plugtone.tls import generate_self_signed
 
         generate_self_signed(settings.tls_cert, settings.tls_key)
         click.echo(f"self-signed certificate: {settings.tls_cert}")
+
+
+def _first_admin(settings: Settings) -> None:
+    """On a store with no users, create ``admin`` and print its password once."""
+    import os
+
+    from plugtone.services.accounts import ensure_first_admin
+
+    given = os.environ.get("PLUGTONE_ADMIN_PASSWORD") or None
+    password = run_service(settings, lambda store: ensure_first_admin(store, given))
+    if password is None:
+        return
+    if given:
+        click.echo("admin user 'admin' created with the password in PLUGTONE_ADMIN_PASSWORD")
+    else:
+        click.echo(f"admin user 'admin' created; password (shown once): {password}")
 
 
 @main.command()
@@ -173,32 +205,26 @@ def apply(settings: Settings, file: Path, dry_run: bool, prune: bool) -> None:
         raise click.ClickException(f"cannot read {file}: {error.strerror}") from None
     except SourceError as error:
         raise click.ClickException(str(error)) from None
-    document, problems = parse_document(located, default_registry())
+    registry = default_registry()
+    document, problems = parse_document(located, registry)
     if problems:
         _fail_with(problems)
-    store = open_store(settings)
-    try:
-        with store.sessions() as session:
-            try:
-                result = apply_document(session, document, prune=prune, registry=default_registry())
-            except ApplyRefused as refused:
-                session.rollback()
-                _fail_with(refused.problems)
-            for change in result.changes:
-                click.echo(str(change))
-            if dry_run:
-                session.rollback()
-                click.echo(f"dry run: {len(result.changes)} change(s), nothing written")
-                return
-            session.commit()
-        if result.changes:
-            click.echo(
-                f"applied {len(result.changes)} change(s); inventory generation {result.generation}"
-            )
-        else:
-            click.echo("no changes")
-    finally:
-        store.dispose()
+    result = run_service(
+        settings,
+        lambda store: apply_inventory(
+            store, local_admin(), document, registry, prune=prune, dry_run=dry_run
+        ),
+    )
+    for change in result.changes:
+        click.echo(str(change))
+    if dry_run:
+        click.echo(f"dry run: {len(result.changes)} change(s), nothing written")
+    elif result.changes:
+        click.echo(
+            f"applied {len(result.changes)} change(s); inventory generation {result.generation}"
+        )
+    else:
+        click.echo("no changes")
 
 
 def _fail_with(problems) -> None:
@@ -321,6 +347,10 @@ def _seen(state: DeviceState | None) -> str:
 from plugtone.cli_firmware import register as _register_firmware  # noqa: E402
 
 _register_firmware(main, common, open_store)
+
+from plugtone.cli_accounts import register as _register_accounts  # noqa: E402
+
+_register_accounts(main, common, run_service, _table)
 
 
 @main.command()

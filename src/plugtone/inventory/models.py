@@ -407,3 +407,62 @@ class ProvisioningEvent(Base):
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
     detail: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class User(Base):
+    """A person or script that administers plugtone (the admin listener, the CLI).
+
+    Only an argon2 hash of the password is kept. ``role`` is ``viewer``, ``operator``
+    or ``admin``; the service layer checks it for every caller.
+    """
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API; only its SHA-256 is stored.
+
+    Tokens are long random strings (not passwords people choose), so a fast hash is
+    enough and lets every API request be checked with one indexed lookup. ``prefix``
+    (the first characters of the token) names it in listings without revealing it.
+    """
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditEntry(Base):
+    """One change (or one disclosure) made through the service layer: who, when, what.
+
+    ``before`` and ``after`` hold the object's neutral fields with every secret masked;
+    no password ever reaches this table. One unit of work writes one row per object it
+    changed, all with the same ``batch`` so an admin can see what one apply did.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_kind_key", "kind", "key"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    batch: Mapped[str] = mapped_column(String(32), index=True)
+    actor: Mapped[str] = mapped_column(String(96))
+    via: Mapped[str] = mapped_column(String(16))
+    """``cli``, ``api``, ``ui``: the face the change came through."""
+    action: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(255))
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
