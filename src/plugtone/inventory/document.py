@@ -37,6 +37,19 @@ TRANSPORTS = ("udp", "tcp", "tls")
 CODECS = ("pcmu", "pcma", "g722", "g729", "g726", "ilbc", "opus", "gsm")
 CONFIG_SERVER_SCHEMES = ("tftp", "ftp", "http", "https")
 TOP_LEVEL = ("branding", "sites", "extensions", "phones", "models")
+# The fields each entry may have, in every face (file, CSV, API): a face that knows a
+# field the checker does not, or misses one, is caught by tests/test_csv_import.py.
+SITE_FIELDS = (
+    "name", "sip_server", "sip_transport", "timezone", "ntp_servers", "dial_plan",
+    "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
+    "codecs", "config_server", "resync_time", "nat", "public_url", "keys", "directory",
+    "branding", "firmware", "ftp_account", "vendor_settings",
+)  # fmt: skip
+EXTENSION_FIELDS = ("number", "site", "name", "auth_user", "password", "shared")
+PHONE_FIELDS = (
+    "mac", "model", "site", "lines", "keys", "vendor_settings", "description", "branding",
+    "firmware",
+)  # fmt: skip
 FTP_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 DIAL_RE = re.compile(r"^[0-9A-Za-z*#+@._:-]{1,64}$")
 MAX_LOGO_BYTES = 2 * 1024 * 1024
@@ -448,12 +461,6 @@ class _Checker:
     # -- entries
 
     def site(self, item: Any, path: Path) -> SiteSpec | None:
-        allowed = (
-            "name", "sip_server", "sip_transport", "timezone", "ntp_servers", "dial_plan",
-            "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
-            "codecs", "config_server", "resync_time", "nat", "public_url", "keys", "directory",
-            "branding", "firmware", "ftp_account", "vendor_settings",
-        )  # fmt: skip
         if isinstance(item, dict) and "logo" in item:
             self.fail(
                 (*path, "logo"),
@@ -461,7 +468,7 @@ class _Checker:
                 " and give the site 'branding: <name>'",
             )
             item = {key: value for key, value in item.items() if key != "logo"}
-        item = self.mapping(item, path, allowed)
+        item = self.mapping(item, path, SITE_FIELDS)
         if item is None:
             return None
         before = len(self.problems)
@@ -624,8 +631,7 @@ class _Checker:
         return LogoSpec(where, hashlib.sha256(content).hexdigest(), content, media_type)
 
     def extension(self, item: Any, path: Path) -> ExtensionSpec | None:
-        allowed = ("number", "site", "name", "auth_user", "password", "shared")
-        item = self.mapping(item, path, allowed)
+        item = self.mapping(item, path, EXTENSION_FIELDS)
         if item is None:
             return None
         before = len(self.problems)
@@ -666,11 +672,7 @@ class _Checker:
         return result
 
     def phone(self, item: Any, path: Path) -> PhoneSpec | None:
-        allowed = (
-            "mac", "model", "site", "lines", "keys", "vendor_settings", "description", "branding",
-            "firmware",
-        )  # fmt: skip
-        item = self.mapping(item, path, allowed)
+        item = self.mapping(item, path, PHONE_FIELDS)
         if item is None:
             return None
         before = len(self.problems)
