@@ -307,14 +307,9 @@ def phones(settings: Settings, unassigned: bool, firmware: bool) -> None:
 
 
 def _firmware_table(settings: Settings) -> None:
-    from plugtone.services.firmware_pins import firmware_report
+    from plugtone.services.firmware import firmware_report
 
-    store = open_store(settings)
-    try:
-        with store.sessions() as session:
-            report = firmware_report(session)
-    finally:
-        store.dispose()
+    report = run_service(settings, lambda store: firmware_report(store, local_admin()))
     header = ("MAC", "MODEL", "SITE", "RUNNING", "TARGET", "PIN", "LAST OFFERED", "DELIVERED",
               "LAST RESULT")  # fmt: skip
     rows = [
@@ -346,7 +341,7 @@ def _seen(state: DeviceState | None) -> str:
 
 from plugtone.cli_firmware import register as _register_firmware  # noqa: E402
 
-_register_firmware(main, common, open_store)
+_register_firmware(main, common, run_service)
 
 from plugtone.cli_accounts import register as _register_accounts  # noqa: E402
 

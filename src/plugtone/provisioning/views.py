@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugtone.firmware.targets import phone_targets
 from plugtone.inventory.models import (
     Blob,
     BrandingFile,
@@ -25,7 +26,6 @@ from plugtone.inventory.models import (
     Site,
     VendorSetting,
 )
-from plugtone.services.firmware_pins import phone_targets
 from plugtone.vendors.base import (
     BrandingFile as BrandingFileView,
 )

@@ -1,39 +1,32 @@
-"""Firmware pins in the store: set, check, stage, promote, and resolve per phone.
+"""Firmware pins in the store: set, check, stage and promote.
 
-The inventory file (``firmware:`` on models, sites and phones) and the
-``plugtone firmware pin`` command both end here, so a pin follows one set of rules:
-every phone a pin governs must have a release of that version for its model, a
-pin the vendor plug-in calls risky (a downgrade below a stated floor) needs
-``force``, and a staged pin's first wave is chosen once, when it is set.
+The inventory file (``firmware:`` on models, sites and phones) and the pin use
+cases of ``services.firmware`` (the CLI, the API) both end here, so a pin follows
+one set of rules: every phone a pin governs must have a release of that version for
+its model, a pin the vendor plug-in calls risky (a downgrade below a stated floor)
+needs ``force``, and a staged pin's first wave is chosen once, when it is set.
+What each phone should run is ``firmware.targets``: the provisioning side reads it
+on every boot and must not depend on this layer.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from plugtone.firmware.pins import NONE, Pin, Target, choose_wave, governing, target
+from plugtone.firmware.pins import NONE, choose_wave, governing, target
 from plugtone.firmware.repository import release_view
+from plugtone.firmware.targets import OwnerKey, PinTable, owner_key
 from plugtone.inventory.document import PinSpec
-from plugtone.inventory.models import (
-    DeviceFirmware,
-    DeviceState,
-    FirmwarePin,
-    FirmwareRelease,
-    ModelProfile,
-    Phone,
-    Site,
-)
+from plugtone.inventory.models import FirmwarePin, FirmwareRelease, ModelProfile, Phone, Site
 from plugtone.vendors import VendorRegistry
-from plugtone.vendors.base import FirmwareView
 
-OwnerKey = tuple[str, int, str | None]
-"""``(column, owner id, applies_to)``: one pin's place."""
+__all__ = ["OwnerKey", "describe", "new_pin", "promote", "replace_pins", "settle"]
 
 
 def new_pin(
@@ -110,74 +103,6 @@ def replace_pins(session: Session, column: str, owner_id: int, specs: list[PinSp
     return diffs
 
 
-@dataclass(frozen=True)
-class _Device:
-    mac: str
-    vendor: str
-    model: str
-    phone_id: int
-    site_id: int
-
-
-def _as_pin(row: FirmwarePin, level: str) -> Pin:
-    return Pin(
-        level=level,
-        version=row.version,
-        applies_to=row.applies_to,
-        previous_version=row.previous_version,
-        first_wave=row.first_wave,
-        wave=frozenset(row.wave or ()),
-        promoted=row.promoted,
-        id=row.id,
-    )
-
-
-def _level(row: FirmwarePin) -> str:
-    if row.phone_id is not None:
-        return "phone"
-    return "site" if row.site_id is not None else "model"
-
-
-def _owner_key(row: FirmwarePin) -> OwnerKey:
-    level = _level(row)
-    column = {"phone": "phone_id", "site": "site_id", "model": "model_profile_id"}[level]
-    return column, getattr(row, column), row.applies_to
-
-
-class PinTable:
-    """Every pin and phone in memory, for checks that look at the whole inventory."""
-
-    def __init__(self, session: Session) -> None:
-        self.rows = list(session.scalars(select(FirmwarePin)))
-        profiles = {profile.id: profile.model for profile in session.scalars(select(ModelProfile))}
-        self.by_phone: dict[int, list[FirmwarePin]] = defaultdict(list)
-        self.by_site: dict[int, list[FirmwarePin]] = defaultdict(list)
-        self.by_model: dict[str, list[FirmwarePin]] = defaultdict(list)
-        for row in self.rows:
-            if row.phone_id is not None:
-                self.by_phone[row.phone_id].append(row)
-            elif row.site_id is not None:
-                self.by_site[row.site_id].append(row)
-            elif row.model_profile_id in profiles:
-                self.by_model[profiles[row.model_profile_id]].append(row)
-        self.devices = [
-            _Device(mac, vendor, model, phone_id, site_id)
-            for mac, vendor, model, phone_id, site_id in session.execute(
-                select(Phone.mac, Phone.vendor, Phone.model, Phone.id, Phone.site_id)
-            )
-        ]
-
-    def rows_for(self, device: _Device) -> list[tuple[FirmwarePin, Pin]]:
-        result = []
-        for level, rows in (
-            ("phone", self.by_phone.get(device.phone_id, ())),
-            ("site", self.by_site.get(device.site_id, ())),
-            ("model", self.by_model.get(device.model, ())),
-        ):
-            result += [(row, _as_pin(row, level)) for row in rows]
-        return result
-
-
 def settle(
     session: Session,
     registry: VendorRegistry | None,
@@ -200,7 +125,7 @@ def settle(
     problems: dict[tuple[str, str], None] = {}
 
     def where(row: FirmwarePin) -> str:
-        return places.get(_owner_key(row)) or _describe(session, row)
+        return places.get(owner_key(row)) or describe(session, row)
 
     for device in table.devices:
         pairs = table.rows_for(device)
@@ -262,7 +187,8 @@ def _freeze_waves(table: PinTable) -> None:
         row.wave = sorted(choose_wave(row.first_wave or "", row.version, governed[pin_id]))
 
 
-def _describe(session: Session, row: FirmwarePin) -> str:
+def describe(session: Session, row: FirmwarePin) -> str:
+    """A pin's owner in words: ``site hq (7960)``, ``phone 00085D000001``."""
     if row.phone_id is not None:
         phone = session.get(Phone, row.phone_id)
         return f"phone {phone.mac if phone else row.phone_id}"
@@ -281,117 +207,6 @@ def promote(session: Session, rows: Iterable[FirmwarePin]) -> list[str]:
         if row.first_wave and not row.promoted:
             row.promoted = True
             row.changed_at = datetime.now(UTC)
-            changed.append(f"{_describe(session, row)}: {row.version} promoted to every phone")
+            changed.append(f"{describe(session, row)}: {row.version} promoted to every phone")
     session.flush()
     return changed
-
-
-# -- phones (the resolver's views)
-
-
-def phone_targets(
-    session: Session, phones: Sequence[Phone]
-) -> dict[int, tuple[Target, FirmwareView | None]]:
-    """What each of ``phones`` should run, and the release (``None`` when left alone or
-    missing), by phone id.  Three queries whatever the number of phones: the resolver
-    loads the phones of a booting site together."""
-    if not phones:
-        return {}
-    profiles = dict(
-        session.execute(
-            select(ModelProfile.model, ModelProfile.id).where(
-                ModelProfile.model.in_({phone.model for phone in phones})
-            )
-        ).all()
-    )
-    conditions = [
-        FirmwarePin.phone_id.in_([phone.id for phone in phones]),
-        FirmwarePin.site_id.in_({phone.site_id for phone in phones}),
-    ]
-    if profiles:
-        conditions.append(FirmwarePin.model_profile_id.in_(set(profiles.values())))
-    pins: dict[tuple[str, int], list[Pin]] = defaultdict(list)
-    for row in session.scalars(select(FirmwarePin).where(or_(*conditions))):
-        level = _level(row)
-        owner = {"phone": row.phone_id, "site": row.site_id, "model": row.model_profile_id}
-        pins[level, owner[level]].append(_as_pin(row, level))
-    releases: dict[tuple[str, str], FirmwareView | None] = {}
-    results: dict[int, tuple[Target, FirmwareView | None]] = {}
-    for phone in phones:
-        governing_pins = [
-            *pins.get(("phone", phone.id), ()),
-            *pins.get(("site", phone.site_id), ()),
-            *pins.get(("model", profiles.get(phone.model, -1)), ()),
-        ]
-        outcome = target(governing_pins, phone.mac, phone.vendor, phone.model)
-        release = None
-        if outcome.version is not None:
-            key = (phone.vendor, outcome.version)
-            if key not in releases:
-                row = session.scalar(
-                    select(FirmwareRelease).where(
-                        FirmwareRelease.vendor == phone.vendor,
-                        FirmwareRelease.version == outcome.version,
-                    )
-                )
-                releases[key] = release_view(row) if row is not None else None
-            release = releases[key]
-        if release is not None and phone.model in release.models:
-            results[phone.id] = (outcome, release)
-        else:
-            results[phone.id] = (outcome, None)
-    return results
-
-
-def phone_target(session: Session, phone: Phone) -> tuple[Target, FirmwareView | None]:
-    """What ``phone`` should run, and the release (``None`` when left alone or missing)."""
-    return phone_targets(session, [phone])[phone.id]
-
-
-@dataclass(frozen=True)
-class FirmwareRow:
-    """One line of ``plugtone phones --firmware``."""
-
-    mac: str
-    model: str
-    site: str
-    running: str | None
-    target: str | None
-    pin: str
-    last_offered: datetime | None
-    delivered: str | None
-    last_result: str | None
-
-
-def firmware_report(session: Session) -> list[FirmwareRow]:
-    """Every assigned phone's firmware: running, target, and what was sent."""
-    table = PinTable(session)
-    sites = {site.id: site.name for site in session.scalars(select(Site))}
-    states = {row.mac: row for row in session.scalars(select(DeviceFirmware))}
-    seen = dict(session.execute(select(DeviceState.mac, DeviceState.firmware_version)).all())
-    rows = []
-    for device in sorted(table.devices, key=lambda item: item.mac):
-        pins = [pin for _, pin in table.rows_for(device)]
-        outcome = target(pins, device.mac, device.vendor, device.model)
-        if outcome.pin is None:
-            source = "-"
-        else:
-            source = outcome.pin.level + (
-                f" ({outcome.pin.applies_to})" if outcome.pin.applies_to else ""
-            )
-            if outcome.waiting:
-                source += f", waiting for {outcome.pin.version} (not in first wave)"
-            elif outcome.pin.first_wave and not outcome.pin.promoted:
-                source += ", first wave"
-        state = states.get(device.mac)
-        running = seen.get(device.mac) or (state.running_version if state else None)
-        rows.append(
-            FirmwareRow(
-                mac=device.mac, model=device.model, site=sites.get(device.site_id, "?"),
-                running=running, target=outcome.version, pin=source,
-                last_offered=state.offered_at if state else None,
-                delivered=state.delivered_version if state else None,
-                last_result=state.last_result if state else None,
-            )
-        )  # fmt: skip
-    return rows
