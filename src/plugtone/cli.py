@@ -14,15 +14,13 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from plugtone.inventory.document import parse_document
-from plugtone.inventory.models import DeviceState, LineAssignment, Phone, Site
 from plugtone.inventory.store import Store, StoreError, check_schema, migrate
 from plugtone.inventory.yaml_source import SourceError, load_located
 from plugtone.macaddr import MacError, colon_mac, normalize_mac
-from plugtone.provisioning.resolver import FileRequest, Resolver, Status
 from plugtone.services.actors import local_admin
+from plugtone.services.devices import SeenInfo
 from plugtone.services.errors import Invalid, ServiceError
 from plugtone.services.inventory import apply_inventory
 from plugtone.services.inventory_export import export_yaml
@@ -276,33 +274,35 @@ def export_tree_command(settings: Settings, directory: Path, world_readable: boo
               help="Firmware state: running, target, pin, last offered, last result.")  # fmt: skip
 def phones(settings: Settings, unassigned: bool, firmware: bool) -> None:
     """List phones, with what plugtone last saw of each, and unassigned devices."""
+    from plugtone.services.devices import MAX_LIMIT, list_phones, list_unassigned
+
     if firmware:
         _firmware_table(settings)
         return
-    store = open_store(settings)
-    try:
-        with store.sessions() as session:
-            seen = {state.mac: state for state in session.scalars(select(DeviceState))}
-            rows = []
-            if not unassigned:
-                sites = {site.id: site.name for site in session.scalars(select(Site))}
-                line_counts: dict[int, int] = {}
-                for assignment in session.scalars(select(LineAssignment)):
-                    line_counts[assignment.phone_id] = line_counts.get(assignment.phone_id, 0) + 1
-                for phone in session.scalars(select(Phone).order_by(Phone.mac)):
-                    state = seen.pop(phone.mac, None)
-                    rows.append((colon_mac(phone.mac), phone.model, sites[phone.site_id],
-                                 str(line_counts.get(phone.id, 0)), _seen(state)))  # fmt: skip
-            else:
-                assigned = set(session.scalars(select(Phone.mac)))
-                seen = {mac: state for mac, state in seen.items() if mac not in assigned}
-            for mac, state in sorted(seen.items()):
-                if unassigned or not session.scalar(select(Phone.id).where(Phone.mac == mac)):
-                    rows.append(
-                        (colon_mac(mac), state.model or "?", "(unassigned)", "-", _seen(state))
-                    )
-    finally:
-        store.dispose()
+
+    def every(store, page_of) -> list:
+        """All items, a page at a time (a fleet can be larger than one page)."""
+        items, after = [], None
+        while True:
+            page = page_of(store, local_admin(), after=after, limit=MAX_LIMIT)
+            items += page.items
+            after = page.next
+            if after is None:
+                return items
+
+    found, seen = run_service(
+        settings,
+        lambda store: ([] if unassigned else every(store, list_phones),
+                       every(store, list_unassigned)),
+    )  # fmt: skip
+    rows = [
+        (colon_mac(phone.mac), phone.model, phone.site, str(len(phone.lines)), _seen(phone.seen))
+        for phone in found
+    ]
+    rows += [
+        (colon_mac(device.mac), device.seen.model or "?", "(unassigned)", "-", _seen(device.seen))
+        for device in seen
+    ]
     _table(("MAC", "MODEL", "SITE", "LINES", "LAST SEEN"), rows)
 
 
@@ -331,12 +331,12 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> None:
         )
 
 
-def _seen(state: DeviceState | None) -> str:
-    if state is None:
+def _seen(seen: SeenInfo | None) -> str:
+    if seen is None:
         return "never"
-    when = state.last_seen.strftime("%Y-%m-%d %H:%M:%S")
-    version = f" v{state.firmware_version}" if state.firmware_version else ""
-    return f"{when} from {state.last_address or '?'}{version}"
+    when = seen.last_seen.strftime("%Y-%m-%d %H:%M:%S")
+    version = f" v{seen.firmware_version}" if seen.firmware_version else ""
+    return f"{when} from {seen.address or '?'}{version}"
 
 
 from plugtone.cli_firmware import register as _register_firmware  # noqa: E402
@@ -355,23 +355,23 @@ _register_accounts(main, common, run_service, _table)
 def uploads(settings: Settings, mac: str, name: str | None) -> None:
     """List (or print) what phone MAC uploaded: logs, overrides, contacts."""
     from plugtone.provisioning.uploads import UploadStore
+    from plugtone.services.devices import list_uploads, upload_content
 
-    try:
-        normalized = normalize_mac(mac)
-    except MacError as error:
-        raise click.ClickException(str(error)) from None
-    store = UploadStore(settings.data_dir / "uploads")
-    files = store.list(normalized)
+    normalized = _mac_argument(mac)
+    files = UploadStore(settings.data_dir / "uploads")
     if name is not None:
-        match = next((item for item in files if item.name.lower() == name.lower()), None)
-        if match is None:
-            raise click.ClickException(f"{colon_mac(normalized)} has uploaded no {name}")
-        sys.stdout.buffer.write((store.root / normalized / match.name).read_bytes())
+        shown = run_service(
+            settings,
+            lambda store: upload_content(store, local_admin(), files, normalized, name,
+                                         reveal=True),
+        )  # fmt: skip
+        sys.stdout.buffer.write(shown.content)
         return
-    if not files:
+    found = run_service(settings, lambda store: list_uploads(store, local_admin(), files, mac))
+    if not found:
         click.echo(f"{colon_mac(normalized)} has uploaded nothing")
         return
-    for item in files:
+    for item in found:
         click.echo(f"{item.modified:%Y-%m-%d %H:%M:%S}  {item.size:>9}  {item.name}")
 
 
@@ -380,22 +380,55 @@ def uploads(settings: Settings, mac: str, name: str | None) -> None:
 @click.argument("mac")
 @click.argument("file")
 def render(settings: Settings, mac: str, file: str) -> None:
-    """Print exactly what phone MAC would be served for FILE."""
+    """Print exactly what phone MAC would be served for FILE (secrets included)."""
+    from plugtone.services.devices import rendered_file
+
+    normalized = _mac_argument(mac)
+    shown = run_service(
+        settings,
+        lambda store: rendered_file(store, default_registry(), local_admin(), normalized, file,
+                                    reveal=True),
+    )  # fmt: skip
+    sys.stdout.buffer.write(shown.content)
+
+
+@main.command()
+@common
+@click.argument("mac")
+@click.option("--site", required=True, help="The site the phone joins.")
+@click.option("--model", default=None, help="Its model (default: the one the device reported).")
+@click.option(
+    "--line",
+    "lines",
+    multiple=True,
+    metavar="EXTENSION",
+    help="Extension (NUMBER or SITE/NUMBER) of the next line; repeat for line 1, 2...",
+)
+@click.option("--description", default=None, help="Where the phone is, who uses it.")
+def claim(settings: Settings, mac: str, site: str, model: str | None, lines: tuple[str, ...],
+          description: str | None) -> None:  # fmt: skip
+    """Add device MAC, seen but not in the inventory, as a phone at SITE."""
+    from plugtone.services.devices import claim_device
+
+    result = run_service(
+        settings,
+        lambda store: claim_device(store, local_admin(), mac, site=site, model=model,
+                                   lines=list(lines), description=description),
+    )  # fmt: skip
+    for change in result.changes:
+        click.echo(change)
+    phone = result.phone
+    click.echo(
+        f"claimed {colon_mac(phone.mac)}: {phone.model} at {phone.site}"
+        + (f"; inventory generation {result.generation}" if result.generation else "")
+    )
+
+
+def _mac_argument(text: str) -> str:
     try:
-        normalized = normalize_mac(mac)
+        return normalize_mac(text)
     except MacError as error:
         raise click.ClickException(str(error)) from None
-    store = open_store(settings)
-    try:
-        resolver = Resolver(store, default_registry())
-        answer = resolver.resolve(FileRequest(path=file, transport="cli", mac=normalized))
-    finally:
-        store.dispose()
-    if answer.status is not Status.OK or answer.content is None:
-        raise click.ClickException(
-            f"{file}: not served to {colon_mac(normalized)} ({answer.detail or 'not found'})"
-        )
-    sys.stdout.buffer.write(answer.content)
 
 
 def _safe_url(url: str) -> str:
