@@ -235,16 +235,29 @@ def _fail_with(problems) -> None:
 @common
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")  # fmt: skip
-def export(settings: Settings, output: Path | None) -> None:
-    """Write the inventory in the inventory file format."""
-    store = open_store(settings)
-    try:
-        with store.sessions() as session:
-            text = export_yaml(session)
-    finally:
-        store.dispose()
+@click.option("--format", "output_format", type=click.Choice(["yaml", "csv"]), default="yaml",
+              help="The inventory file (yaml), or a sheet of one kind (csv).")  # fmt: skip
+@click.option("--kind", type=click.Choice(["phones", "extensions"]), default=None,
+              help="With --format csv: what the sheet lists (default phones).")  # fmt: skip
+def export(settings: Settings, output: Path | None, output_format: str, kind: str | None) -> None:
+    """Write the inventory in the inventory file format, or phones or extensions as CSV."""
+    if output_format == "csv":
+        from plugtone.services.csv_export import export_csv
+
+        sheet = kind or "phones"
+        text = run_service(settings, lambda store: export_csv(store, local_admin(), sheet))
+    elif kind is not None:
+        raise click.UsageError("--kind is for --format csv (the inventory file has every kind)")
+    else:
+        store = open_store(settings)
+        try:
+            with store.sessions() as session:
+                text = export_yaml(session)
+        finally:
+            store.dispose()
     if output:
-        output.write_text(text, encoding="utf-8")
+        with output.open("w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
     else:
         click.echo(text, nl=False)
 
@@ -435,3 +448,8 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+from plugtone.cli_import import register as _register_import  # noqa: E402
+
+_register_import(main, common, open_store)
