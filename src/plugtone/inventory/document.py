@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from plugtone.inventory.gc_pause import gc_paused
 from plugtone.inventory.yaml_source import Located, Path
 from plugtone.macaddr import MacError, normalize_mac
 from plugtone.vendors import UnknownModel, VendorRegistry
@@ -882,6 +883,11 @@ class _Checker:
 
 def parse_document(located: Located, registry: VendorRegistry) -> tuple[Document, list[Problem]]:
     """Check every entry of ``located``; return the specs and all problems found."""
+    with gc_paused():  # a spec per entry, all kept: see gc_pause
+        return _parse_document(located, registry)
+
+
+def _parse_document(located: Located, registry: VendorRegistry) -> tuple[Document, list[Problem]]:
     checker = _Checker(located, registry)
     document = Document()
     root = checker.mapping(located.data, (), TOP_LEVEL)

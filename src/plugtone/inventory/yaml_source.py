@@ -1,12 +1,24 @@
 """YAML loading that remembers where every value came from.
 
 Admins edit inventory files by hand; an error must name the file, line and column.
-PyYAML's composer gives node positions, so we build plain Python values from the
+PyYAML's composers give node positions, so we build plain Python values from the
 node tree ourselves and keep a map from each value's path to its position.
 
-Aliases and anchors are refused: an inventory never needs them, and they are how
-a small hostile file expands into a huge one ("billion laughs"). Duplicate mapping
-keys are refused too, since PyYAML would silently keep the last one.
+The node tree comes from libyaml's C composer when PyYAML was built with it: the
+pure-Python composer costs about a second per thousand phones, the C one a tenth of
+that. Tag resolution, which the C composer calls back into Python for on every node,
+is a table lookup here instead of PyYAML's general path-resolver machinery. Without
+libyaml, the pure composer does the same work, slower.
+
+Aliases and anchors are refused: an inventory never needs them, and they are how a
+small hostile file expands into a huge one ("billion laughs"). The pure composer
+refuses an alias when it meets one; the C composer hands back the anchored node
+again, so the builder refuses any node it meets twice. Duplicate mapping keys are
+refused (PyYAML would silently keep the last one), so are merge keys (``<<``), more
+than :data:`MAX_NODES` values, more than :data:`MAX_BYTES` of text and nesting deeper
+than :data:`MAX_DEPTH` (the C composer recurses on the C stack, which a deep enough
+``[[[[...`` would overflow). Whenever the C path finds a problem, the file is read
+again by the pure path, so every message and position is the pure composer's.
 """
 
 from __future__ import annotations
@@ -18,8 +30,32 @@ import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-MAX_BYTES = 32 * 1024 * 1024
-MAX_NODES = 2_000_000
+from plugtone.inventory.gc_pause import gc_paused
+
+MAX_BYTES = 256 * 1024 * 1024
+"""Large enough for 100,000 phones with lines, keys and settings in block style
+(about 45 MiB), with room; the cap bounds memory, not expansion (aliases are refused)."""
+MAX_NODES = 16_000_000
+"""About 60 values per phone at 100,000 phones, with room."""
+MAX_DEPTH = 64
+"""An inventory nests six levels deep at most (phones, a phone, vendor_settings, ...)."""
+
+STR_TAG = "tag:yaml.org,2002:str"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_PLAIN_TAGS = tuple(
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp")
+)
+"""Scalar tags built by calling SafeConstructor's function directly (no bookkeeping)."""
+_MAP_TAG = "tag:yaml.org,2002:map"
+_WILDCARD = tuple(yaml.SafeLoader.yaml_implicit_resolvers.get(None, ()))  # type: ignore[call-overload]
+_IMPLICIT: dict[str, tuple] = {
+    first: tuple(resolvers) + _WILDCARD
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    if first is not None
+}
+"""SafeLoader's implicit resolvers (bool, int, float, null, ...) by a plain scalar's
+first character, as PyYAML's ``resolve`` looks them up."""
 
 Path = tuple[str | int, ...]
 
@@ -50,19 +86,70 @@ class Located:
         return f"{self.filename}:{line}:{column}"
 
 
-class _NoAliasLoader(yaml.SafeLoader):
+class _TooDeep(Exception):
+    """Nesting beyond :data:`MAX_DEPTH`; ``mark`` is known on the pure path only."""
+
+    def __init__(self, mark: Any = None) -> None:
+        super().__init__("too deep")
+        self.mark = mark
+
+
+class _FoundAlias(Exception):
+    """The C path met a node twice: an alias. The pure path says where."""
+
+
+class _TableResolver:
+    """Tag resolution without path resolvers (SafeLoader has none), plus a depth cap.
+
+    Both composers call ``descend_resolver``/``ascend_resolver`` around every node and
+    ``resolve`` for every node; PyYAML's own versions are general and slow.
+    """
+
+    depth = 0
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _TooDeep(getattr(self, "_mark", None))
+
+    def ascend_resolver(self) -> None:
+        self.depth -= 1
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            if implicit[0]:
+                for tag, regexp in _IMPLICIT.get(value[:1], _WILDCARD):
+                    if regexp.match(value):
+                        return tag
+            return STR_TAG
+        return _SEQ_TAG if kind is SequenceNode else _MAP_TAG
+
+
+class _PureLoader(_TableResolver, yaml.SafeLoader):
     def compose_node(self, parent: Node | None, index: object) -> Node:  # type: ignore[override]
-        if self.check_event(AliasEvent):
-            event = self.peek_event()
+        event = self.peek_event()
+        if isinstance(event, AliasEvent):
             raise yaml.MarkedYAMLError(
                 problem="YAML aliases (*name) are not allowed in an inventory file",
                 problem_mark=event.start_mark,
             )
+        self._mark = event.start_mark
         return super().compose_node(parent, index)
 
 
-def load_located(text: str | bytes, filename: str) -> Located:
-    """Parse ``text``; raise :class:`SourceError` with a position on any problem."""
+_CLoader: type | None = None
+if getattr(yaml, "__with_libyaml__", False):  # pragma: no branch - libyaml is installed here
+
+    class _CLoader(_TableResolver, yaml.CSafeLoader):  # type: ignore[no-redef]
+        pass
+
+
+def load_located(text: str | bytes, filename: str, *, composer: str = "auto") -> Located:
+    """Parse ``text``; raise :class:`SourceError` with a position on any problem.
+
+    ``composer`` is ``auto`` (libyaml's when PyYAML has it), ``c`` or ``pure``; the
+    choice changes speed only, never the result or a message.
+    """
     if len(text) > MAX_BYTES:
         raise SourceError(filename, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
     if isinstance(text, bytes):
@@ -70,64 +157,123 @@ def load_located(text: str | bytes, filename: str) -> Located:
             text = text.decode("utf-8")
         except UnicodeDecodeError as error:
             raise SourceError(filename, f"not UTF-8 text ({error.reason})") from None
-    loader = _NoAliasLoader(text)
+    use_c = composer == "c" or (composer == "auto" and _CLoader is not None)
+    if use_c:
+        if _CLoader is None:
+            raise ValueError("PyYAML was built without libyaml")
+        try:
+            return _load(text, filename, _CLoader, aliases_possible=True)
+        except (yaml.YAMLError, _TooDeep, _FoundAlias, SourceError) as c_error:
+            located = _load_pure(text, filename)  # raises the pure path's message
+            # pragma: no cover - from here on the two parsers would disagree
+            if isinstance(c_error, yaml.YAMLError):
+                raise _source_error(c_error, filename) from None
+            if isinstance(c_error, SourceError):
+                raise
+            return located
+    return _load_pure(text, filename)
+
+
+def _load_pure(text: str, filename: str) -> Located:
     try:
-        root = loader.get_single_node()
-    except yaml.MarkedYAMLError as error:
+        return _load(text, filename, _PureLoader, aliases_possible=False)
+    except yaml.YAMLError as error:
+        raise _source_error(error, filename) from None
+    except _TooDeep as error:
+        mark = error.mark
+        where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
+        raise SourceError(where, f"values nested more than {MAX_DEPTH} levels deep") from None
+
+
+def _source_error(error: yaml.YAMLError, filename: str) -> SourceError:
+    if isinstance(error, yaml.MarkedYAMLError):
         mark = error.problem_mark or error.context_mark
         where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
-        raise SourceError(where, f"YAML syntax error: {error.problem}") from None
-    except yaml.YAMLError as error:
-        raise SourceError(filename, f"YAML error: {error}") from None
-    finally:
-        loader.dispose()
-    located = Located(filename=filename, data=None)
-    if root is None:
-        located.data = {}
+        return SourceError(where, f"YAML syntax error: {error.problem}")
+    return SourceError(filename, f"YAML error: {error}")
+
+
+def _load(text: str, filename: str, loader_class: type, *, aliases_possible: bool) -> Located:
+    with gc_paused():
+        loader = loader_class(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+        located = Located(filename=filename, data=None)
+        if root is None:
+            located.data = {}
+            return located
+        located.data = _Builder(located, loader, aliases_possible).build(root, ())
         return located
-    counter = [0]
-    located.data = _build(root, (), located, loader, counter)
-    return located
 
 
-def _build(
-    node: Node,
-    path: Path,
-    located: Located,
-    loader: yaml.SafeLoader,
-    counter: list[int],
-    at: Node | None = None,
-):
-    """Plain values from ``node``; ``at`` is the node whose position names this value
-    (a mapping entry is named by its key, so errors point at the field name)."""
-    counter[0] += 1
-    if counter[0] > MAX_NODES:
-        raise SourceError(located.filename, f"more than {MAX_NODES} values")
-    mark = (at or node).start_mark
-    located.positions[path] = (mark.line + 1, mark.column + 1)
-    if isinstance(node, MappingNode):
-        result: dict[Any, Any] = {}
+class _Builder:
+    """Plain values from a node tree, recording each value's position by path."""
+
+    def __init__(self, located: Located, loader: Any, aliases_possible: bool) -> None:
+        self.located = located
+        self.positions = located.positions
+        self.loader = loader
+        self.constructors = {tag: loader.yaml_constructors[tag] for tag in _PLAIN_TAGS}
+        self.seen: set[int] | None = set() if aliases_possible else None
+        self.count = 0
+
+    def build(self, node: Node, path: Path, at: Node | None = None) -> Any:
+        """``at`` is the node whose position names this value (a mapping entry is named
+        by its key, so errors point at the field name)."""
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise SourceError(self.located.filename, f"more than {MAX_NODES} values")
+        seen = self.seen
+        if seen is not None:
+            before = len(seen)
+            seen.add(id(node))  # nodes stay alive in the tree, so ids are unique
+            if len(seen) == before:
+                raise _FoundAlias
+        mark = (at or node).start_mark
+        self.positions[path] = (mark.line + 1, mark.column + 1)
+        if type(node) is ScalarNode:
+            if node.tag == STR_TAG:
+                return node.value
+            return self.scalar(node, path)
+        if isinstance(node, MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, SequenceNode):
+            build = self.build
+            return [build(item, (*path, index)) for index, item in enumerate(node.value)]
+        return self.scalar(node, path)
+
+    def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
+        result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
-                raise SourceError(located.where(path), "mapping keys must be plain values")
-            key = loader.construct_object(key_node)
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise SourceError(located.where(path), "YAML merge keys (<<) are not allowed")
+            if type(key_node) is not ScalarNode:
+                raise SourceError(self.located.where(path), "mapping keys must be plain values")
+            if key_node.tag == MERGE_TAG:
+                raise SourceError(self.located.where(path), "YAML merge keys (<<) are not allowed")
+            if self.seen is not None:
+                before = len(self.seen)
+                self.seen.add(id(key_node))
+                if len(self.seen) == before:
+                    raise _FoundAlias
+            key = key_node.value if key_node.tag == STR_TAG else self.scalar(key_node, path)
             if not isinstance(key, str | int):
-                raise SourceError(located.where(path), f"mapping key {key!r} is not text")
+                raise SourceError(self.located.where(path), f"mapping key {key!r} is not text")
             key = str(key)
             if key in result:
-                line = key_node.start_mark.line + 1
-                column = key_node.start_mark.column + 1
-                raise SourceError(f"{located.filename}:{line}:{column}", f"duplicate key {key!r}")
-            result[key] = _build(value_node, (*path, key), located, loader, counter, key_node)
+                mark = key_node.start_mark
+                raise SourceError(
+                    f"{self.located.filename}:{mark.line + 1}:{mark.column + 1}",
+                    f"duplicate key {key!r}",
+                )
+            result[key] = self.build(value_node, (*path, key), key_node)
         return result
-    if isinstance(node, SequenceNode):
-        return [
-            _build(item, (*path, index), located, loader, counter)
-            for index, item in enumerate(node.value)
-        ]
-    try:
-        return loader.construct_object(node)
-    except yaml.YAMLError as error:
-        raise SourceError(located.where(path), f"bad value: {error}") from None
+
+    def scalar(self, node: Node, path: Path) -> Any:
+        constructor = self.constructors.get(node.tag)
+        try:
+            if constructor is None:  # an explicit tag: PyYAML's general path (or refusal)
+                return self.loader.construct_object(node)
+            return constructor(self.loader, node)
+        except yaml.YAMLError as error:
+            raise SourceError(self.located.where(path), f"bad value: {error}") from None
