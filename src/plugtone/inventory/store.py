@@ -15,17 +15,32 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugtone.inventory.models import Meta
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GENERATION_KEY = "inventory_generation"
+BUSY_TIMEOUT = 30.0
+"""Seconds a writer waits for another's turn before giving up (:class:`StoreBusy`)."""
+BUSY_MESSAGE = "the store is busy (another change is being written); try again"
 
 
 class StoreError(RuntimeError):
     """The store cannot be opened or is not at the schema this code expects."""
+
+
+class StoreBusy(StoreError):
+    """Another writer held the inventory write lock for longer than the busy timeout.
+
+    Nothing was written; the caller rolls back and may try again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(BUSY_MESSAGE)
 
 
 def normalize_url(url: str) -> str:
@@ -40,11 +55,22 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'plugtone.db').resolve()}"
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine with the per-dialect settings plugtone relies on."""
+def create_store_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
+    """An engine with the per-dialect settings plugtone relies on.
+
+    ``busy_timeout`` (seconds) is how long a statement waits for a lock another
+    connection holds before failing: SQLite's busy timeout, PostgreSQL's
+    ``lock_timeout``. ``hide_parameters`` keeps every bound value (a SIP password)
+    out of SQLAlchemy's error messages, which end up in logs and on terminals.
+    """
     url = normalize_url(url)
+    milliseconds = max(1, int(busy_timeout * 1000))
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
@@ -54,11 +80,19 @@ def create_store_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={milliseconds}")
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        hide_parameters=True,
+        # set at connection start: a SET inside a transaction is undone by its rollback
+        connect_args={"options": f"-c lock_timeout={milliseconds}"},
+    )
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -98,9 +132,9 @@ def check_schema(engine: Engine) -> None:
 class Store:
     """An engine plus a session factory; one per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.url = normalize_url(url)
-        self.engine = create_store_engine(self.url)
+        self.engine = create_store_engine(self.url, busy_timeout=busy_timeout)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -149,5 +183,38 @@ def bump_generation(session: Session) -> int:
 
 
 def lock_inventory(session: Session) -> None:
-    """Take the inventory write lock for the rest of the transaction."""
-    session.scalar(select(Meta).where(Meta.key == GENERATION_KEY).with_for_update())
+    """Take the inventory write lock for the rest of the transaction.
+
+    Waits for another writer's turn up to the busy timeout, then raises
+    :class:`StoreBusy` (the caller rolls back). The lock is the generation row, made
+    if missing: on PostgreSQL it is locked ``FOR UPDATE``; on SQLite, where row locks
+    do not exist, inserting it (a no-op when it is there) takes the database's write
+    lock, as ``BEGIN IMMEDIATE`` would, instead of at the first real write, where a
+    transaction that has been reading cannot wait and fails at once.
+
+    On SQLite, take it before reading, or after ending a read-only transaction: a
+    transaction that has read a snapshot cannot wait for a newer one.
+    """
+    dialect = session.get_bind().dialect.name
+    upsert = (postgresql if dialect == "postgresql" else sqlite).insert(Meta)
+    try:
+        session.execute(
+            upsert.values(key=GENERATION_KEY, value="0").on_conflict_do_nothing(
+                index_elements=[Meta.key]
+            )
+        )
+        if dialect != "sqlite":
+            session.scalar(select(Meta).where(Meta.key == GENERATION_KEY).with_for_update())
+    except OperationalError as error:
+        if is_busy(error):
+            raise StoreBusy() from None
+        raise
+
+
+def is_busy(error: OperationalError) -> bool:
+    """Whether ``error`` is a lock wait that ran out (SQLite or PostgreSQL)."""
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    if code in ("55P03", "40P01"):  # lock_not_available, deadlock_detected
+        return True
+    text = str(getattr(error, "orig", error)).lower()
+    return "database is locked" in text or "database is busy" in text
