@@ -7,6 +7,14 @@ memory and flushed in batches by a background task; when the queue is full, new
 events are dropped and counted rather than slowing phones down. Device state (last
 seen, last address, reported model and firmware) is upserted from the same batch.
 
+A batch the store cannot take right now (SQLite's "database is locked" while a long
+apply holds the write lock, a PostgreSQL lock timeout or lost connection) goes back
+to the front of the queue, and flushes wait a back-off before trying again: nothing
+is lost that fits in the queue, and a busy store is not hammered. One line is
+logged when writing starts failing and one when it works again. A batch that fails
+for any other reason (a bug, bad data) would fail forever, so it is dropped and
+counted, with its traceback, as before.
+
 Rows never hold file contents or credentials.
 """
 
@@ -15,16 +23,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from plugtone.inventory.models import DeviceFirmware, DeviceState, ProvisioningEvent
 from plugtone.inventory.store import Store
 
 log = logging.getLogger(__name__)
+
+RETRY_FIRST = 0.5
+"""Seconds flushes wait after a failed write, doubled with every further failure..."""
+RETRY_MAX = 15.0
+"""... up to this many."""
 
 
 class Event(NamedTuple):
@@ -63,6 +78,10 @@ class EventRecorder:
         self.dropped = 0
         self.written = 0
         self._flush_lock = threading.Lock()
+        self._failures = 0
+        """Failed flushes in a row."""
+        self._retry_at = 0.0
+        """``time.monotonic()`` before which flushes wait (back-off)."""
         self._sql: _EventSql | None = None
         self._upsert_firmware = None
         self.firmware: dict[str, dict] = {}
@@ -79,33 +98,88 @@ class EventRecorder:
             return
         self.pending.append((event, event.time or datetime.now(UTC)))
 
-    def flush(self) -> int:
-        """Write everything queued so far; returns how many events were written."""
+    def flush(self, *, force: bool = False) -> int:
+        """Write everything queued so far; returns how many events were written.
+
+        While backing off after a failed write this writes nothing, unless ``force``.
+        """
         written = 0
         with self._flush_lock:
-            if self.firmware:
-                states, self.firmware = self.firmware, {}
-                try:
-                    with self.store.engine.begin() as connection:
-                        connection.execute(self._firmware_upsert(), list(states.values()))
-                except Exception:
-                    log.exception("could not write firmware state of %d devices", len(states))
-            while self.pending:
-                batch = []
-                while self.pending and len(batch) < self.batch_size:
-                    batch.append(self.pending.popleft())
-                try:
-                    self._write(batch)
-                except Exception:  # the log must never take the servers down
-                    log.exception("could not write %d provisioning events", len(batch))
-                    self.dropped += len(batch)
-                    continue
-                written += len(batch)
+            if not force and time.monotonic() < self._retry_at:
+                return 0
+            try:
+                self._flush_firmware()
+                while self.pending:
+                    batch = []
+                    while self.pending and len(batch) < self.batch_size:
+                        batch.append(self.pending.popleft())
+                    try:
+                        self._write(batch)
+                    except Exception as error:  # the log must never take the servers down
+                        if not self._transient(error):
+                            log.exception("could not write %d provisioning events", len(batch))
+                            self.dropped += len(batch)
+                            continue
+                        self._requeue(batch)
+                        raise
+                    written += len(batch)
+            except Exception as error:  # transient: the others are handled above
+                self._back_off(error)
+            else:
+                self._recovered()
         self.written += written
         return written
 
+    def _flush_firmware(self) -> None:
+        if not self.firmware:
+            return
+        states, self.firmware = self.firmware, {}
+        try:
+            with self.store.engine.begin() as connection:
+                connection.execute(self._firmware_upsert(), list(states.values()))
+        except Exception as error:
+            if not self._transient(error):
+                log.exception("could not write firmware state of %d devices", len(states))
+                return
+            for mac, state in states.items():  # newer states queued meanwhile win
+                self.firmware.setdefault(mac, state)
+            raise
+
+    def _transient(self, error: Exception) -> bool:
+        """A store that cannot take the write now but may later: a lock wait that ran
+        out or a lost connection, from SQLAlchemy or straight from the driver."""
+        dbapi = self.store.engine.dialect.dbapi
+        if isinstance(error, DBAPIError):
+            return isinstance(error.orig, dbapi.OperationalError) or error.connection_invalidated
+        return isinstance(error, dbapi.OperationalError)
+
+    def _requeue(self, batch: list[tuple[Event, datetime]]) -> None:
+        """Put ``batch`` back in front; beyond ``max_pending`` the newest are dropped,
+        as :meth:`record` drops what does not fit."""
+        self.pending.extendleft(reversed(batch))
+        while len(self.pending) > self.max_pending:
+            self.pending.pop()
+            self.dropped += 1
+
+    def _back_off(self, error: Exception) -> None:
+        self._failures += 1
+        delay = min(RETRY_MAX, RETRY_FIRST * 2 ** (self._failures - 1))
+        self._retry_at = time.monotonic() + delay
+        if self._failures == 1:
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0][:200]
+            log.warning(
+                "could not write %d provisioning events (%s); keeping them and retrying",
+                len(self.pending), reason,
+            )  # fmt: skip
+
+    def _recovered(self) -> None:
+        if self._failures:
+            log.warning("provisioning events written again after %d failed tries", self._failures)
+        self._failures = 0
+        self._retry_at = 0.0
+
     async def run(self, interval: float = 0.25) -> None:
-        """Flush periodically until cancelled, then once more."""
+        """Flush periodically until cancelled, then once more (back-off or not)."""
         try:
             while True:
                 await asyncio.sleep(interval)
@@ -113,7 +187,7 @@ class EventRecorder:
                     await asyncio.to_thread(self.flush)
         finally:
             if self.pending or self.firmware:
-                await asyncio.to_thread(self.flush)
+                await asyncio.to_thread(self.flush, force=True)
 
     def _write(self, batch: list[tuple[Event, datetime]]) -> None:
         """Insert ``batch`` and upsert its devices' state in one transaction.
