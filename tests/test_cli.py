@@ -13,10 +13,10 @@ def test_init_apply_export_phones_render_round_trip(tmp_path):
     assert (data / "plugtone.db").is_file() and (data / "plugtone.toml").is_file()
     dry = run_cli("apply", str(EXAMPLE), "--dry-run", data=data).stdout
     assert "create phone 00085D000001: 6757i at hq" in dry
-    assert "dry run: 13 change(s), nothing written" in dry
+    assert "dry run: 15 change(s), nothing written" in dry
     assert "phones" not in run_cli("export", data=data).stdout
     applied = run_cli("apply", str(EXAMPLE), data=data).stdout
-    assert "applied 13 change(s)" in applied
+    assert "applied 15 change(s)" in applied
     assert run_cli("apply", str(EXAMPLE), data=data).stdout.strip() == "no changes"
 
     exported = tmp_path / "export.yaml"

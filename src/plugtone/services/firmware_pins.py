@@ -114,6 +114,8 @@ def settle(
     messages; pins not in it are described by their owner.
     """
     session.flush()
+    if session.scalar(select(FirmwarePin.id).limit(1)) is None:
+        return []  # no pin anywhere: nothing to freeze or check, no phone to read
     table = PinTable(session)
     _freeze_waves(table)
     session.flush()
