@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from plugtone.firmware.repository import FileStore
 from plugtone.inventory.models import AuditEntry, FirmwarePin, FirmwareRelease, ModelProfile
 from plugtone.inventory.store import read_generation
-from plugtone.services import firmware
+from plugtone.services import devices, firmware
 from plugtone.services.actors import Actor, Role
 from plugtone.services.errors import Conflict, Denied, Invalid, NotFound
 from plugtone.services.firmware import PinOwner
@@ -236,3 +236,13 @@ def test_bad_pins_name_their_field_and_change_nothing(fleet, files, tmp_path):
     assert missing[0].where == "site hq" and "has no release" in missing[0].message
     labelled = refused(Invalid, PinOwner(site="hq"), "8.8.8.8", where="command line").problems
     assert labelled[0].where == "command line"
+
+
+def test_a_firmware_path_is_named_not_shown(fleet, files, tmp_path, registry):
+    add(fleet, files, tmp_path)
+    firmware.set_pin(fleet, OPERATOR, PinOwner(site="hq"), VERSION)
+    with pytest.raises(NotFound, match="is sent a stored firmware file") as named:
+        devices.rendered_file(fleet, registry, VIEWER, HQ[0], "6757i.st", firmware_files=files)
+    assert f"({2048} bytes" in named.value.message
+    with pytest.raises(NotFound, match=r"not served to .* \(no firmware repository\)"):
+        devices.rendered_file(fleet, registry, VIEWER, HQ[0], "6757i.st")

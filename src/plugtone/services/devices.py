@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from plugtone.firmware.repository import FileStore
 from plugtone.inventory.document import Problem, parse_document
 from plugtone.inventory.models import (
     DeviceState,
@@ -298,6 +299,11 @@ def claim_device(
     a file, so the file's rules (known site and extensions, one phone per
     extension unless shared, firmware pins) hold; the claim is audited besides
     the phone it created.
+
+    The apply is :func:`services.inventory.apply_inventory`'s own unit of work, so
+    "not in the inventory yet" is checked just before it rather than under its lock:
+    two claims of one device at the same instant would both succeed, the second
+    updating the phone the first created (both audited).
     """
     authorize_kinds(actor, ["claim", "phone"])
     registry = registry or default_registry()
@@ -447,17 +453,25 @@ def rendered_file(
     name: str,
     *,
     reveal: bool = False,
+    firmware_files: FileStore | None = None,
 ) -> FileContent:
     """Exactly what phone ``mac`` is served for ``name``, its secrets masked.
 
     The secrets are the SIP passwords of the extensions on the phone's lines and its
     site's FTP password, replaced as written and XML-escaped. ``reveal`` shows
-    them; it needs the admin role and is audited (never the secret itself).
+    them; it needs the admin role and is audited (never the secret itself). Given
+    the repository (``firmware_files``), a firmware image the phone would be offered
+    is named rather than shown; without it, firmware paths are not served.
     """
     _require_reveal(actor, reveal)
     normalized = _mac(mac, "mac")
-    resolver = Resolver(store, registry)
+    resolver = Resolver(store, registry, firmware_files=firmware_files)
     answer = resolver.resolve(FileRequest(path=name, transport=actor.via, mac=normalized))
+    if answer.status is Status.OK and answer.file is not None:
+        raise NotFound(
+            f"{name}: {colon_mac(normalized)} is sent a stored firmware file"
+            f" ({answer.file.size} bytes, sha256 {answer.file.sha256}), not a rendered one"
+        )
     if answer.status is not Status.OK or answer.content is None:
         raise NotFound(
             f"{name}: not served to {colon_mac(normalized)} ({answer.detail or 'not found'})"
