@@ -140,9 +140,19 @@ class Extension(Base):
 
 
 class Phone(Base):
-    """A physical phone, known by its MAC (12 upper-case hex digits)."""
+    """A physical phone, known by its MAC (12 upper-case hex digits).
+
+    Lists of phones are pages in MAC order; each filter they take (site, model,
+    vendor) has an index ending in ``mac``, so a page of a filtered list is a range
+    read on one index, however deep the page.
+    """
 
     __tablename__ = "phones"
+    __table_args__ = (
+        Index("ix_phones_site_mac", "site_id", "mac"),
+        Index("ix_phones_model_mac", "model", "mac"),
+        Index("ix_phones_vendor_mac", "vendor", "mac"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mac: Mapped[str] = mapped_column(String(12), unique=True)
     model: Mapped[str] = mapped_column(String(64))
@@ -170,7 +180,10 @@ class LineAssignment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     phone_id: Mapped[int] = mapped_column(ForeignKey("phones.id", ondelete="CASCADE"))
     index: Mapped[int] = mapped_column(Integer)
-    extension_id: Mapped[int] = mapped_column(ForeignKey("extensions.id", ondelete="RESTRICT"))
+    extension_id: Mapped[int] = mapped_column(
+        ForeignKey("extensions.id", ondelete="RESTRICT"), index=True
+    )
+    """Indexed: deleting an extension asks which lines it is on."""
 
     phone: Mapped[Phone] = relationship(back_populates="lines")
     extension: Mapped[Extension] = relationship(back_populates="assignments")

@@ -4,19 +4,29 @@
 an applied file, an API call that changes one phone (a one-entry document), a CSV
 import. Field rules are therefore the inventory file's (``inventory/document.py``),
 written once.
+
+Reads show secrets as :data:`MASK`; a face that sends an entry back as it read it
+(GET, change a field, PUT) sends the mask too. A mask in place of an extension's
+password or a site's FTP password therefore means "keep the stored one": a round trip
+never overwrites a password with eight asterisks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from plugtone.inventory.document import Document
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plugtone.inventory.document import Document, Problem
+from plugtone.inventory.models import Extension, Site
 from plugtone.inventory.store import Store
 from plugtone.services.actors import Actor, Role
-from plugtone.services.errors import Invalid
+from plugtone.services.errors import Conflict, Invalid
 from plugtone.services.inventory_apply import ApplyRefused, ApplyResult, apply_document
-from plugtone.services.inventory_export import export_document
-from plugtone.services.unit_of_work import reading, unit_of_work
+from plugtone.services.inventory_export import entry_exists, export_document
+from plugtone.services.unit_of_work import MASK, reading, unit_of_work
 from plugtone.vendors import VendorRegistry
 
 
@@ -28,16 +38,24 @@ def apply_inventory(
     *,
     prune: bool = False,
     dry_run: bool = False,
+    must_be_new: tuple[str, str] | None = None,
 ) -> ApplyResult:
     """Make the store match ``document``; every change is role-checked and audited.
 
     A dry run computes exactly what a real apply would do and writes nothing.
+    ``must_be_new`` (``("site", "hq")``) refuses with :class:`Conflict` when that entry
+    exists already, checked under the write lock, so two creations of one entry
+    cannot both succeed.
     """
     with unit_of_work(store, actor, dry_run=dry_run) as work:
         work.require(Role.OPERATOR, "changing the inventory")
         if prune:
             work.require(Role.ADMIN, "pruning the inventory")
         work.lock()
+        if must_be_new is not None and entry_exists(work.session, *must_be_new):
+            kind, key = must_be_new
+            raise Conflict(f"{kind} {key} exists already; PUT replaces it")
+        document = keep_masked_secrets(work.session, document)
         try:
             result = apply_document(work.session, document, prune=prune, registry=registry)
         except ApplyRefused as refused:
@@ -47,7 +65,76 @@ def apply_inventory(
         return result
 
 
-def export_inventory(store: Store, actor: Actor) -> dict[str, Any]:
-    """The whole inventory in the inventory file's shape (secrets included for admins)."""
-    with reading(store, actor) as session:
-        return export_document(session)
+def keep_masked_secrets(session: Session, document: Document) -> Document:
+    """``document`` with each :data:`MASK` password replaced by the stored one.
+
+    A mask for an entry that has no stored password (a new extension, a site without
+    an FTP account) is refused: the mask is never a password.
+    """
+    masked_extensions = [ext for ext in document.extensions if ext.password == MASK]
+    masked_sites = [site for site in document.sites if site.ftp_password == MASK]
+    if not masked_extensions and not masked_sites:
+        return document
+    problems: list[Problem] = []
+    stored: dict[tuple[str, str], str | None] = {}
+    site_names = {ext.site for ext in masked_extensions}
+    if site_names:
+        stored = {
+            (site, number): password
+            for site, number, password in session.execute(
+                select(Site.name, Extension.number, Extension.password)
+                .join(Site, Site.id == Extension.site_id)
+                .where(Site.name.in_(site_names))
+            )
+        }
+    extensions = []
+    for ext in document.extensions:
+        if ext.password == MASK:
+            kept = stored.get((ext.site, ext.number))
+            if kept is None:
+                problems.append(Problem(ext.where, _mask_refusal("extension", "password")))
+            ext = dataclasses.replace(ext, password=kept)
+        extensions.append(ext)
+    ftp_passwords: dict[str, str | None] = {}
+    if masked_sites:
+        ftp_passwords = dict(
+            session.execute(
+                select(Site.name, Site.ftp_password).where(
+                    Site.name.in_([site.name for site in masked_sites])
+                )
+            ).all()
+        )
+    sites = []
+    for site in document.sites:
+        if site.ftp_password == MASK:
+            kept = ftp_passwords.get(site.name)
+            if not kept:
+                problems.append(Problem(site.where, _mask_refusal("site", "ftp_account.password")))
+            site = dataclasses.replace(site, ftp_password=kept)
+        sites.append(site)
+    if problems:
+        raise Invalid(problems)
+    return dataclasses.replace(document, extensions=extensions, sites=sites)
+
+
+def _mask_refusal(kind: str, field: str) -> str:
+    return (
+        f"{field} is {MASK!r}, the mask reads show in place of a secret, but this {kind} "
+        "has no stored one to keep: send the password itself"
+    )
+
+
+def export_inventory(store: Store, actor: Actor, *, secrets: bool = False) -> dict[str, Any]:
+    """The whole inventory in the inventory file's shape.
+
+    Secrets are masked unless ``secrets``, which needs an admin and is audited as a
+    disclosure.
+    """
+    if not secrets:
+        with reading(store, actor) as session:
+            return export_document(session, secrets=False)
+    with unit_of_work(store, actor) as work:
+        work.authorize(["disclosure"])
+        document = export_document(work.session, secrets=True)
+        work.audit("read", "disclosure", "inventory", "the whole inventory with its secrets")
+        return document
