@@ -137,12 +137,14 @@ def run_cli(*args: str, data: Path | None = None, check: bool = True, **kwargs):
 
 class RunningServer:
     def __init__(self, data: Path, http_port: int, https_port: int | None, process,
-                 ftp_port: int | None = None, tftp_port: int | None = None):  # fmt: skip
+                 ftp_port: int | None = None, tftp_port: int | None = None,
+                 admin_port: int | None = None):  # fmt: skip
         self.data = data
         self.http_port = http_port
         self.https_port = https_port
         self.ftp_port = ftp_port
         self.tftp_port = tftp_port
+        self.admin_port = admin_port
         self.process = process
 
     @property
@@ -153,21 +155,31 @@ class RunningServer:
     def secure_base(self) -> str:
         return f"https://127.0.0.1:{self.https_port}"
 
+    @property
+    def admin_base(self) -> str:
+        """The admin listener (HTTPS when the server has a TLS pair)."""
+        scheme = "https" if self.https_port else "http"
+        return f"{scheme}://127.0.0.1:{self.admin_port}"
+
     def store(self) -> Store:
         return Store(f"sqlite:///{self.data / 'plugtone.db'}")
 
 
 def start_server(
-    data: Path, *, tls: bool = False, ftp: bool = False, tftp: bool = False
-) -> RunningServer:
+    data: Path, *, tls: bool = False, ftp: bool = False, tftp: bool = False,
+    admin: bool = False,
+) -> RunningServer:  # fmt: skip
+    """``plugtone serve`` on free ports; the admin listener (``admin``) is off unless asked
+    for, so tests never contend for its default port 8088."""
     run_cli("init", *(["--tls"] if tls else []), data=data)
     http_port = free_port()
     https_port = free_port() if tls else None
     ftp_port = free_port() if ftp else 0
     tftp_port = free_port(socket.SOCK_DGRAM) if tftp else 0
+    admin_port = free_port() if admin else 0
     command = [*PLUGTONE, "serve", "--data", str(data), "--host", "127.0.0.1",
                "--http-port", str(http_port), "--tftp-port", str(tftp_port),
-               "--ftp-port", str(ftp_port)]  # fmt: skip
+               "--ftp-port", str(ftp_port), "--admin-port", str(admin_port)]  # fmt: skip
     if https_port:
         command += ["--https-port", str(https_port)]
     log = open(data / "serve.log", "w")  # noqa: SIM115 - closed with the process
@@ -184,7 +196,8 @@ def start_server(
     else:
         process.kill()
         raise AssertionError("server did not start in 30 s")
-    return RunningServer(data, http_port, https_port, process, ftp_port or None, tftp_port or None)
+    return RunningServer(data, http_port, https_port, process, ftp_port or None,
+                         tftp_port or None, admin_port or None)  # fmt: skip
 
 
 @pytest.fixture

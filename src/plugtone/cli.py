@@ -145,10 +145,15 @@ def _first_admin(settings: Settings) -> None:
               help="Concurrent TFTP transfers beyond which new requests are dropped.")  # fmt: skip
 @click.option("--ftp-port", type=int, default=None,
               help="FTP port (21 as root, else 2121); 0 turns FTP off.")  # fmt: skip
+@click.option("--admin-port", type=int, default=None,
+              help="Admin listener (REST API) port (default 8088); 0 turns it off.")  # fmt: skip
+@click.option("--admin-host", default=None,
+              help="Address of the admin listener (default: the same as --host).")  # fmt: skip
 def serve(
-    settings: Settings, host, http_port, https_port, tftp_port, tftp_max_transfers, ftp_port
-) -> None:
-    """Serve phones until interrupted."""
+    settings: Settings, host, http_port, https_port, tftp_port, tftp_max_transfers, ftp_port,
+    admin_port, admin_host,
+) -> None:  # fmt: skip
+    """Serve phones (and the admin API on its own port) until interrupted."""
     from plugtone.servers.runner import ServeOptions
     from plugtone.servers.runner import serve as run
 
@@ -164,6 +169,7 @@ def serve(
         )
     tftp = tftp_port if tftp_port is not None else settings.tftp_port
     ftp = ftp_port if ftp_port is not None else settings.ftp_port
+    admin = admin_port if admin_port is not None else settings.admin_port
     options = ServeOptions(
         db_url=settings.db_url,
         host=host or settings.host,
@@ -180,6 +186,9 @@ def serve(
         ftp_accounts=settings.ftp_accounts,
         ftp_passive_ports=settings.ftp_passive_ports,
         ftp_masquerade=settings.ftp_masquerade,
+        admin_port=None if admin == 0 else admin,
+        admin_host=admin_host or settings.admin_host or None,
+        settings=settings,
     )
     click.echo(
         f"plugtone serving HTTP on {options.host}:{options.http_port}"
@@ -187,6 +196,10 @@ def serve(
         + (f", TFTP on {options.host}:{options.tftp_port}" if options.tftp_port else "")
         + (f", FTP on {options.host}:{options.ftp_port}" if options.ftp_port else "")
     )
+    if options.admin_port:
+        scheme = "https" if settings.tls_ready else "http"
+        where = options.admin_host or options.host
+        click.echo(f"admin API on {scheme}://{where}:{options.admin_port}/api/docs")
     asyncio.run(run(options))
 
 

@@ -3,7 +3,9 @@
 The data directory holds everything a single-machine install needs: the SQLite
 store, the TLS pair and the settings file ``plugtone init`` writes. Ports default
 to the protocols' own (80, 443) when running as root, else to unprivileged ones,
-so the first command works for anyone.
+so the first command works for anyone. The admin listener (the REST API) is on 8088
+for root and non-root alike: it is not a protocol port phones expect, and an admin
+port below 1024 would buy nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from plugtone.inventory.store import sqlite_url
 DEFAULT_DATA = "./var"
 SETTINGS_FILE = "plugtone.toml"
 DEFAULT_CACHE_PHONES = 20_000
+DEFAULT_ADMIN_PORT = 8088
 
 
 def is_root() -> bool:
@@ -49,6 +52,10 @@ class Settings:
     ftp_masquerade: str | None
     tls_cert: Path
     tls_key: Path
+    admin_port: int = DEFAULT_ADMIN_PORT
+    """The admin listener (REST API); 0 turns it off."""
+    admin_host: str = ""
+    """Where the admin listener listens; empty means the phone listeners' host."""
 
     @property
     def tls_ready(self) -> bool:
@@ -91,6 +98,8 @@ def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Set
         ftp_masquerade=stored.get("ftp_masquerade_address"),
         tls_cert=pick("tls_cert", data / "tls" / "cert.pem"),
         tls_key=pick("tls_key", data / "tls" / "key.pem"),
+        admin_port=pick("admin_port", DEFAULT_ADMIN_PORT),
+        admin_host=pick("admin_host", ""),
     )
 
 

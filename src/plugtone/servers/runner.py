@@ -1,8 +1,13 @@
-"""``plugtone serve``: every phone-facing server on one asyncio event loop.
+"""``plugtone serve``: every phone-facing server, and the admin listener, on one loop.
 
 One process holds the resolver (and its caches), the event recorder and each
 transport. Signals are handled here rather than by uvicorn, so SIGINT/SIGTERM stop
 every server together and flush the event log before exit.
+
+The admin listener (``plugtone.web``: the REST API) is a separate ASGI app on its own
+uvicorn server and port, never a route of the phone app, so nothing a phone can
+reach answers for it. Its service calls are synchronous SQLAlchemy run in worker
+threads, so a slow admin request never stalls a phone on the loop.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import uvicorn
 from plugtone.inventory.store import Store, check_schema
 from plugtone.provisioning.provisioner import Provisioner
 from plugtone.servers.http import ZeroCopyHttpToolsProtocol, create_phone_app
+from plugtone.settings import Settings, load_settings
 from plugtone.vendors import default_registry
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,12 @@ class ServeOptions:
     ftp_passive_ports: tuple[int, ...] | None = None
     ftp_masquerade: str | None = None
     data_dir: Path = Path("var")
+    admin_port: int | None = None
+    """The admin listener's port; ``None`` runs none."""
+    admin_host: str | None = None
+    """Where the admin listener listens; ``None`` means ``host``."""
+    settings: Settings | None = None
+    """What the admin app is handed; ``None`` loads them for ``data_dir`` and ``db_url``."""
 
 
 class _QuietSignalsServer(uvicorn.Server):
@@ -103,6 +115,9 @@ async def serve_with(
         servers.append(
             _uvicorn(app, options.host, options.https_port, options.tls_cert, options.tls_key)
         )
+    admin_host = options.admin_host or options.host
+    if options.admin_port is not None:
+        servers.append(_admin_server(provisioner, options, admin_host))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(quiet_disconnects)
@@ -146,6 +161,8 @@ async def serve_with(
         )  # fmt: skip
         if options.ftp_port is not None:
             log.info("FTP on %s:%s", options.host, options.ftp_port)
+        if options.admin_port is not None:
+            log.info("admin API on %s:%s", admin_host, options.admin_port)
         if ready is not None:
             ready.set()
         await stop.wait()
@@ -167,6 +184,19 @@ def quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict) -> None:
         log.debug("client went away: %s", context.get("message"))
         return
     loop.default_exception_handler(context)
+
+
+def _admin_server(provisioner: Provisioner, options: ServeOptions, host: str):
+    """The admin app on its own server: HTTPS when the phone HTTPS pair exists."""
+    from plugtone.web.app import create_admin_app
+
+    settings = options.settings or load_settings(str(options.data_dir), options.db_url)
+    resolver = provisioner.resolver
+    app = create_admin_app(resolver.store, resolver.registry, settings)
+    cert, key = options.tls_cert, options.tls_key
+    tls = cert is not None and key is not None and cert.is_file() and key.is_file()
+    assert options.admin_port is not None
+    return _uvicorn(app, host, options.admin_port, cert if tls else None, key if tls else None)
 
 
 def _uvicorn(app, host: str, port: int, cert: Path | None = None, key: Path | None = None):
