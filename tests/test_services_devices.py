@@ -16,6 +16,7 @@ from plugtone.macaddr import colon_mac
 from plugtone.provisioning.uploads import UploadStore
 from plugtone.services import devices
 from plugtone.services.actors import Actor, Role
+from plugtone.services.cursors import decode_cursor, encode_cursor
 from plugtone.services.errors import Conflict, Denied, Invalid, NotFound
 from plugtone.services.unit_of_work import MASK
 from plugtone.vendors.base import UploadRef
@@ -119,7 +120,7 @@ def test_phone_pages_cover_every_phone_exactly_once_in_mac_order(fleet):
         found = walk(lambda **page: devices.list_phones(fleet, VIEWER, **page), limit)
         assert [phone.mac for phone in found] == every
     first = devices.list_phones(fleet, VIEWER, limit=3)
-    assert first.next == first.items[-1].mac
+    assert decode_cursor(first.next, str) == (first.items[-1].mac,)  # opaque, ends at a MAC
     phone = next(p for p in walk(lambda **p: devices.list_phones(fleet, VIEWER, **p), 10)
                  if p.mac == HQ[0])  # fmt: skip
     assert (phone.model, phone.vendor, phone.site) == ("6757i", "aastra", "hq")
@@ -166,6 +167,8 @@ def test_unassigned_devices_are_the_seen_ones_not_in_the_inventory(fleet):
 def test_bad_cursors_and_limits_are_refused(fleet):
     for call in (
         lambda: devices.list_phones(fleet, VIEWER, after="zz"),
+        lambda: devices.list_phones(fleet, VIEWER, after=encode_cursor("not a MAC")),
+        lambda: devices.list_unassigned(fleet, VIEWER, after=encode_cursor(12)),
         lambda: devices.list_phones(fleet, VIEWER, limit=0),
         lambda: devices.list_unassigned(fleet, VIEWER, limit=1001),
         lambda: devices.list_events(fleet, VIEWER, after="-1"),

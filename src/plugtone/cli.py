@@ -300,7 +300,8 @@ def export_tree_command(settings: Settings, directory: Path, world_readable: boo
               help="Firmware state: running, target, pin, last offered, last result.")  # fmt: skip
 def phones(settings: Settings, unassigned: bool, firmware: bool) -> None:
     """List phones, with what plugtone last saw of each, and unassigned devices."""
-    from plugtone.services.devices import MAX_LIMIT, list_phones, list_unassigned
+    from plugtone.services.cursors import MAX_LIMIT
+    from plugtone.services.devices import list_phones, list_unassigned
 
     if firmware:
         _firmware_table(settings)

@@ -38,13 +38,17 @@ from plugtone.macaddr import MacError, colon_mac, normalize_mac
 from plugtone.provisioning.resolver import CONTENT_TYPES, FileRequest, Resolver, Status
 from plugtone.provisioning.uploads import UploadStore
 from plugtone.services.actors import Actor, Role, authorize_kinds, require
+from plugtone.services.cursors import (
+    DEFAULT_LIMIT,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
 from plugtone.services.errors import Conflict, Invalid, NotFound
 from plugtone.services.inventory import apply_inventory
 from plugtone.services.unit_of_work import MASK, reading, unit_of_work
 from plugtone.vendors import UnknownModel, VendorRegistry, default_registry
 
-MAX_LIMIT = 1000
-"""The largest page; the CLI walks a whole fleet in pages of this size."""
 _MAC_SEPARATORS = re.compile(r"[\s:.\-]")
 _HEX = re.compile(r"^[0-9A-F]{1,12}$")
 
@@ -170,7 +174,7 @@ def list_phones(
     vendor: str | None = None,
     q: str | None = None,
     after: str | None = None,
-    limit: int = 100,
+    limit: int = DEFAULT_LIMIT,
 ) -> PhonePage:
     """Inventory phones by MAC, ``limit`` at a time after the cursor ``after``.
 
@@ -178,7 +182,7 @@ def list_phones(
     an extension number on one of its lines, or a piece of its description.
     """
     cursor = _mac_cursor(after)
-    _check_limit(limit)
+    check_limit(limit)
     query = select(Phone, Site.name).join(Site, Site.id == Phone.site_id)
     if site is not None:
         query = query.where(Site.name == site)
@@ -195,7 +199,7 @@ def list_phones(
         more = len(found) > limit
         found = found[:limit]
         items = _phone_infos(session, [(phone, site_name) for phone, site_name in found])
-    return PhonePage(tuple(items), items[-1].mac if more else None)
+    return PhonePage(tuple(items), encode_cursor(items[-1].mac) if more else None)
 
 
 def _canonical_model(name: str) -> str:
@@ -266,18 +270,18 @@ def _seen_info(state: DeviceState) -> SeenInfo:
 
 
 def list_unassigned(
-    store: Store, actor: Actor, after: str | None = None, limit: int = 100
+    store: Store, actor: Actor, after: str | None = None, limit: int = DEFAULT_LIMIT
 ) -> DevicePage:
     """Devices that asked for files but are not in the inventory, by MAC."""
     cursor = _mac_cursor(after)
-    _check_limit(limit)
+    check_limit(limit)
     query = select(DeviceState).where(~exists().where(Phone.mac == DeviceState.mac))
     if cursor is not None:
         query = query.where(DeviceState.mac > cursor)
     with reading(store, actor) as session:
         found = list(session.scalars(query.order_by(DeviceState.mac).limit(limit + 1)))
         items = [UnassignedDevice(state.mac, _seen_info(state)) for state in found[:limit]]
-    return DevicePage(tuple(items), items[-1].mac if len(found) > limit else None)
+    return DevicePage(tuple(items), encode_cursor(items[-1].mac) if len(found) > limit else None)
 
 
 def claim_device(
@@ -371,13 +375,13 @@ def list_events(
     since: datetime | None = None,
     until: datetime | None = None,
     after: str | None = None,
-    limit: int = 100,
+    limit: int = DEFAULT_LIMIT,
 ) -> EventPage:
     """Requests, newest first, ``limit`` at a time after the cursor ``after``.
 
     ``since`` is inclusive and ``until`` exclusive; a time without a zone is UTC.
     """
-    _check_limit(limit)
+    check_limit(limit)
     query = select(ProvisioningEvent)
     if after is not None:
         if not after.isdigit() or len(after) > 19:
@@ -552,16 +556,13 @@ def _mac(text: str, field: str) -> str:
 
 
 def _mac_cursor(after: str | None) -> str | None:
-    if after is None:
+    """The MAC a page ended at, from the opaque cursor handed out with it."""
+    found = decode_cursor(after, str)
+    if found is None:
         return None
-    if not re.fullmatch(r"[0-9A-F]{12}", after):
+    if not re.fullmatch(r"[0-9A-F]{12}", found[0]):
         raise Invalid([Problem("after", "not a cursor this list handed out")])
-    return after
-
-
-def _check_limit(limit: int) -> None:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise Invalid([Problem("limit", f"a page holds 1 to {MAX_LIMIT} items")])
+    return found[0]
 
 
 def _utc(value: datetime) -> datetime:
