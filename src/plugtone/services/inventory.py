@@ -24,7 +24,13 @@ from plugtone.inventory.models import Extension, Site
 from plugtone.inventory.store import Store
 from plugtone.services.actors import Actor, Role
 from plugtone.services.errors import Conflict, Invalid
-from plugtone.services.inventory_apply import ApplyRefused, ApplyResult, apply_document
+from plugtone.services.inventory_apply import (
+    ApplyRefused,
+    ApplyResult,
+    Plan,
+    StalePlan,
+    plan_document,
+)
 from plugtone.services.inventory_export import entry_exists, export_document
 from plugtone.services.unit_of_work import MASK, reading, unit_of_work
 from plugtone.vendors import VendorRegistry
@@ -51,16 +57,30 @@ def apply_inventory(
         work.require(Role.OPERATOR, "changing the inventory")
         if prune:
             work.require(Role.ADMIN, "pruning the inventory")
-        work.lock()
-        if must_be_new is not None and entry_exists(work.session, *must_be_new):
-            kind, key = must_be_new
-            raise Conflict(f"{kind} {key} exists already; PUT replaces it")
-        document = keep_masked_secrets(work.session, document)
+
+        def plan() -> Plan:
+            if must_be_new is not None and entry_exists(work.session, *must_be_new):
+                kind, key = must_be_new
+                raise Conflict(f"{kind} {key} exists already; PUT replaces it")
+            kept = keep_masked_secrets(work.session, document)
+            planned = plan_document(work.session, kept, prune=prune, registry=registry)
+            work.authorize(change.kind for change in planned.changes)
+            return planned
+
         try:
-            result = apply_document(work.session, document, prune=prune, registry=registry)
+            planned = plan()  # parsing, checks and diffing hold no lock
+            if not planned.changes:
+                return ApplyResult([], None)
+            # End the read snapshot: the write lock is taken in a fresh transaction, and
+            # a writer that committed meanwhile shows as a moved generation.
+            work.session.rollback()
+            work.lock()
+            try:
+                result = planned.write(work.session)
+            except StalePlan:
+                result = plan().write(work.session)  # under the lock now: cannot move
         except ApplyRefused as refused:
             raise Invalid(refused.problems) from None
-        work.authorize(change.kind for change in result.changes)
         work.audit_changes(result.changes)
         return result
 
