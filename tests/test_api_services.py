@@ -358,3 +358,21 @@ def test_phone_filters_read_an_index(store, registry, filters, index):
         text = " ".join(str(row) for row in plan)
     wanted = ("sqlite_autoindex_phones",) if index.startswith("uq_") else ()
     assert any(name in text for name in (index, *wanted)), text
+
+
+def test_an_operator_replaces_a_sites_contacts_and_nothing_else(base, registry):
+    contacts = [{"name": "Reception", "number": "0"}, {"name": "Night", "number": "##"}]
+    result = objects.replace_contacts(base, OPERATOR, registry, "hq", contacts)
+    assert [(c.action, c.kind, c.key) for c in result.changes] == [("create", "directory", "hq")]
+    assert objects.get_contacts(base, VIEWER, "hq") == contacts
+    with base.sessions() as session:  # the masked FTP password read back was kept
+        assert session.scalar(select(Site.ftp_password).where(Site.name == "hq")) == FTP_SECRET
+    with pytest.raises(Invalid) as refused:
+        objects.replace_contacts(base, OPERATOR, registry, "hq",
+                                 [{"name": "Ok", "number": "1"}, {"name": "Bad"}])  # fmt: skip
+    assert [p.where for p in refused.value.problems] == ["[1]"]
+    with pytest.raises(Denied):
+        objects.replace_contacts(base, VIEWER, registry, "hq", [])
+    with pytest.raises(NotFound):
+        objects.get_contacts(base, VIEWER, "nowhere")
+    assert objects.get_contacts(base, VIEWER, "hq") == contacts
