@@ -268,10 +268,13 @@ class _Checker:
     ) -> str | None:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if type(value) is str:  # nearly always: skip the other checks
+            result = value
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
             self.fail(path, f"expected text, got {_kind(value)}")
             return None
-        result = str(value)
+        else:
+            result = str(value)
         if pattern is not None and not pattern.match(result):
             self.fail(path, f"{result!r} is not a valid {what or 'value'}")
             return None
@@ -390,16 +393,18 @@ class _Checker:
             )
             if key_type is None:
                 continue
-            result.append(
-                KeySpec(
-                    type=key_type,
-                    value=self.text(item.get("value"), (*here, "value")),
-                    label=self.text(item.get("label"), (*here, "label")),
-                    line=self.integer(item.get("line"), (*here, "line"), 1, 64),
-                    family=self.text(item.get("family"), (*here, "family"), NAME_RE, "key family"),
-                    slot=self.integer(item.get("slot"), (*here, "slot"), 1, 1000),
-                )
-            )
+            spec = KeySpec(type=key_type)  # fields left out stay None, with no path made
+            if item.get("value") is not None:
+                spec.value = self.text(item["value"], (*here, "value"))
+            if item.get("label") is not None:
+                spec.label = self.text(item["label"], (*here, "label"))
+            if item.get("line") is not None:
+                spec.line = self.integer(item["line"], (*here, "line"), 1, 64)
+            if item.get("family") is not None:
+                spec.family = self.text(item["family"], (*here, "family"), NAME_RE, "key family")
+            if item.get("slot") is not None:
+                spec.slot = self.integer(item["slot"], (*here, "slot"), 1, 1000)
+            result.append(spec)
         return result
 
     def raw_settings(self, value: Any, path: Path, vendor: str) -> dict[str, str]:

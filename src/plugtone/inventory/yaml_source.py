@@ -162,7 +162,8 @@ def load_located(text: str | bytes, filename: str, *, composer: str = "auto") ->
         if _CLoader is None:
             raise ValueError("PyYAML was built without libyaml")
         try:
-            return _load(text, filename, _CLoader, aliases_possible=True)
+            # an alias needs an anchor (&name): without any '&' there can be none
+            return _load(text, filename, _CLoader, aliases_possible="&" in text)
         except (yaml.YAMLError, _TooDeep, _FoundAlias, SourceError) as c_error:
             located = _load_pure(text, filename)  # raises the pure path's message
             # pragma: no cover - from here on the two parsers would disagree
@@ -217,57 +218,80 @@ class _Builder:
         self.loader = loader
         self.constructors = {tag: loader.yaml_constructors[tag] for tag in _PLAIN_TAGS}
         self.seen: set[int] | None = set() if aliases_possible else None
-        self.count = 0
+        self.count = 1
 
     def build(self, node: Node, path: Path, at: Node | None = None) -> Any:
         """``at`` is the node whose position names this value (a mapping entry is named
         by its key, so errors point at the field name)."""
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise SourceError(self.located.filename, f"more than {MAX_NODES} values")
-        seen = self.seen
-        if seen is not None:
-            before = len(seen)
-            seen.add(id(node))  # nodes stay alive in the tree, so ids are unique
-            if len(seen) == before:
-                raise _FoundAlias
+        if self.seen is not None:
+            self.not_seen(node)
         mark = (at or node).start_mark
         self.positions[path] = (mark.line + 1, mark.column + 1)
-        if type(node) is ScalarNode:
-            if node.tag == STR_TAG:
-                return node.value
-            return self.scalar(node, path)
-        if isinstance(node, MappingNode):
-            return self.mapping(node, path)
-        if isinstance(node, SequenceNode):
-            build = self.build
-            return [build(item, (*path, index)) for index, item in enumerate(node.value)]
-        return self.scalar(node, path)
+        kind = type(node)
+        if kind is ScalarNode:
+            return node.value if node.tag == STR_TAG else self.scalar(node, path)
+        if kind is MappingNode or kind is SequenceNode:
+            self.count += len(node.value)
+            if self.count > MAX_NODES:
+                raise SourceError(self.located.filename, f"more than {MAX_NODES} values")
+            return self.mapping(node, path) if kind is MappingNode else self.sequence(node, path)
+        return self.scalar(node, path)  # pragma: no cover - the composers make no other kind
 
     def mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
+        positions, build, fast = self.positions, self.build, self.seen is None
         for key_node, value_node in node.value:
             if type(key_node) is not ScalarNode:
                 raise SourceError(self.located.where(path), "mapping keys must be plain values")
-            if key_node.tag == MERGE_TAG:
-                raise SourceError(self.located.where(path), "YAML merge keys (<<) are not allowed")
-            if self.seen is not None:
-                before = len(self.seen)
-                self.seen.add(id(key_node))
-                if len(self.seen) == before:
-                    raise _FoundAlias
-            key = key_node.value if key_node.tag == STR_TAG else self.scalar(key_node, path)
-            if not isinstance(key, str | int):
-                raise SourceError(self.located.where(path), f"mapping key {key!r} is not text")
-            key = str(key)
+            if key_node.tag == STR_TAG:
+                key = key_node.value
+            else:
+                if key_node.tag == MERGE_TAG:
+                    mark = key_node.start_mark
+                    raise SourceError(
+                        f"{self.located.filename}:{mark.line + 1}:{mark.column + 1}",
+                        "YAML merge keys (<<) are not allowed",
+                    )
+                key = self.scalar(key_node, path)
+                if not isinstance(key, str | int):
+                    raise SourceError(self.located.where(path), f"mapping key {key!r} is not text")
+                key = str(key)
             if key in result:
                 mark = key_node.start_mark
                 raise SourceError(
                     f"{self.located.filename}:{mark.line + 1}:{mark.column + 1}",
                     f"duplicate key {key!r}",
                 )
-            result[key] = self.build(value_node, (*path, key), key_node)
+            if not fast:
+                self.not_seen(key_node)
+            if fast and type(value_node) is ScalarNode and value_node.tag == STR_TAG:
+                mark = key_node.start_mark  # the common case, without a call per value
+                positions[(*path, key)] = (mark.line + 1, mark.column + 1)
+                result[key] = value_node.value
+            else:
+                result[key] = build(value_node, (*path, key), key_node)
         return result
+
+    def sequence(self, node: SequenceNode, path: Path) -> list[Any]:
+        result: list[Any] = []
+        positions, build, fast = self.positions, self.build, self.seen is None
+        for index, item in enumerate(node.value):
+            if fast and type(item) is ScalarNode and item.tag == STR_TAG:
+                mark = item.start_mark
+                positions[(*path, index)] = (mark.line + 1, mark.column + 1)
+                result.append(item.value)
+            else:
+                result.append(build(item, (*path, index)))
+        return result
+
+    def not_seen(self, node: Node) -> None:
+        """Refuse a node met before: the C composer's way of handing back an alias
+        (nodes stay alive in the tree while building, so their ids are unique)."""
+        assert self.seen is not None
+        before = len(self.seen)
+        self.seen.add(id(node))
+        if len(self.seen) == before:
+            raise _FoundAlias
 
     def scalar(self, node: Node, path: Path) -> Any:
         constructor = self.constructors.get(node.tag)
