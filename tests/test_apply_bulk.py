@@ -40,7 +40,7 @@ from plugtone.services.inventory_apply import (
     apply_document,
     plan_document,
 )
-from plugtone.services.inventory_export import export_yaml
+from plugtone.services.inventory_export import export_document, export_yaml
 from plugtone.vendors import default_registry
 from tests.conftest import apply_text
 
@@ -346,3 +346,19 @@ def test_references_and_assignments_are_checked_before_anything_is_written(store
         plan_document(session, document_of("phones:\n" + lonely))
     assert "extension hq/3004 is on 00085D000001 line 1, 00085D000003 line 1" in str(refused.value)
     assert snapshot(store) != before  # the second apply went through; the refused ones did not
+
+
+def test_bulk_writes_put_every_row_with_its_owner(store):
+    apply_text(store, fleet(250))
+    with store.sessions() as session:
+        exported = export_document(session)
+    site = exported["sites"][1]
+    assert site["keys"] == [{"type": "dnd"}] and site["vendor_settings"] == {"aastra": {"x": "1"}}
+    assert site["directory"] == [{"name": "Desk", "number": "0"}]
+    phone = next(p for p in exported["phones"] if p["mac"] == "00:08:5D:00:00:7B")  # 123
+    assert phone["site"] == "s1" and phone["lines"] == ["1023"]
+    assert phone["keys"] == [{"type": "dnd"}]
+    assert phone["vendor_settings"] == {"aastra": {"ring tone": "3"}}
+    assert len(exported["extensions"]) == 250 and len(exported["phones"]) == 250
+    with store.sessions() as session:
+        assert apply_document(session, document_of(export_yaml(session))).changes == []

@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Table, and_, or_, select
+from sqlalchemy import ColumnElement, Row, Table, and_, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from plugtone.inventory.document import Document
@@ -53,7 +54,8 @@ ExtensionKey = tuple[str, str]
 """``(site name, number)``."""
 KeyTuple = tuple[Any, ...]
 """A key as compared: ``(type, value, label, line, family, slot)``."""
-Condition = Callable[[list[Any]], ColumnElement[bool]]
+Condition = Callable[[list[Any], bool], ColumnElement[bool]]
+"""The condition for one chunk of keys (``postgres``: the store is PostgreSQL)."""
 
 SITE_COLUMNS = (
     "sip_server", "sip_port", "sip_transport", "timezone", "ntp_servers", "dial_plan",
@@ -70,7 +72,7 @@ LEADING_OWNERS = {
 """The owner columns of each multi-owner table's index, in index order."""
 
 
-def owned_by(table: Table, column: str, ids: Sequence[Any]) -> ColumnElement[bool]:
+def owned_by(table: Table, column: str, ids: Sequence[Any], postgres: bool) -> ColumnElement[bool]:
     """Rows of ``table`` owned through ``column`` by one of ``ids``, as the owner index
     can find them.
 
@@ -80,7 +82,18 @@ def owned_by(table: Table, column: str, ids: Sequence[Any]) -> ColumnElement[boo
     """
     leading = LEADING_OWNERS.get(table.name, ())
     before = leading[: leading.index(column)] if column in leading else ()
-    return and_(*(table.c[name].is_(None) for name in before), table.c[column].in_(ids))
+    return and_(
+        *(table.c[name].is_(None) for name in before), member_of(table.c[column], ids, postgres)
+    )
+
+
+def member_of(column: Any, values: Sequence[Any], postgres: bool) -> ColumnElement[bool]:
+    """``column IN (...)``; on PostgreSQL ``column = ANY(:array)``, one parameter however
+    many values: an IN-list of 500 placeholders cost more to render, for psycopg to
+    rewrite and for the server to parse than the query took to run."""
+    if postgres:
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -268,10 +281,10 @@ def _ordered(rows: Iterable[Row]) -> dict[int, list[tuple[str, str]]]:
 
 def _owned(model: type, column: str) -> Condition:
     table: Table = model.__table__  # type: ignore[attr-defined]
-    return lambda ids: owned_by(table, column, ids)
+    return lambda ids, postgres: owned_by(table, column, ids, postgres)
 
 
-def _extension_pairs(pairs: list[tuple[int, str]]) -> ColumnElement[bool]:
+def _extension_pairs(pairs: list[tuple[int, str]], postgres: bool) -> ColumnElement[bool]:
     """``(site_id, number)`` pairs as ``site_id = ? AND number IN (...) OR ...``: each
     term searches the unique index, where SQLite scans the whole table for a row-value
     IN-list. Pairs come sorted, so a chunk spans few sites."""
@@ -280,8 +293,8 @@ def _extension_pairs(pairs: list[tuple[int, str]]) -> ColumnElement[bool]:
         numbers[site_id].append(number)
     return or_(
         *(
-            and_(Extension.site_id == site_id, Extension.number.in_(site_numbers))
-            for site_id, site_numbers in numbers.items()
+            and_(Extension.site_id == site_id, member_of(Extension.number, found, postgres))
+            for site_id, found in numbers.items()
         )
     )
 
@@ -292,6 +305,7 @@ class _Reader:
     def __init__(self, session: Session, prune: bool) -> None:
         self.session = session
         self.prune = prune
+        self.postgres = session.get_bind().dialect.name == "postgresql"
 
     def rows(
         self,
@@ -311,6 +325,9 @@ class _Reader:
         if self.prune if all is None else all:
             yield from self.session.execute(statement)
             return
-        condition: Condition = key if callable(key) else key.in_  # type: ignore[assignment]
         for chunk in chunks(values):
-            yield from self.session.execute(statement.where(condition(chunk)))
+            if callable(key):
+                condition = key(chunk, self.postgres)
+            else:
+                condition = member_of(key, chunk, self.postgres)
+            yield from self.session.execute(statement.where(condition))

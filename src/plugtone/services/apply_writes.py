@@ -17,11 +17,11 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, delete, insert, update
+from sqlalchemy import Table, bindparam, delete, insert, text, update
 from sqlalchemy.orm import Session
 
 from plugtone.inventory.models import Base
-from plugtone.services.apply_snapshot import chunks, owned_by
+from plugtone.services.apply_snapshot import chunks, member_of, owned_by
 
 
 class Ref(NamedTuple):
@@ -56,6 +56,15 @@ INSERT_ORDER = (
 )
 PRUNE_ORDER = ("extensions", "model_profiles", "sites", "branding_sets")
 """Deleted last, children first: what still points at them is gone by then."""
+COPY_TABLES = frozenset(
+    ("keys", "vendor_settings", "line_assignments", "directory_contacts", "branding_files")
+)
+"""Written with COPY on PostgreSQL (see :func:`_copy`)."""
+ANALYZE_ROWS = 1_000
+"""On PostgreSQL, a table that just received this many rows is analysed in the same
+transaction: until autovacuum gets round to it (a minute or more), the planner has no
+statistics for the new rows and picks sequential scans, which made planning the next
+apply of 10,000 phones twice as slow."""
 
 
 @dataclass
@@ -102,15 +111,16 @@ class RowWrites:
         """Run every write in foreign-key order; returns the new objects' ids."""
         ids: dict[Ref, int] = {}
         tables = Base.metadata.tables
+        postgres = session.get_bind().dialect.name == "postgresql"
         for name in ("phones",):  # pruned phones go first: they free extensions
-            _delete_ids(session, tables[name], self.deletes.get(name, ()))
+            _delete_ids(session, tables[name], self.deletes.get(name, ()), postgres)
         for (name, column), owners in self.owner_deletes.items():
             table = tables[name]
             for chunk in chunks(owners):
-                session.execute(delete(table).where(owned_by(table, column, chunk)))
+                session.execute(delete(table).where(owned_by(table, column, chunk, postgres)))
         for name, row_ids in self.deletes.items():
             if name != "phones":
-                _delete_ids(session, tables[name], row_ids)
+                _delete_ids(session, tables[name], row_ids, postgres)
         kinds = {table: kind for kind, table in ID_TABLES.items()}
         for name in INSERT_ORDER:
             table = tables[name]
@@ -120,27 +130,49 @@ class RowWrites:
                 _update(session, table, [_resolved(row, ids) for row in updates])
             if not rows:
                 continue
-            resolved = [_resolved(row, ids) for row in rows]
             if name not in kinds:
-                session.execute(insert(table), resolved)
+                if postgres and name in COPY_TABLES:
+                    _copy(session, table, rows, ids)
+                else:
+                    session.execute(insert(table), [_resolved(row, ids) for row in rows])
                 continue
+            resolved = [_resolved(row, ids) for row in rows]
             statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
             new_ids = session.execute(statement, resolved).scalars().all()
             kind = kinds[name]
             for key, new_id in zip(self.inserted_keys[name], new_ids, strict=True):
                 ids[Ref(kind, key)] = new_id
         for name in PRUNE_ORDER:
-            _delete_ids(session, tables[name], self.pruned.get(name, ()))
+            _delete_ids(session, tables[name], self.pruned.get(name, ()), postgres)
+        if postgres:
+            for name, rows in self.inserts.items():
+                if len(rows) >= ANALYZE_ROWS:
+                    session.execute(text(f"ANALYZE {tables[name].name}"))
         return ids
+
+
+def _copy(session: Session, table: Table, rows: list[dict[str, Any]], ids: dict[Ref, int]) -> None:
+    """PostgreSQL's ``COPY ... FROM STDIN`` through the driver, in the session's
+    transaction: four times as fast as an executemany INSERT for the hundreds of
+    thousands of keys, settings and lines of a fleet. Only for :data:`COPY_TABLES`,
+    whose columns are text, numbers and NULLs, which the driver's text format carries
+    as they are."""
+    columns = list(rows[0])  # every row has the same keys, maybe in another order
+    driver = session.connection().connection.driver_connection
+    statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            values = (row[name] for name in columns)
+            copy.write_row([ids[value] if type(value) is Ref else value for value in values])
 
 
 def _resolved(row: dict[str, Any], ids: dict[Ref, int]) -> dict[str, Any]:
     return {name: ids[value] if type(value) is Ref else value for name, value in row.items()}
 
 
-def _delete_ids(session: Session, table: Table, row_ids: Iterable[int]) -> None:
+def _delete_ids(session: Session, table: Table, row_ids: Iterable[int], postgres: bool) -> None:
     for chunk in chunks(row_ids):
-        session.execute(delete(table).where(table.c.id.in_(chunk)))
+        session.execute(delete(table).where(member_of(table.c.id, chunk, postgres)))
 
 
 def _update(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
