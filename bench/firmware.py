@@ -166,7 +166,7 @@ def prepare_real(work: Path, image: Path) -> tuple[Path, str]:
 def plugtone_real(work: Path, data: Path, name: str, size: int) -> Iterator[Target]:
     port = free_port()
     command = [*PLUGTONE, "serve", "--data", str(data), "--host", HOST, "--http-port",
-               str(port), "--tftp-port", "0", "--ftp-port", "0"]  # fmt: skip
+               str(port), "--tftp-port", "0", "--ftp-port", "0", "--admin-port", "0"]  # fmt: skip
     base = f"http://{HOST}:{port}"
     with running(command, work / "plugtone.log", f"{base}/probe") as process:
         # the master file first, as the phone boots: plugtone learns its address

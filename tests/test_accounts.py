@@ -80,6 +80,8 @@ def test_users_passwords_and_the_last_admin(store):
     accounts.add_user(store, ROOT, "admin", "admin", "admin password 1")
     with pytest.raises(Conflict, match="last admin"):
         accounts.remove_user(store, ROOT, "admin")
+    with pytest.raises(Conflict, match="last admin"):
+        accounts.set_role(store, ROOT, "admin", "viewer")
     alice = Actor("alice", Role.OPERATOR, "api")
     accounts.set_password(store, alice, "alice", "new horse pass")
     assert accounts.verify_password(store, "alice", "new horse pass") is not None

@@ -126,11 +126,7 @@ def remove_user(store: Store, actor: Actor, name: str) -> None:
         work.require(Role.ADMIN, "removing a user")
         user = _user(work.session, name)
         if user.role == str(Role.ADMIN):
-            admins = work.session.scalar(
-                select(func.count(User.id)).where(User.role == str(Role.ADMIN))
-            )
-            if admins == 1:
-                raise Conflict(f"{name!r} is the last admin; add another admin first")
+            _keep_an_admin(work.session, name)
         work.session.delete(user)
         work.audit("delete", "user", name, None, {"role": user.role}, None)
 
@@ -154,6 +150,8 @@ def set_role(store: Store, actor: Actor, name: str, role: str) -> None:
         user = _user(work.session, name)
         if user.role == str(wanted):
             return
+        if user.role == str(Role.ADMIN):
+            _keep_an_admin(work.session, name)
         before = user.role
         user.role = str(wanted)
         work.audit("update", "user", name, f"role {before} -> {wanted}",
@@ -179,6 +177,13 @@ def verify_password(store: Store, name: str, password: str, via: str = "ui") -> 
             user.password_hash = _hasher.hash(password)
             session.commit()
         return Actor(user.name, Role.parse(user.role), via)
+
+
+def _keep_an_admin(session, name: str) -> None:
+    """Refuse to remove or demote the only admin: nobody could manage users after."""
+    admins = session.scalar(select(func.count(User.id)).where(User.role == str(Role.ADMIN)))
+    if admins == 1:
+        raise Conflict(f"{name!r} is the last admin; add another admin first")
 
 
 def _user(session, name: str) -> User:
