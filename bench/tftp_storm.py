@@ -192,7 +192,7 @@ def running(command: Sequence[str], port: int, log: Path):
 def plugtone_command(data: Path, port: int) -> list[str]:
     return [*PLUGTONE, "serve", "--data", str(data), "--host", HOST,
             "--http-port", str(free_port(socket.SOCK_STREAM)), "--tftp-port", str(port),
-            "--tftp-max-transfers", "1000", "--ftp-port", "0"]  # fmt: skip
+            "--tftp-max-transfers", "1000", "--ftp-port", "0", "--admin-port", "0"]  # fmt: skip
 
 
 def in_tftpd_command(tree: Path, port: int) -> list[str]:
