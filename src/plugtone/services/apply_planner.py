@@ -33,10 +33,7 @@ from plugtone.services.apply_changes import (
     site_fields,
 )
 from plugtone.services.apply_rows import RowPlanner
-from plugtone.services.apply_snapshot import (
-    SITE_COLUMNS,
-    KeyTuple,
-)
+from plugtone.services.apply_snapshot import SITE_COLUMNS, ExtensionKey, KeyTuple
 from plugtone.services.apply_writes import Ref
 
 SITE_FIELDS = SITE_COLUMNS
@@ -87,7 +84,9 @@ class Planner(RowPlanner):
                 self.writes.updates["sites"].append(
                     {"id": row.id, **wanted, "branding_id": branding_id}
                 )
-        diffs += self.replace_keys(("site_id", owner), before_keys, spec.keys)
+        diffs += self.replace_keys(
+            ("site_id", owner), before_keys, [key_tuple(key) for key in spec.keys]
+        )
         for vendor in sorted(set(spec.vendor_settings) | set(before_settings)):
             diffs += self.replace_settings(
                 ("site_id", owner),
@@ -255,68 +254,58 @@ class Planner(RowPlanner):
 
     def plan_phone(self, spec: PhoneSpec) -> None:
         row = self.snap.phones.get(spec.mac)
-        site_id = self.site_id(spec.site)
-        branding_id = self.branding_id(spec.branding)
-        wanted_lines = {line.index: (line.site or spec.site, line.number) for line in spec.lines}
-        wanted_keys = [key_tuple(key) for key in spec.keys]
-        settings = {spec.vendor: spec.vendor_settings} if spec.vendor_settings else {}
-        after = phone_fields(
+        lines = {line.index: (line.site or spec.site, line.number) for line in spec.lines}
+        keys = [key_tuple(key) for key in spec.keys]
+        fields = dict(
+            model=spec.model,
+            vendor=spec.vendor,
+            site_id=self.site_id(spec.site),
+            description=spec.description,
+            branding_id=self.branding_id(spec.branding),
+        )
+        if row is None:
+            owner: int | Ref = Ref("phone", spec.mac)
+            self.writes.insert("phones", {"mac": spec.mac, **fields}, spec.mac)
+            self.replace_lines(owner, False, {}, lines)
+            self.replace_keys(("phone_id", owner), [], keys)
+            self.replace_settings(("phone_id", owner), spec.vendor, {}, spec.vendor_settings)
+            self.record(
+                "create",
+                "phone",
+                spec.mac,
+                [f"{spec.model} at {spec.site}"],
+                after=self.phone_after(spec, lines, keys),
+            )
+            pin = [spec.firmware] if spec.firmware else []
+            self.replace_pins("phone_id", owner, f"phone {spec.mac}", {}, pin)
+            return
+        site = self.snap.site_names[row.site_id]
+        current_lines = self.snap.lines.get(row.id, {})
+        current_keys = self.snap.keys.get(("phone_id", row.id), [])
+        current_settings = self.snap.settings.get(("phone_id", row.id), {})
+        diffs = []
+        if (row.model, row.vendor, site, row.description) != (
             spec.model,
             spec.vendor,
             spec.site,
             spec.description,
-            spec.branding,
-            wanted_lines,
-            wanted_keys,
-            settings,
-        )
-        fields = {
-            "model": spec.model,
-            "vendor": spec.vendor,
-            "site_id": site_id,
-            "description": spec.description,
-            "branding_id": branding_id,
-        }
-        if row is None:
-            owner: int | Ref = Ref("phone", spec.mac)
-            self.writes.insert("phones", {"mac": spec.mac, **fields}, spec.mac)
-            self.replace_lines(owner, False, {}, wanted_lines)
-            self.replace_keys(("phone_id", owner), [], spec.keys)
-            self.replace_settings(("phone_id", owner), spec.vendor, {}, spec.vendor_settings)
-            self.record("create", "phone", spec.mac, [f"{spec.model} at {spec.site}"], after=after)
-            pin = [spec.firmware] if spec.firmware else []
-            self.replace_pins("phone_id", owner, f"phone {spec.mac}", {}, pin)
-            return
-        current_site = self.snap.site_names[row.site_id]
-        current_lines = self.snap.lines.get(row.id, {})
-        current_keys = self.snap.keys.get(("phone_id", row.id), [])
-        current_settings = self.snap.settings.get(("phone_id", row.id), {})
-        diffs = diff_fields(
-            {
-                "model": row.model,
-                "vendor": row.vendor,
-                "site": current_site,
-                "description": row.description,
-            },
-            {
-                "model": spec.model,
-                "vendor": spec.vendor,
-                "site": spec.site,
-                "description": spec.description,
-            },
-        )
-        diffs += self.replace_lines(row.id, bool(current_lines), current_lines, wanted_lines)
-        diffs += self.replace_keys(("phone_id", row.id), current_keys, spec.keys)
-        if row.branding_id != branding_id:
+        ):
+            diffs = diff_fields(
+                dict(model=row.model, vendor=row.vendor, site=site, description=row.description),
+                dict(
+                    model=spec.model,
+                    vendor=spec.vendor,
+                    site=spec.site,
+                    description=spec.description,
+                ),
+            )
+        diffs += self.replace_lines(row.id, bool(current_lines), current_lines, lines)
+        diffs += self.replace_keys(("phone_id", row.id), current_keys, keys)
+        if row.branding_id != fields["branding_id"]:
             diffs.append(f"branding -> {spec.branding or 'none'}")
-        stored = {
-            "model": row.model,
-            "vendor": row.vendor,
-            "site_id": row.site_id,
-            "description": row.description,
-            "branding_id": row.branding_id,
-        }
-        if stored != fields:
+        if (row.model, row.vendor, row.site_id, row.description, row.branding_id) != tuple(
+            fields.values()
+        ):
             self.writes.updates["phones"].append({"id": row.id, **fields})
         for vendor in sorted(set(current_settings) | {spec.vendor}):
             wanted = spec.vendor_settings if vendor == spec.vendor else {}
@@ -324,20 +313,38 @@ class Planner(RowPlanner):
                 ("phone_id", row.id), vendor, current_settings.get(vendor, {}), wanted
             )
         if diffs:
+            branding = self.snap.branding_names.get(row.branding_id) if row.branding_id else None
             before = phone_fields(
                 row.model,
                 row.vendor,
-                current_site,
+                site,
                 row.description,
-                self.snap.branding_names.get(row.branding_id) if row.branding_id else None,
+                branding,
                 current_lines,
                 current_keys,
                 setting_values(current_settings),
             )
+            after = self.phone_after(spec, lines, keys)
             self.record("update", "phone", spec.mac, diffs, before, after)
         current_pins = self.snap.pins.get(("phone_id", row.id), {})
         pin = [spec.firmware] if spec.firmware else []
         self.replace_pins("phone_id", row.id, f"phone {spec.mac}", current_pins, pin)
+
+    @staticmethod
+    def phone_after(
+        spec: PhoneSpec, lines: dict[int, ExtensionKey], keys: list[KeyTuple]
+    ) -> dict[str, Any]:
+        settings = {spec.vendor: spec.vendor_settings} if spec.vendor_settings else {}
+        return phone_fields(
+            spec.model,
+            spec.vendor,
+            spec.site,
+            spec.description,
+            spec.branding,
+            lines,
+            keys,
+            settings,
+        )
 
     # -- pruning
 

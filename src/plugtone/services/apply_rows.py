@@ -11,11 +11,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from plugtone.inventory.document import Document, KeySpec, PinSpec
+from plugtone.inventory.document import Document, PinSpec
 from plugtone.services.apply_changes import (
     Change,
     action_for,
-    key_tuple,
     pin_fields,
     pin_selector,
     pin_spec_fields,
@@ -102,9 +101,8 @@ class RowPlanner:
         return [f"lines -> {shown or 'none'}"]
 
     def replace_keys(
-        self, owner: tuple[str, int | Ref], current: list[KeyTuple], keys: list[KeySpec]
+        self, owner: tuple[str, int | Ref], current: list[KeyTuple], wanted: list[KeyTuple]
     ) -> list[str]:
-        wanted = [key_tuple(key) for key in keys]
         if current == wanted:
             return []
         column, owner_id = owner
@@ -127,7 +125,7 @@ class RowPlanner:
                     "slot": slot,
                 },
             )
-        return [f"keys -> {len(keys)} key(s)"]
+        return [f"keys -> {len(wanted)} key(s)"]
 
     def replace_settings(
         self,

@@ -303,7 +303,8 @@ class _Reader:
     """Selects in IN-list chunks, or whole tables when pruning."""
 
     def __init__(self, session: Session, prune: bool) -> None:
-        self.session = session
+        self.connection = session.connection()
+        """Core execution: the rows are plain columns, the ORM's loading adds nothing."""
         self.prune = prune
         self.postgres = session.get_bind().dialect.name == "postgresql"
 
@@ -323,11 +324,11 @@ class _Reader:
         if join is not None:
             statement = statement.join(*join)
         if self.prune if all is None else all:
-            yield from self.session.execute(statement)
+            yield from self.connection.execute(statement).all()
             return
         for chunk in chunks(values):
             if callable(key):
                 condition = key(chunk, self.postgres)
             else:
                 condition = member_of(key, chunk, self.postgres)
-            yield from self.session.execute(statement.where(condition))
+            yield from self.connection.execute(statement.where(condition)).all()
