@@ -286,6 +286,31 @@ def test_claims_are_refused_clearly_and_change_nothing(fleet):
     assert len(audit(fleet, "claim")) == 1
 
 
+def test_of_simultaneous_claims_of_one_device_exactly_one_wins(fleet):
+    """The 'not in the inventory' check holds under the write lock, not only before it."""
+    import threading
+
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def claim() -> None:
+        start.wait()
+        try:
+            devices.claim_device(fleet, OPERATOR, SEEN[3], site="hq")
+            outcomes.append("claimed")
+        except Conflict as refused:
+            outcomes.append(refused.message)
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    refusal = f"{colon_mac(SEEN[3])} is in the inventory already"
+    assert sorted(outcomes) == sorted(["claimed", refusal, refusal, refusal])
+    assert len([row for row in audit(fleet, "claim") if row.key == SEEN[3]]) == 1
+
+
 # -- what a phone is served
 
 

@@ -22,8 +22,7 @@ from plugtone.macaddr import MacError, colon_mac, normalize_mac
 from plugtone.services.actors import local_admin
 from plugtone.services.devices import SeenInfo
 from plugtone.services.errors import Invalid, ServiceError
-from plugtone.services.inventory import apply_inventory
-from plugtone.services.inventory_export import export_yaml
+from plugtone.services.inventory import apply_inventory, export_inventory_yaml
 from plugtone.settings import SETTINGS_FILE, Settings, load_settings
 from plugtone.vendors import default_registry
 
@@ -262,12 +261,11 @@ def export(settings: Settings, output: Path | None, output_format: str, kind: st
     elif kind is not None:
         raise click.UsageError("--kind is for --format csv (the inventory file has every kind)")
     else:
-        store = open_store(settings)
-        try:
-            with store.sessions() as session:
-                text = export_yaml(session)
-        finally:
-            store.dispose()
+        # the file must apply back as it was, so it carries the passwords (as root's
+        # own copy of the store would); the disclosure is audited
+        text = run_service(
+            settings, lambda store: export_inventory_yaml(store, local_admin(), secrets=True)
+        )
     if output:
         with output.open("w", encoding="utf-8", newline="") as stream:
             stream.write(text)

@@ -304,10 +304,10 @@ def claim_device(
     extension unless shared, firmware pins) hold; the claim is audited besides
     the phone it created.
 
-    The apply is :func:`services.inventory.apply_inventory`'s own unit of work, so
-    "not in the inventory yet" is checked just before it rather than under its lock:
-    two claims of one device at the same instant would both succeed, the second
-    updating the phone the first created (both audited).
+    "Not in the inventory yet" is checked again by :func:`apply_inventory` itself
+    (``must_be_new``), where a claim that raced another sees the moved generation and
+    is checked under the write lock: of two claims of one device at the same instant,
+    one succeeds and the other is refused.
     """
     authorize_kinds(actor, ["claim", "phone"])
     registry = registry or default_registry()
@@ -339,9 +339,13 @@ def claim_device(
     if problems:
         raise Invalid(_claim_problems(problems))
     try:
-        result = apply_inventory(store, actor, document, registry)
+        result = apply_inventory(
+            store, actor, document, registry, must_be_new=("phone", normalized)
+        )
     except Invalid as error:
         raise Invalid(_claim_problems(error.problems)) from None
+    except Conflict:
+        raise Conflict(f"{shown} is in the inventory already") from None
     changes = tuple(str(change) for change in result.changes)
     with unit_of_work(store, actor) as work:
         work.authorize(["claim"])

@@ -31,7 +31,7 @@ from plugtone.services.inventory_apply import (
     StalePlan,
     plan_document,
 )
-from plugtone.services.inventory_export import entry_exists, export_document
+from plugtone.services.inventory_export import document_yaml, entry_exists, export_document
 from plugtone.services.unit_of_work import MASK, reading, unit_of_work
 from plugtone.vendors import VendorRegistry
 
@@ -158,3 +158,8 @@ def export_inventory(store: Store, actor: Actor, *, secrets: bool = False) -> di
         document = export_document(work.session, secrets=True)
         work.audit("read", "disclosure", "inventory", "the whole inventory with its secrets")
         return document
+
+
+def export_inventory_yaml(store: Store, actor: Actor, *, secrets: bool = False) -> str:
+    """:func:`export_inventory` as the inventory file, ready to apply again."""
+    return document_yaml(export_inventory(store, actor, secrets=secrets))

@@ -324,10 +324,13 @@ def export_document(session: Session, *, secrets: bool = True) -> dict[str, Any]
 
 
 def export_yaml(session: Session) -> str:
+    return document_yaml(export_document(session))
+
+
+def document_yaml(document: dict[str, Any]) -> str:
+    """An exported document as the inventory file, ready to apply again."""
     header = "# plugtone inventory (format: docs/inventory-format.md)\n"
-    body = yaml.safe_dump(
-        export_document(session), sort_keys=False, allow_unicode=True, default_flow_style=False
-    )
+    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
     return header + (body if body.strip() != "{}" else "")
 
 
