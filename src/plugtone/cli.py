@@ -50,7 +50,7 @@ def open_store(settings: Settings) -> Store:
         raise click.ClickException(
             f"no data directory at {settings.data_dir}: run 'plugtone init' first"
         )
-    store = Store(settings.db_url)
+    store = Store(settings.db_url, busy_timeout=settings.busy_timeout)
     try:
         check_schema(store.engine)
     except StoreError as error:

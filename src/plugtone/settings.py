@@ -57,6 +57,9 @@ class Settings:
     admin_host: str = ""
     """Where the admin listener listens; empty means the phone listeners' host."""
 
+    busy_timeout: float = 30.0
+    """Seconds a writer waits for another writer's turn before saying the store is busy."""
+
     @property
     def tls_ready(self) -> bool:
         return self.tls_cert.is_file() and self.tls_key.is_file()
@@ -100,6 +103,7 @@ def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Set
         tls_key=pick("tls_key", data / "tls" / "key.pem"),
         admin_port=pick("admin_port", DEFAULT_ADMIN_PORT),
         admin_host=pick("admin_host", ""),
+        busy_timeout=pick("busy_timeout", 30.0),
     )
 
 

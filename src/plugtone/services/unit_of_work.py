@@ -21,14 +21,18 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from plugtone.inventory.models import AuditEntry
-from plugtone.inventory.store import Store, bump_generation, lock_inventory
+from plugtone.inventory.store import (
+    BUSY_MESSAGE,
+    Store,
+    StoreBusy,
+    bump_generation,
+    lock_inventory,
+)
 from plugtone.services.actors import Actor, Role, authorize_kinds, require
 from plugtone.services.errors import Busy
 
 MASK = "********"
 """What the audit log and every face show in place of a secret."""
-
-BUSY_MESSAGE = "the store is busy (another change is being written); try again"
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,9 @@ def unit_of_work(store: Store, actor: Actor, *, dry_run: bool = False) -> Iterat
         else:
             work._write_audit()
             session.commit()
+    except StoreBusy as busy:
+        session.rollback()
+        raise Busy(str(busy)) from None
     except OperationalError as error:
         session.rollback()
         if _is_busy(error):
