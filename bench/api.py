@@ -21,6 +21,8 @@ PostgreSQL instead of SQLite.
 from __future__ import annotations
 
 import argparse
+import base64
+import os
 import random
 import statistics
 import subprocess
@@ -135,6 +137,9 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="a postgresql:// URL (default: SQLite)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="plugtone-bench-api-"))
+    # scratch stores (PostgreSQL ones have no data directory): one throw-away secret
+    # key for this run and the processes it starts
+    os.environ.setdefault("PLUGTONE_SECRET_KEY", base64.b64encode(os.urandom(32)).decode())
     data = work / "data"
     data.mkdir()
     db_url = args.db or sqlite_url(data)

@@ -25,6 +25,7 @@ untimed), by default for the sizes up to 10,000 (``--import-sizes``).
 from __future__ import annotations
 
 import argparse
+import base64
 import importlib.util
 import json
 import os
@@ -270,6 +271,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="sizes to time CSV import at (it reads the whole store)")  # fmt: skip
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
+    # scratch stores (PostgreSQL ones have no data directory): one throw-away secret
+    # key for this run and the processes it starts
+    os.environ.setdefault("PLUGTONE_SECRET_KEY", base64.b64encode(os.urandom(32)).decode())
     import_sizes = [int(size) for size in args.import_sizes.split(",") if size]
     stores = args.stores.split(",")
     can_import = importlib.util.find_spec("plugtone.services.csv_import") is not None

@@ -90,8 +90,8 @@ def db_url(request) -> str:
 
 
 @pytest.fixture
-def store(db_url) -> Iterator[Store]:
-    store = Store(db_url)
+def store(db_url, tmp_path) -> Iterator[Store]:
+    store = Store(db_url, data_dir=tmp_path)
     migrate(store.engine)
     yield store
     store.dispose()

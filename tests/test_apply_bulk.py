@@ -268,8 +268,8 @@ def test_planning_costs_statements_per_table_not_per_phone(store):
     assert len(result.changes) == 400 and result.generation == 2
 
 
-def test_a_writer_kept_waiting_past_the_busy_timeout_is_told_in_one_line(db_url):
-    store = Store(db_url, busy_timeout=0.3)
+def test_a_writer_kept_waiting_past_the_busy_timeout_is_told_in_one_line(db_url, tmp_path):
+    store = Store(db_url, busy_timeout=0.3, data_dir=tmp_path)
     migrate(store.engine)
     try:
         holder = store.sessions()

@@ -374,7 +374,7 @@ def test_command_never_prints_a_password_or_an_unescaped_formula(tmp_path, data_
     )
     again = run_cli("import", str(sheet), data=data_dir).stdout
     assert again.startswith("0 created, 0 updated, 56 unchanged, 0 with errors; imported")
-    assert "password: Secret-One-5001" in run_cli("export", data=data_dir).stdout
+    assert "password: Secret-One-5001" in run_cli("export", "--with-secrets", data=data_dir).stdout
     phones = tmp_path / "phones.csv"
     phones.write_text(f'mac,model,site,description\n{mac(1)},6757i,hq,"{FORMULA}"\n')
     run_cli("import", str(phones), data=data_dir)

@@ -29,8 +29,8 @@ BUSY_TIMEOUT = 0.2
 
 
 @pytest.fixture
-def busy_store(db_url) -> Iterator[Store]:
-    store = Store(db_url, busy_timeout=BUSY_TIMEOUT)
+def busy_store(db_url, tmp_path) -> Iterator[Store]:
+    store = Store(db_url, busy_timeout=BUSY_TIMEOUT, data_dir=tmp_path)
     migrate(store.engine)
     yield store
     store.dispose()

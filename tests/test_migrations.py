@@ -17,8 +17,8 @@ TABLES = {
 }  # fmt: skip
 
 
-def test_empty_database_upgrades_to_head_and_matches_the_models(db_url):
-    store = Store(db_url)
+def test_empty_database_upgrades_to_head_and_matches_the_models(db_url, tmp_path):
+    store = Store(db_url, data_dir=tmp_path)
     try:
         assert current_revision(store.engine) is None
         migrate(store.engine)
@@ -34,8 +34,8 @@ def test_empty_database_upgrades_to_head_and_matches_the_models(db_url):
         store.dispose()
 
 
-def test_downgrade_to_base_removes_everything(db_url):
-    store = Store(db_url)
+def test_downgrade_to_base_removes_everything(db_url, tmp_path):
+    store = Store(db_url, data_dir=tmp_path)
     try:
         migrate(store.engine)
         migrate_down(store)
@@ -52,14 +52,14 @@ def migrate_down(store: Store) -> None:
     command.downgrade(alembic_config(store.engine), "base")
 
 
-def test_site_logos_become_branding_sets_and_come_back_on_downgrade(db_url):
+def test_site_logos_become_branding_sets_and_come_back_on_downgrade(db_url, tmp_path):
     """0004 moves each site's logo into a branding set named after the site."""
     from alembic import command
     from sqlalchemy import text
 
     from plugtone.inventory.store import alembic_config
 
-    store = Store(db_url)
+    store = Store(db_url, data_dir=tmp_path)
     try:
         migrate(store.engine, "0003")
         with store.engine.begin() as connection:

@@ -10,13 +10,24 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import StatementError
 
 from plugtone.inventory.document import parse_document
-from plugtone.inventory.store import Store, StoreError, check_schema, migrate
+from plugtone.inventory.private_files import make_private_directory, private_umask
+from plugtone.inventory.secret_keys import SecretKeyError
+from plugtone.inventory.store import (
+    Store,
+    StoreError,
+    check_schema,
+    check_secret_key,
+    migrate,
+    secure_store_files,
+)
 from plugtone.inventory.yaml_source import SourceError, load_located
 from plugtone.macaddr import MacError, colon_mac, normalize_mac
 from plugtone.services.actors import local_admin
@@ -50,12 +61,15 @@ def open_store(settings: Settings) -> Store:
         raise click.ClickException(
             f"no data directory at {settings.data_dir}: run 'plugtone init' first"
         )
-    store = Store(settings.db_url, busy_timeout=settings.busy_timeout)
+    store = Store(settings.db_url, busy_timeout=settings.busy_timeout, data_dir=settings.data_dir)
     try:
         check_schema(store.engine)
-    except StoreError as error:
+        check_secret_key(store.engine)
+    except (StoreError, SecretKeyError) as error:
+        store.dispose()
         raise click.ClickException(str(error)) from None
     except Exception as error:  # connection refused, bad URL, ...
+        store.dispose()
         raise click.ClickException(f"cannot open the store: {error}") from None
     return store
 
@@ -69,6 +83,12 @@ def run_service(settings: Settings, call):
         _fail_with(error.problems)
     except ServiceError as error:
         raise click.ClickException(error.message) from None
+    except SecretKeyError as error:
+        raise click.ClickException(str(error)) from None
+    except StatementError as error:  # a secret that cannot be sealed or opened
+        if isinstance(error.orig, SecretKeyError):
+            raise click.ClickException(str(error.orig)) from None
+        raise
     finally:
         store.dispose()
 
@@ -90,30 +110,47 @@ def main() -> None:
     "--tls/--no-tls", default=False, help="Generate a self-signed HTTPS pair if none exists."
 )
 def init(settings: Settings, tls: bool) -> None:
-    """Create the data directory, migrate the store, optionally make a TLS pair."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings_file = settings.data_dir / SETTINGS_FILE
-    if not settings_file.exists():
-        settings_file.write_text(
-            "# plugtone settings; PLUGTONE_* variables and command-line flags override these\n"
-            f'host = "{settings.host}"\n'
-            f"http_port = {settings.http_port}\n"
-            f"https_port = {settings.https_port}\n"
-        )
-    store = Store(settings.db_url)
-    try:
-        migrate(store.engine)
-    except Exception as error:
-        raise click.ClickException(f"cannot migrate the store: {error}") from None
-    finally:
-        store.dispose()
-    click.echo(f"store ready: {_safe_url(settings.db_url)}")
-    _first_admin(settings)
-    if tls and not settings.tls_ready:
-        from plugtone.tls import generate_self_signed
+    """Create the data directory, migrate the store, optionally make a TLS pair.
 
-        generate_self_signed(settings.tls_cert, settings.tls_key)
-        click.echo(f"self-signed certificate: {settings.tls_cert}")
+    The data directory is 0700, and what init makes in it (the SQLite database, the
+    secret key, the TLS key) is 0600; wider modes found are narrowed with a warning.
+    The secret key is made by the migration that first encrypts, or on a fresh store,
+    unless ``PLUGTONE_SECRET_KEY`` is set; an existing key file is never replaced.
+    """
+    with private_umask():
+        make_private_directory(settings.data_dir)
+        settings_file = settings.data_dir / SETTINGS_FILE
+        if not settings_file.exists():
+            settings_file.write_text(
+                "# plugtone settings; PLUGTONE_* variables and command-line flags override these\n"
+                f'host = "{settings.host}"\n'
+                f"http_port = {settings.http_port}\n"
+                f"https_port = {settings.https_port}\n"
+            )
+        store = Store(settings.db_url, data_dir=settings.data_dir)
+        try:
+            migrate(store.engine)
+            check_secret_key(store.engine)
+        except SecretKeyError as error:
+            raise click.ClickException(str(error)) from None
+        except Exception as error:
+            cause = error.orig if isinstance(error, StatementError) else error
+            raise click.ClickException(f"cannot migrate the store: {cause}") from None
+        finally:
+            store.dispose()
+        click.echo(f"store ready: {_safe_url(settings.db_url)}")
+        if store.keys.from_environment:
+            click.echo("secrets encrypted with the key in PLUGTONE_SECRET_KEY")
+        else:
+            click.echo(f"secrets encrypted with the key in {settings.secret_key_file}"
+                       " (back it up with the database)")  # fmt: skip
+        _first_admin(settings)
+        if tls and not settings.tls_ready:
+            from plugtone.tls import generate_self_signed
+
+            generate_self_signed(settings.tls_cert, settings.tls_key)
+            click.echo(f"self-signed certificate: {settings.tls_cert}")
+        secure_store_files(settings.data_dir, settings.db_url, (settings.tls_key,))
 
 
 def _first_admin(settings: Settings) -> None:
@@ -157,6 +194,7 @@ def serve(
     from plugtone.servers.runner import serve as run
 
     open_store(settings).dispose()
+    secure_store_files(settings.data_dir, settings.db_url, (settings.tls_key,))
     https = (
         https_port
         if https_port is not None
@@ -251,8 +289,15 @@ def _fail_with(problems) -> None:
               help="The inventory file (yaml), or a sheet of one kind (csv).")  # fmt: skip
 @click.option("--kind", type=click.Choice(["phones", "extensions"]), default=None,
               help="With --format csv: what the sheet lists (default phones).")  # fmt: skip
-def export(settings: Settings, output: Path | None, output_format: str, kind: str | None) -> None:
-    """Write the inventory in the inventory file format, or phones or extensions as CSV."""
+@click.option("--with-secrets", is_flag=True,
+              help="Write the passwords themselves instead of ********.")  # fmt: skip
+def export(settings: Settings, output: Path | None, output_format: str, kind: str | None,
+           with_secrets: bool) -> None:  # fmt: skip
+    """Write the inventory in the inventory file format, or phones or extensions as CSV.
+
+    Passwords are written as ******** (which apply reads as "keep the stored one")
+    unless --with-secrets; a file with them is created readable by its owner only.
+    """
     if output_format == "csv":
         from plugtone.services.csv_export import export_csv
 
@@ -261,16 +306,46 @@ def export(settings: Settings, output: Path | None, output_format: str, kind: st
     elif kind is not None:
         raise click.UsageError("--kind is for --format csv (the inventory file has every kind)")
     else:
-        # the file must apply back as it was, so it carries the passwords (as root's
-        # own copy of the store would); the disclosure is audited
+        # masked, the file still applies back as it was (the mask keeps the stored
+        # password); with the secrets, the disclosure is audited
         text = run_service(
-            settings, lambda store: export_inventory_yaml(store, local_admin(), secrets=True)
+            settings,
+            lambda store: export_inventory_yaml(store, local_admin(), secrets=with_secrets),
         )
     if output:
-        with output.open("w", encoding="utf-8", newline="") as stream:
+        mode = 0o600 if with_secrets else 0o666
+        descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with open(descriptor, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
     else:
         click.echo(text, nl=False)
+
+
+@main.command("rotate-key")
+@common
+def rotate_key_command(settings: Settings) -> None:
+    """Encrypt every secret with a new key, which replaces the data directory's secret.key."""
+    from plugtone.inventory.key_rotation import rotate_key
+
+    store = open_store(settings)
+    try:
+        rotation = rotate_key(store)
+    except SecretKeyError as error:
+        raise click.ClickException(str(error)) from None
+    except StatementError as error:
+        cause = error.orig if isinstance(error.orig, SecretKeyError) else error
+        raise click.ClickException(f"nothing was changed: {cause}") from None
+    finally:
+        store.dispose()
+    click.echo(
+        f"{rotation.secrets} secret(s) encrypted again with key {rotation.new_key} "
+        f"(was {rotation.old_key}) in {settings.secret_key_file}"
+    )
+    click.echo(
+        "servers using this data directory read the new key by themselves; copy the new "
+        "key file to every other machine serving this store and restart plugtone there, "
+        "and replace the key in your backups"
+    )
 
 
 @main.command("export-tree")

@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from plugtone.inventory.secret_keys import KEY_FILE
 from plugtone.inventory.store import sqlite_url
 
 DEFAULT_DATA = "./var"
@@ -59,6 +60,12 @@ class Settings:
 
     busy_timeout: float = 30.0
     """Seconds a writer waits for another writer's turn before saying the store is busy."""
+
+    @property
+    def secret_key_file(self) -> Path:
+        """Where the key that encrypts the store's secrets is kept, unless
+        ``PLUGTONE_SECRET_KEY`` (base64) gives it; never inside the database."""
+        return self.data_dir / KEY_FILE
 
     @property
     def tls_ready(self) -> bool:

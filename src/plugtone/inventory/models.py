@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from plugtone.inventory.secret_column import SecretText
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -79,7 +81,8 @@ class Site(Base):
     )
     ftp_user: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     """An FTP login of the site's own: phones using it see only this site's files."""
-    ftp_password: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    ftp_password: Mapped[str | None] = mapped_column(SecretText(), nullable=True)
+    """Sealed at rest (:class:`~plugtone.inventory.secret_column.SecretText`)."""
 
     extensions: Mapped[list[Extension]] = relationship(back_populates="site", passive_deletes=True)
     phones: Mapped[list[Phone]] = relationship(back_populates="site", passive_deletes=True)
@@ -130,7 +133,8 @@ class Extension(Base):
     number: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(128), nullable=True)
     auth_user: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    password: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    password: Mapped[str | None] = mapped_column(SecretText(), nullable=True)
+    """Sealed at rest (:class:`~plugtone.inventory.secret_column.SecretText`)."""
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
 
     site: Mapped[Site] = relationship(back_populates="extensions")

@@ -21,9 +21,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugtone.inventory.models import Meta
+from plugtone.inventory.private_files import create_private_file, secure_data_files
+from plugtone.inventory.secret_column import attach_keys, keys_of
+from plugtone.inventory.secret_keys import KEY_FILE, OLD_KEY_FILE, KeySource, SecretKeyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GENERATION_KEY = "inventory_generation"
+KEY_CHECK = "secret_key_check"
+"""Meta row holding a sealed known text: opening it proves the key is this store's."""
+KEY_CHECK_TEXT = "plugtone"
 BUSY_TIMEOUT = 30.0
 """Seconds a writer waits for another's turn before giving up (:class:`StoreBusy`)."""
 BUSY_MESSAGE = "the store is busy (another change is being written); try again"
@@ -80,6 +86,9 @@ def create_store_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engi
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # a replaced or deleted secret is zeroed, not left in free space for a copy
+            # of the file to show
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.execute(f"PRAGMA busy_timeout={milliseconds}")
             cursor.close()
 
@@ -105,6 +114,11 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema to ``revision``; safe to call on every start."""
     command.upgrade(alembic_config(engine), revision)
+    if engine.dialect.name == "sqlite":
+        # the WAL still holds the pages as they were before (clear-text secrets, before
+        # 0007): fold it into the database, where secure_delete zeroed them
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def head_revision() -> str:
@@ -129,12 +143,49 @@ def check_schema(engine: Engine) -> None:
         )
 
 
-class Store:
-    """An engine plus a session factory; one per process."""
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; ``None`` for in-memory or other stores."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
-    def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+
+def key_source_for(url: str, data_dir: Path | None) -> KeySource:
+    """Where a store's secret key lives: ``PLUGTONE_SECRET_KEY``, else ``secret.key`` in
+    ``data_dir``, or, for a SQLite file, next to the database; a throw-away key for an
+    in-memory database. A PostgreSQL store opened without a data directory has a key
+    only from the environment."""
+    database = sqlite_file(url)
+    if data_dir is None and database is not None:
+        data_dir = database.parent
+    in_memory = data_dir is None and make_url(url).drivername.startswith("sqlite")
+    return KeySource(data_dir / KEY_FILE if data_dir else None, ephemeral=in_memory)
+
+
+class Store:
+    """An engine plus a session factory; one per process.
+
+    The store's secret key (:mod:`plugtone.inventory.secret_keys`) rides on its engine,
+    so everything that runs statements on it seals and opens secret columns with it.
+    ``keys`` overrides where it comes from (tests); else :func:`key_source_for`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout: float = BUSY_TIMEOUT,
+        data_dir: Path | None = None,
+        keys: KeySource | None = None,
+    ) -> None:
         self.url = normalize_url(url)
+        database = sqlite_file(self.url)
+        if database is not None:
+            create_private_file(database)
         self.engine = create_store_engine(self.url, busy_timeout=busy_timeout)
+        self.keys = keys or key_source_for(self.url, data_dir)
+        attach_keys(self.engine, self.keys)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -160,6 +211,26 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def secure_store_files(data_dir: Path, url: str, extra: tuple[Path, ...] = ()) -> list[Path]:
+    """Narrow the modes of the data directory, the SQLite files, the key files and
+    ``extra`` (the TLS key), warning for each that was wider."""
+    keys = (data_dir / KEY_FILE, data_dir / OLD_KEY_FILE, *extra)
+    return secure_data_files(data_dir, sqlite_file(normalize_url(url)), keys)
+
+
+def check_secret_key(engine: Engine) -> None:
+    """Refuse to run with a key that is not this store's (one :class:`SecretKeyError`
+    line), before anything is served or written with it."""
+    with engine.connect() as connection:
+        sealed = connection.scalar(select(Meta.value).where(Meta.key == KEY_CHECK))
+    source = keys_of(engine.dialect)
+    if sealed is None:  # a store none of whose secrets were sealed yet
+        source.keyring()
+        return
+    if source.open(sealed) != KEY_CHECK_TEXT:  # pragma: no cover - AES-GCM authenticates
+        raise SecretKeyError("the secret key does not open this store's secrets")
 
 
 def read_generation(session: Session) -> int:

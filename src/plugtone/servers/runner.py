@@ -24,7 +24,7 @@ from pathlib import Path
 
 import uvicorn
 
-from plugtone.inventory.store import Store, check_schema
+from plugtone.inventory.store import Store, check_schema, check_secret_key
 from plugtone.provisioning.provisioner import Provisioner
 from plugtone.servers.http import ZeroCopyHttpToolsProtocol, create_phone_app
 from plugtone.settings import Settings, load_settings
@@ -68,8 +68,9 @@ class _QuietSignalsServer(uvicorn.Server):
 
 async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or cancellation)."""
-    store = Store(options.db_url)
+    store = Store(options.db_url, data_dir=options.data_dir)
     check_schema(store.engine)
+    check_secret_key(store.engine)  # a wrong key serves nothing, not wrong files
     provisioner = Provisioner.for_store(
         store, default_registry(), options.data_dir, cache_phones=options.cache_phones
     )

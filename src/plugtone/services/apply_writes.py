@@ -21,6 +21,7 @@ from sqlalchemy import Table, bindparam, delete, insert, text, update
 from sqlalchemy.orm import Session
 
 from plugtone.inventory.models import Base
+from plugtone.inventory.secret_column import SecretText, keys_of
 from plugtone.services.apply_snapshot import chunks, member_of, owned_by
 
 
@@ -156,14 +157,24 @@ def _copy(session: Session, table: Table, rows: list[dict[str, Any]], ids: dict[
     transaction: four times as fast as an executemany INSERT for the hundreds of
     thousands of keys, settings and lines of a fleet. Only for :data:`COPY_TABLES`,
     whose columns are text, numbers and NULLs, which the driver's text format carries
-    as they are."""
+    as they are. COPY bypasses SQLAlchemy's column types, so a secret column
+    (:class:`~plugtone.inventory.secret_column.SecretText`; none of these tables has
+    one today) is sealed here, as the type would have."""
     columns = list(rows[0])  # every row has the same keys, maybe in another order
-    driver = session.connection().connection.driver_connection
+    connection = session.connection()
+    keys = keys_of(connection.dialect)
+    sealed = {name for name in columns if isinstance(table.c[name].type, SecretText)}
+    driver = connection.connection.driver_connection
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
     with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
         for row in rows:
-            values = (row[name] for name in columns)
-            copy.write_row([ids[value] if type(value) is Ref else value for value in values])
+            values = [ids[row[n]] if type(row[n]) is Ref else row[n] for n in columns]
+            if sealed:
+                values = [
+                    keys.seal(value) if name in sealed and value is not None else value
+                    for name, value in zip(columns, values, strict=True)
+                ]
+            copy.write_row(values)
 
 
 def _resolved(row: dict[str, Any], ids: dict[Ref, int]) -> dict[str, Any]:
