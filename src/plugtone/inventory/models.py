@@ -215,7 +215,7 @@ class Key(Base):
         ForeignKey("sites.id", ondelete="CASCADE"), nullable=True
     )
     phone_id: Mapped[int | None] = mapped_column(
-        ForeignKey("phones.id", ondelete="CASCADE"), nullable=True
+        ForeignKey("phones.id", ondelete="CASCADE"), nullable=True, index=True
     )
     position: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(32))
@@ -249,10 +249,10 @@ class VendorSetting(Base):
         ForeignKey("sites.id", ondelete="CASCADE"), nullable=True
     )
     model_profile_id: Mapped[int | None] = mapped_column(
-        ForeignKey("model_profiles.id", ondelete="CASCADE"), nullable=True
+        ForeignKey("model_profiles.id", ondelete="CASCADE"), nullable=True, index=True
     )
     phone_id: Mapped[int | None] = mapped_column(
-        ForeignKey("phones.id", ondelete="CASCADE"), nullable=True
+        ForeignKey("phones.id", ondelete="CASCADE"), nullable=True, index=True
     )
     branding_id: Mapped[int | None] = mapped_column(
         ForeignKey("branding_sets.id", ondelete="CASCADE"), nullable=True, index=True
@@ -346,10 +346,10 @@ class FirmwarePin(Base):
         ForeignKey("sites.id", ondelete="CASCADE"), nullable=True
     )
     model_profile_id: Mapped[int | None] = mapped_column(
-        ForeignKey("model_profiles.id", ondelete="CASCADE"), nullable=True
+        ForeignKey("model_profiles.id", ondelete="CASCADE"), nullable=True, index=True
     )
     phone_id: Mapped[int | None] = mapped_column(
-        ForeignKey("phones.id", ondelete="CASCADE"), nullable=True
+        ForeignKey("phones.id", ondelete="CASCADE"), nullable=True, index=True
     )
     applies_to: Mapped[str | None] = mapped_column(String(64), nullable=True)
     version: Mapped[str] = mapped_column(String(64))
