@@ -21,6 +21,7 @@ from plugtone.services.apply_changes import (
 )
 from plugtone.services.apply_snapshot import ExtensionKey, KeyTuple, Owner, Snapshot
 from plugtone.services.apply_writes import Ref, RowWrites
+from plugtone.services.firmware_pins import pin_steps
 
 PinPlaces = dict[tuple[str, int | Ref, str | None], str]
 """``(column, owner, applies_to)`` -> where the pin was written, for settle's messages."""
@@ -165,47 +166,33 @@ class RowPlanner:
         current: dict[str | None, Any],
         specs: list[PinSpec],
     ) -> None:
-        """Make one owner's pins match ``specs`` (as ``firmware_pins.replace_pins``): an
-        unchanged pin keeps its state (wave, promotion), so re-applying a file never
-        undoes a ``firmware promote``; a changed version remembers the one it replaces."""
+        """Make one owner's pins match ``specs`` by :func:`firmware_pins.pin_steps`, the
+        rule ``plugtone firmware pin`` follows too, as bulk row writes."""
         for spec in specs:
             self.pin_places[(column, owner, spec.applies_to)] = spec.where
-        wanted = {spec.applies_to: spec for spec in specs}
+        by_place = {spec.applies_to: spec for spec in specs}
         diffs = []
-        for applies_to in sorted(set(current) | set(wanted), key=lambda name: name or ""):
-            row, spec = current.get(applies_to), wanted.get(applies_to)
-            label = f"firmware{f' ({applies_to})' if applies_to else ''}"
-            if spec is None:
-                self.writes.deletes["firmware_pins"].append(row.id)
-                diffs.append(f"{label} pin removed")
+        for step in pin_steps(current, specs):
+            row = current.get(step.applies_to)
+            if step.action == "force":
+                self.writes.updates["firmware_pins"].append({"id": row.id, "forced": True})
+            if step.action in ("keep", "force"):
                 continue
-            wave = sorted(spec.wave) if spec.first_wave == "list" else None
-            if (
-                row is not None
-                and row.version == spec.version
-                and row.first_wave == spec.first_wave
-                and (wave is None or sorted(row.wave or []) == wave)
-            ):
-                if spec.force and not row.forced:
-                    self.writes.updates["firmware_pins"].append({"id": row.id, "forced": True})
-                continue
-            diffs.append(
-                f"{label} -> {spec.version}"
-                + (f" (first wave {spec.first_wave})" if spec.first_wave else "")
-            )
-            previous = None
+            diffs.append(step.diff)
             if row is not None:
-                previous = row.version if row.version != spec.version else row.previous_version
                 self.writes.deletes["firmware_pins"].append(row.id)
+            if step.action == "remove":
+                continue
+            spec = by_place[step.applies_to]
             pin = dict.fromkeys(("site_id", "model_profile_id", "phone_id"))
             pin.update(
                 {
                     column: owner,
-                    "applies_to": applies_to,
+                    "applies_to": step.applies_to,
                     "version": spec.version,
-                    "previous_version": previous,
+                    "previous_version": step.previous,
                     "first_wave": spec.first_wave,
-                    "wave": wave,
+                    "wave": step.wave,
                     "promoted": False,
                     "forced": spec.force,
                     "changed_at": self.now,

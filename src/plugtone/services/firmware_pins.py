@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,26 +54,36 @@ def new_pin(
     )
 
 
-def replace_pins(session: Session, column: str, owner_id: int, specs: list[PinSpec]) -> list[str]:
-    """Make one owner's pins match ``specs``; an unchanged pin keeps its state.
+@dataclass(frozen=True)
+class PinStep:
+    """What making one pin place match its spec takes (see :func:`pin_steps`)."""
 
-    A pin is unchanged when version and wave request are the same, so re-applying
-    a file never undoes a ``firmware promote``. A changed version remembers the one
-    it replaces: the phones outside a staged pin's first wave keep that one.
+    applies_to: str | None
+    action: str
+    """``remove``, ``keep`` (same version and wave: its state stays), ``force`` (keep,
+    now forced) or ``replace`` (a new row: version or wave changed)."""
+    diff: str | None = None
+    previous: str | None = None
+    """For ``replace``: the version the phones outside a first wave keep."""
+    wave: list[str] | None = None
+
+
+def pin_steps(current: Mapping[str | None, Any], specs: list[PinSpec]) -> list[PinStep]:
+    """Make one owner's pins (rows by ``applies_to``) match ``specs``: the one rule.
+
+    A pin is unchanged when version and wave request are the same, so re-applying a
+    file never undoes a ``firmware promote``. A changed version remembers the one it
+    replaces: the phones outside a staged pin's first wave keep that one. ``current``
+    holds ORM rows or plain row tuples alike (``version``, ``first_wave``, ``wave``,
+    ``forced``, ``previous_version``).
     """
-    rows = list(
-        session.scalars(select(FirmwarePin).where(getattr(FirmwarePin, column) == owner_id))
-    )
-    current = {row.applies_to: row for row in rows}
     wanted = {spec.applies_to: spec for spec in specs}
-    diffs = []
+    steps = []
     for applies_to in sorted(set(current) | set(wanted), key=lambda key: key or ""):
         row, spec = current.get(applies_to), wanted.get(applies_to)
         label = f"firmware{f' ({applies_to})' if applies_to else ''}"
         if spec is None:
-            assert row is not None
-            session.delete(row)
-            diffs.append(f"{label} pin removed")
+            steps.append(PinStep(applies_to, "remove", f"{label} pin removed"))
             continue
         wave = sorted(spec.wave) if spec.first_wave == "list" else None
         if (
@@ -81,24 +92,45 @@ def replace_pins(session: Session, column: str, owner_id: int, specs: list[PinSp
             and row.first_wave == spec.first_wave
             and (wave is None or sorted(row.wave or []) == wave)
         ):
-            row.forced = spec.force or row.forced
+            steps.append(PinStep(applies_to, "force" if spec.force and not row.forced else "keep"))
             continue
-        diffs.append(
-            f"{label} -> {spec.version}"
-            + (f" (first wave {spec.first_wave})" if spec.first_wave else "")
-        )
         previous = None
         if row is not None:
             previous = row.version if row.version != spec.version else row.previous_version
+        diff = f"{label} -> {spec.version}" + (
+            f" (first wave {spec.first_wave})" if spec.first_wave else ""
+        )
+        steps.append(PinStep(applies_to, "replace", diff, previous, wave))
+    return steps
+
+
+def replace_pins(session: Session, column: str, owner_id: int, specs: list[PinSpec]) -> list[str]:
+    """Make one owner's pins match ``specs`` (:func:`pin_steps`) in the session."""
+    rows = list(
+        session.scalars(select(FirmwarePin).where(getattr(FirmwarePin, column) == owner_id))
+    )
+    current = {row.applies_to: row for row in rows}
+    by_place = {spec.applies_to: spec for spec in specs}
+    diffs = []
+    for step in pin_steps(current, specs):
+        row = current.get(step.applies_to)
+        if step.action == "force":
+            row.forced = True
+        if step.action in ("keep", "force"):
+            continue
+        diffs.append(step.diff)
+        if row is not None:
             session.delete(row)
             session.flush()
-        session.add(
-            new_pin(
-                column, owner_id, spec.version, applies_to=applies_to,
-                previous_version=previous, first_wave=spec.first_wave, wave=wave,
-                forced=spec.force,
-            )
-        )  # fmt: skip
+        if step.action == "replace":
+            spec = by_place[step.applies_to]
+            session.add(
+                new_pin(
+                    column, owner_id, spec.version, applies_to=step.applies_to,
+                    previous_version=step.previous, first_wave=spec.first_wave,
+                    wave=step.wave, forced=spec.force,
+                )
+            )  # fmt: skip
     session.flush()
     return diffs
 
