@@ -96,6 +96,12 @@ class EventRecorder:
         if len(self.pending) >= self.max_pending:
             self.dropped += 1
             return
+        user_agent = event.user_agent
+        if len(event.path) > 512 or (user_agent is not None and len(user_agent) > 255):
+            # Only what is written is kept, so the queue's bytes are bounded with its length.
+            event = event._replace(
+                path=event.path[:512], user_agent=user_agent and user_agent[:255]
+            )
         self.pending.append((event, event.time or datetime.now(UTC)))
 
     def flush(self, *, force: bool = False) -> int:

@@ -14,7 +14,6 @@ import logging
 import posixpath
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -34,6 +33,7 @@ from plugtone.inventory.models import (
     Site,
 )
 from plugtone.inventory.store import Store, read_generation
+from plugtone.provisioning.caches import ENTRY_OVERHEAD, BoundedCache, text_bytes
 from plugtone.provisioning.uploads import UploadStore
 from plugtone.provisioning.views import load_model, load_phones
 from plugtone.vendors import VendorRegistry
@@ -49,6 +49,8 @@ from plugtone.vendors.base import (
 )
 
 MAX_PATH = 255
+MAX_FTP_USER = 64
+"""The longest site FTP login the inventory accepts (``FTP_USER_RE``)."""
 log = logging.getLogger(__name__)
 
 CONTENT_TYPES = {
@@ -151,43 +153,24 @@ def clean_path(raw: str) -> str | None:
     return cleaned if len(cleaned) <= MAX_PATH else None
 
 
-class _LRU:
-    """A small thread-safe LRU map, emptied whenever the inventory generation moves."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.items: OrderedDict = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key, default=None):
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-            return default
-
-    def put(self, key, value) -> None:
-        with self.lock:
-            self.items[key] = value
-            self.items.move_to_end(key)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.items.clear()
-
-    def __contains__(self, key) -> bool:
-        with self.lock:
-            return key in self.items
-
-
 _MISSING = object()
 
 PHONE_BATCH = 250
 """Phones loaded together when one misses the cache (see :meth:`Resolver.phone`)."""
 FILES_PER_PHONE = 4
 """Rendered files and memoized answers kept per phone the caches are sized for."""
+FILE_BYTES_PER_PHONE = 16 * 1024
+"""Bytes of rendered files (and, separately, of memoized answers) budgeted per phone:
+measured about 6 KB per Aastra phone all told, with room for a Polycom directory."""
+MAX_USER_AGENT = 512
+"""Characters of a User-Agent that identification reads. Every vendor's pattern is
+met in its first hundred characters; the HTTP listener refuses longer ones (431)
+before they get here, this is for any other way in."""
+MISSES_MAX = 4096
+MISSES_BYTES = 2 * 1024 * 1024
+"""Memoized not-found answers: their own small cache, so that a sweep of made-up
+names (which costs a few regex matches each to answer again) neither grows memory nor
+evicts the memoized answers of real phones."""
 
 
 class Resolver:
@@ -214,12 +197,26 @@ class Resolver:
         self.generation = -1
         self._checked_at = 0.0
         # cache_size counts phones; a phone has a few files of its own (a master file,
-        # registration, dial plan, directory pages, depending on the vendor)
-        self._files = _LRU(cache_size * FILES_PER_PHONE)
-        self._phones = _LRU(cache_size)
-        self._answers: dict[tuple, Answer] = {}
-        self._answers_max = cache_size * FILES_PER_PHONE
-        self._addresses: dict[str, str] = {}
+        # registration, dial plan, directory pages, depending on the vendor). Every map a
+        # request can add to is bounded by entries and bytes (see plugtone.provisioning.caches).
+        files, file_bytes = cache_size * FILES_PER_PHONE, cache_size * FILE_BYTES_PER_PHONE
+        self._files = BoundedCache(files, file_bytes)
+        """Rendered files by (vendor, FileRef, MAC or None); FileRefs name only files
+        the plug-ins know, so keys are bounded by the inventory and the plug-ins."""
+        self._phones = BoundedCache(cache_size, cache_size * ENTRY_OVERHEAD)
+        """Assigned phones' views by MAC: bounded by entries; one view's size is bounded
+        by the inventory's caps (lines, keys, settings per phone)."""
+        self._absent = BoundedCache(max(256, cache_size // 8), cache_size * ENTRY_OVERHEAD)
+        """MACs known not to be phones: apart from ``_phones``, so a sweep of made-up
+        MACs neither grows memory past this nor evicts a real phone's view."""
+        self._accounts = BoundedCache(1024, 1024 * ENTRY_OVERHEAD)
+        """Site FTP accounts by login (the login is what a client sent, capped in length)."""
+        self._answers = BoundedCache(files, file_bytes)
+        """Memoized answers found, by :meth:`_memo_key` (never the raw User-Agent)."""
+        self._misses = BoundedCache(MISSES_MAX, MISSES_BYTES)
+        """Memoized not-found answers, likewise keyed."""
+        self._addresses = BoundedCache(cache_size, cache_size * 2 * ENTRY_OVERHEAD)
+        """Client address -> the MAC its last request named."""
         self._sites: dict[int, SiteView] = {}
         self._lock = threading.Lock()
         self._phone_loading = threading.Lock()
@@ -239,8 +236,11 @@ class Resolver:
                 self.generation = generation
                 self._files.clear()
                 self._phones.clear()
+                self._absent.clear()
+                self._accounts.clear()
                 self._sites = {}
-                self._answers = {}
+                self._answers.clear()
+                self._misses.clear()
         return generation
 
     def is_fresh(self) -> bool:
@@ -250,17 +250,21 @@ class Resolver:
 
     def identify(self, request: FileRequest) -> DeviceFacts | None:
         """Facts a User-Agent gives (MAC, model, firmware), from whichever plug-in knows it."""
-        if not request.user_agent:
+        user_agent = request.user_agent
+        if not user_agent:
             return None
+        if len(user_agent) > MAX_USER_AGENT:
+            user_agent = user_agent[:MAX_USER_AGENT]
         for plugin in self.registry.plugins:
-            facts = plugin.identify(request.user_agent)
+            facts = plugin.identify(user_agent)
             if facts is not None:
                 return facts
         return None
 
     def remember_address(self, address: str, mac: str) -> None:
         """Tie a client address to a MAC, for later requests that carry no MAC."""
-        self._addresses[address] = mac
+        if self._addresses.get(address) != mac:
+            self._addresses.put(address, mac, ENTRY_OVERHEAD + len(address) + len(mac))
 
     def mac_for_address(self, address: str | None) -> str | None:
         return self._addresses.get(address) if address else None
@@ -273,14 +277,14 @@ class Resolver:
         of :data:`PHONE_BATCH` costs about what loading one phone alone does, which is
         what makes a cold boot storm affordable.
         """
-        cached = self._phones.get(mac, _MISSING)
+        cached = self._cached_phone(mac)
         if cached is not _MISSING:
             return cached
         # One load at a time: the phones of a booting site miss together, and each
         # worker thread would otherwise load the same batch; those that waited find
         # their phone loaded by the batch before them.
         with self._phone_loading:
-            cached = self._phones.get(mac, _MISSING)
+            cached = self._cached_phone(mac)
             if cached is not _MISSING:
                 return cached
             generation, sites = self.generation, self._sites
@@ -292,8 +296,18 @@ class Resolver:
                     views = dict(load_phones(session, self._batch(session, phone), sites))
             if generation == self.generation:  # not views of an inventory already replaced
                 for key, view in views.items():
-                    self._phones.put(key, view)
+                    if view is None:
+                        self._absent.put(key, None)
+                    else:
+                        self._phones.put(key, view)
             return views[mac]
+
+    def _cached_phone(self, mac: str) -> PhoneView | object | None:
+        """The cached view, ``None`` when known not to be a phone, else ``_MISSING``."""
+        cached = self._phones.get(mac, _MISSING)
+        if cached is _MISSING and mac in self._absent:
+            return None
+        return cached
 
     def _batch(self, session: Session, phone: Phone) -> list[Phone]:
         """``phone`` and up to PHONE_BATCH - 1 of its site's phones not cached yet."""
@@ -326,8 +340,9 @@ class Resolver:
     def ftp_account(self, user: str) -> tuple[str, str] | None:
         """``(site, password)`` of a site's own FTP account, cached per generation."""
         self.refresh()
-        key = ("ftp-account", user)
-        cached = self._phones.get(key, _MISSING)
+        if len(user) > MAX_FTP_USER:
+            return None  # longer than any login the inventory accepts: nothing to cache
+        cached = self._accounts.get(user, _MISSING)
         if cached is not _MISSING:
             return cached
         with self.store.sessions() as session:
@@ -335,7 +350,7 @@ class Resolver:
                 select(Site.name, Site.ftp_password).where(Site.ftp_user == user)
             ).first()
         account = (row[0], row[1] or "") if row else None
-        self._phones.put(key, account)
+        self._accounts.put(user, account, ENTRY_OVERHEAD + len(user) + text_bytes(*(account or ())))
         return account
 
     # -- uploads
@@ -368,21 +383,48 @@ class Resolver:
         """
         if not self.is_fresh():
             return None
-        memo = self._answers.get(self._memo_key(request))
+        facts = self.identify(request)
+        key = self._memo_key(request, facts)
+        memo = self._answers.get(key)
+        if memo is None:
+            memo = self._misses.get(key)
         if memo is not None:
             return memo
         try:
-            return self._resolve(request, allow_io=False)
+            return self._resolve(request, allow_io=False, facts=facts, key=key)
         except _NeedsStore:
             return None
 
-    def _memo_key(self, request: FileRequest) -> tuple:
-        # The address counts only through the MAC remembered for it, which names the
-        # device in the answer (and so in the event log) when the path carries none; so
-        # a file common to a fleet is memoized once per phone, not once per address.
+    def _memo_key(self, request: FileRequest, facts: DeviceFacts | None) -> tuple:
+        # The User-Agent counts only through the facts identification took from it (an
+        # attacker chooses the rest of it, and an answer depends on nothing else of it);
+        # the address only through the MAC remembered for it, which names the device in
+        # the answer (and so in the event log) when the path carries none; so a file
+        # common to a fleet is memoized once per phone, not once per address or per
+        # User-Agent spelling.
         address = request.client_address
-        return (request.path, request.user_agent, request.mac,
+        return (request.path, facts, request.mac,
                 self._addresses.get(address) if address else None)  # fmt: skip
+
+    def _memoize(self, key: tuple, answer: Answer) -> None:
+        """Keep ``answer`` under ``key``: found ones with the phones', misses apart."""
+        facts = key[1]
+        weight = 2 * ENTRY_OVERHEAD + text_bytes(answer.path, answer.content, *key)
+        if facts is not None:
+            weight += text_bytes(facts.vendor, facts.mac, facts.model, facts.firmware_version)
+        if answer.status is Status.OK and self._for_a_phone(answer.mac, facts):
+            self._answers.put(key, answer, weight)
+        else:
+            self._misses.put(key, answer, weight)
+
+    def _for_a_phone(self, mac: str | None, facts: DeviceFacts | None) -> bool:
+        """Whether an answer names only assigned phones (or none), so that it may sit
+        with the phones' memos: a common file asked for with a made-up MAC in the
+        User-Agent goes with the misses, or a sweep of such would evict real phones'."""
+        for named in (mac, facts.mac if facts is not None else None):
+            if named is not None and self._phones.get(named) is None:
+                return False
+        return True
 
     def resolve(self, request: FileRequest) -> Answer:
         """Answer ``request``; may read the store, so async callers run it in a thread."""
@@ -390,7 +432,7 @@ class Resolver:
         return self._resolve(request, allow_io=True)
 
     def _phone(self, mac: str, allow_io: bool) -> PhoneView | None:
-        cached = self._phones.get(mac, _MISSING)
+        cached = self._cached_phone(mac)
         if cached is not _MISSING:
             return cached
         if not allow_io:
@@ -419,11 +461,19 @@ class Resolver:
             self._files.put(key, content)
         return content
 
-    def _resolve(self, request: FileRequest, allow_io: bool) -> Answer:
+    def _resolve(
+        self,
+        request: FileRequest,
+        allow_io: bool,
+        facts: DeviceFacts | object | None = _MISSING,
+        key: tuple | None = None,
+    ) -> Answer:
         path = clean_path(request.path)
         if path is None:
             return Answer(Status.BAD_PATH, request.path, detail="refused path")
-        facts = self.identify(request)
+        if facts is _MISSING:
+            facts = self.identify(request)
+        assert facts is None or isinstance(facts, DeviceFacts)
         uploaded = self._uploaded(path, allow_io)
         if uploaded is not None:
             ref, content = uploaded  # not memoized: uploads change outside generations
@@ -433,10 +483,9 @@ class Resolver:
         if (
             not answer.volatile  # firmware answers depend on device state
             and generation == self.generation
-            and len(self._answers) < self._answers_max
             and not self._is_upload_name(path)  # a later upload must not hide behind a memo
         ):
-            self._answers[self._memo_key(request)] = answer
+            self._memoize(key if key is not None else self._memo_key(request, facts), answer)
         return answer
 
     def _is_upload_name(self, path: str) -> bool:

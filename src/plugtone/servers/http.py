@@ -7,6 +7,10 @@ learns nothing about which MACs exist.
 
 Rendered answers (a few kB of configuration) are sent from memory in one piece.
 
+Request heads are capped before they are parsed whole (8 KiB of head, 512 bytes of
+User-Agent, 2 KiB of request target: 431 or 414 beyond them), by the protocol class
+both listeners run (:mod:`plugtone.servers.http_limits`).
+
 Stored answers (firmware, tens of MB) are sent from disk and never read whole:
 
 - ``ETag`` (from the file's SHA-256) and ``If-None-Match`` give a 304, ``HEAD`` gives
@@ -63,12 +67,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 from uvicorn.protocols.utils import is_ssl
 
 from plugtone.provisioning.provisioner import Provisioner
 from plugtone.provisioning.resolver import Answer, FileRequest, Status
 from plugtone.provisioning.uploads import UploadTooLarge
+from plugtone.servers.http_limits import BoundedHttpToolsProtocol
 
 log = logging.getLogger(__name__)
 
@@ -339,8 +344,9 @@ async def _disconnected(receive: Receive) -> None:
 # --------------------------------------------------------------------------------------
 
 
-class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol plus the ASGI ``http.response.zerocopy`` extension.
+class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
+    """uvicorn's httptools protocol plus the ASGI ``http.response.zerocopy`` extension,
+    with the head caps of :mod:`plugtone.servers.http_limits` (414, 431).
 
     Message: ``{"type": "http.response.zerocopy", "file": f, "offset": o, "count": n,
     "more_body": False}``, after a start message that declared a Content-Length. ``f``

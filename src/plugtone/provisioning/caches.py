@@ -1,0 +1,90 @@
+"""Bounded in-memory caches for the phone-facing hot path.
+
+Every map a request can add to is one of these, bounded by entries *and* by bytes,
+evicting the least recently used entry first: an unauthenticated client chooses the
+paths, User-Agents, MACs and addresses it sends, so a map that grows with what it is
+sent is a way to make the server run out of memory. (Found: memoized answers keyed by
+the raw User-Agent grew a server to 999 MB.)
+
+Bytes are an estimate, the same one for every cache: the lengths of the strings and
+bytes the caller says an entry holds (:func:`text_bytes`) plus :data:`ENTRY_OVERHEAD`
+for the dict slot, the key tuple and the value object. It is meant to bound memory
+within a small factor, not to account for it exactly, and costs a few ``len`` calls
+per insertion (insertions happen on cache misses, not on hits).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+ENTRY_OVERHEAD = 240
+"""Bytes counted per entry besides its strings: an OrderedDict slot and its link
+(~100), a small key tuple (~64) and a small value object, measured with
+``sys.getsizeof`` on CPython 3.11."""
+
+
+def text_bytes(*parts: Any) -> int:
+    """Bytes of the ``str``/``bytes`` among ``parts`` (``None`` and others count 0)."""
+    total = 0
+    for part in parts:
+        if isinstance(part, str | bytes):
+            total += len(part)
+    return total
+
+
+class BoundedCache:
+    """A thread-safe LRU map bounded by ``entries`` and by ``max_bytes``.
+
+    ``put`` takes the entry's weight in bytes (see the module docstring); the oldest
+    entries are evicted until both bounds hold again. An entry heavier than the whole
+    byte budget is not stored at all, so one huge value cannot flush everything else.
+    """
+
+    def __init__(self, entries: int, max_bytes: int) -> None:
+        self.size = max(1, entries)
+        """Most entries kept."""
+        self.max_bytes = max(1, max_bytes)
+        self.bytes = 0
+        """Weight of what is held now."""
+        self.items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._weights: dict[Hashable, int] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        with self.lock:
+            try:
+                self.items.move_to_end(key)
+            except KeyError:
+                return default
+            return self.items[key]
+
+    def put(self, key: Hashable, value: Any, weight: int = ENTRY_OVERHEAD) -> None:
+        if weight > self.max_bytes:
+            return
+        with self.lock:
+            previous = self._weights.pop(key, None)
+            if previous is not None:
+                self.bytes -= previous
+            self.items[key] = value
+            self.items.move_to_end(key)
+            self._weights[key] = weight
+            self.bytes += weight
+            while len(self.items) > self.size or self.bytes > self.max_bytes:
+                old, _ = self.items.popitem(last=False)
+                self.bytes -= self._weights.pop(old)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+            self._weights.clear()
+            self.bytes = 0
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self.lock:
+            return key in self.items
+
+    def __len__(self) -> int:
+        return len(self.items)

@@ -1,0 +1,132 @@
+"""Caps on what an HTTP request's head may hold, enforced before it is parsed whole.
+
+uvicorn's httptools protocol accepts request heads of any size (httptools collects a
+header value of megabytes before its callback sees it), and what a phone-facing server
+is sent is chosen by whoever is on the network. So :class:`BoundedHttpToolsProtocol`
+counts the bytes of each request's head as they arrive and answers
+
+- ``414 URI Too Long`` for a request target over :data:`MAX_TARGET` bytes,
+- ``431 Request Header Fields Too Large`` for a head (request line and headers, up to
+  the blank line) over :data:`MAX_HEAD` bytes, a User-Agent over
+  :data:`MAX_USER_AGENT` bytes or more than :data:`MAX_HEADERS` header fields,
+
+then closes the connection. The bytes beyond the cap are never handed to the parser,
+and what arrives after the answer is read and dropped for a moment (so the client sees
+the answer rather than a reset) without being kept.
+
+The values are far above any phone's: the User-Agents the plug-ins identify are under
+100 bytes (``Aastra6757i MAC:00-08-5D-00-00-01 V:3.2.2.1136-SIP``,
+``FileTransport PolycomSoundPointIP-SPIP_650-UA/3.3.4.0085 Type/Application``), a
+phone's whole request head is a few hundred bytes, and browsers on the admin listener
+send under 2 KiB. nginx's default for one header line is 8 KiB and Node's for a head
+16 KiB; a head of 8 KiB bounds what one request can make the server hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+MAX_HEAD = 8 * 1024
+"""Bytes of a request line plus its header fields, up to and including the blank line."""
+MAX_TARGET = 2 * 1024
+"""Bytes of a request target (path and query); served paths are at most 255 characters."""
+MAX_USER_AGENT = 512
+"""Bytes of a User-Agent; identification reads no further (``resolver.MAX_USER_AGENT``)."""
+MAX_HEADERS = 64
+"""Header fields per request; a phone sends fewer than ten."""
+LINGER = 1.0
+"""Seconds a refused connection is kept half-closed, dropping what the client still
+sends, so its kernel delivers the answer instead of a reset."""
+
+_REASONS = {
+    414: b"request target too long\n",
+    431: b"request header fields too large\n",
+}
+
+
+class _Refused(Exception):
+    """Raised from a parser callback to stop parsing once the answer is sent."""
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the head caps of the module docstring."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._refused = False
+        self._start_head()
+
+    def _start_head(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self._line_done = False
+        self._tail = b""
+        """The last bytes of the head so far, to find a blank line split across reads."""
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # read and dropped while the answer lingers
+        if self._in_head:
+            room = MAX_HEAD - self._head_bytes
+            # A read that ends this head may carry a pipelined next request whole; its
+            # head is counted from the next read on (one read is at most 256 KiB).
+            if len(data) > room and not _head_ends(self._tail + data[:room]):
+                self._refuse(431 if self._line_done or b"\n" in data[:room] else 414)
+                return
+            self._head_bytes += len(data)
+            if not self._line_done and b"\n" in data:
+                self._line_done = True
+            self._tail = (self._tail + data[-3:])[-3:]
+        super().data_received(data)
+
+    def on_url(self, url: bytes) -> None:
+        if len(self.url) + len(url) > MAX_TARGET:
+            self._refuse(414)
+            raise _Refused
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(self.headers) >= MAX_HEADERS or (
+            len(value) > MAX_USER_AGENT and name.lower() == b"user-agent"
+        ):
+            self._refuse(431)
+            raise _Refused
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._start_head()
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        if self._refused:
+            return  # our own refusal stopped the parser: the answer is sent already
+        super().send_400_response(msg)
+
+    def _refuse(self, status: int) -> None:
+        """Answer ``status`` and end the connection, keeping none of the request."""
+        self._refused = True
+        self.headers = []
+        self.url = b""
+        transport = self.transport
+        if self.cycle is None or self.cycle.response_complete:
+            body = _REASONS[status]
+            head = b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n" % len(body)
+            transport.write(STATUS_LINE[status] + head + b"connection: close\r\n\r\n" + body)
+        # else a pipelined request overflowed while an earlier answer is going out:
+        # writing now would corrupt that answer, so the connection just ends.
+        if transport.can_write_eof():
+            transport.write_eof()
+            self.loop.call_later(LINGER, transport.close)
+        else:
+            transport.close()
+
+
+def _head_ends(data: bytes) -> bool:
+    """Whether ``data`` holds the blank line that ends a head (CRLF, or bare LF)."""
+    return b"\n\r\n" in data or b"\n\n" in data
