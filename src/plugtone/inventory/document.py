@@ -59,6 +59,27 @@ BRANDING_FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 MAX_LOGO_PIXELS = 4096 * 4096
 
+# Field size caps: everything the inventory holds is copied into every phone view and
+# rendered file it reaches, and the API, CSV sheets and files all end up here; so no
+# field is unbounded. Each is far above what a phone takes (docs/inventory-format.md).
+MAX_TEXT = 255
+"""Characters of any text field without a cap of its own (the store's VARCHAR(255))."""
+MAX_SHORT_TEXT = 64
+"""Key labels, voicemail and conference codes (what a phone's display or dialler takes)."""
+MAX_NAME_TEXT = 128
+"""Extension and contact names, auth users."""
+MAX_DIAL_PLAN = 4 * 1024
+"""Characters of a dial plan; the longest the supported phones take is well under it."""
+MAX_SETTING_VALUE = 4 * 1024
+MAX_SETTINGS = 2_000
+"""Raw vendor settings per vendor at one level (site, model, branding set, phone)."""
+MAX_DIRECTORY = 5_000
+"""Contacts in a site's directory."""
+MAX_KEYS = 512
+"""Keys per site or phone (a phone with three expansion modules has about 200)."""
+MAX_LINES = 64
+"""Lines per phone (the largest key line index)."""
+
 
 def image_media_type(content: bytes) -> str | None:
     """The media type of an image Pillow can read, or ``None``.
@@ -264,7 +285,12 @@ class _Checker:
         return item[key]
 
     def text(
-        self, value: Any, path: Path, pattern: re.Pattern | None = None, what: str = ""
+        self,
+        value: Any,
+        path: Path,
+        pattern: re.Pattern | None = None,
+        what: str = "",
+        limit: int = MAX_TEXT,
     ) -> str | None:
         if value is None:
             return None
@@ -275,6 +301,9 @@ class _Checker:
             return None
         else:
             result = str(value)
+        if len(result) > limit:  # before the pattern: no regex over, nor echo of, megabytes
+            self.fail(path, f"longer than {limit} characters ({len(result)})")
+            return None
         if pattern is not None and not pattern.match(result):
             self.fail(path, f"{result!r} is not a valid {what or 'value'}")
             return None
@@ -381,6 +410,9 @@ class _Checker:
         if not isinstance(value, list):
             self.fail(path, f"expected a list of keys, got {_kind(value)}")
             return []
+        if len(value) > MAX_KEYS:
+            self.fail(path, f"more than {MAX_KEYS} keys ({len(value)})")
+            return []
         result = []
         allowed = ("type", "value", "label", "line", "family", "slot")
         for index, item in enumerate(value):
@@ -397,7 +429,7 @@ class _Checker:
             if item.get("value") is not None:
                 spec.value = self.text(item["value"], (*here, "value"))
             if item.get("label") is not None:
-                spec.label = self.text(item["label"], (*here, "label"))
+                spec.label = self.text(item["label"], (*here, "label"), limit=MAX_SHORT_TEXT)
             if item.get("line") is not None:
                 spec.line = self.integer(item["line"], (*here, "line"), 1, 64)
             if item.get("family") is not None:
@@ -411,9 +443,15 @@ class _Checker:
         if not isinstance(value, dict):
             self.fail(path, f"expected a mapping of setting names to values, got {_kind(value)}")
             return {}
+        if len(value) > MAX_SETTINGS:
+            self.fail(path, f"more than {MAX_SETTINGS} raw settings ({len(value)})")
+            return {}
         result: dict[str, str] = {}
         for name, setting in value.items():
             here = (*path, name)
+            if len(str(name)) > MAX_TEXT:
+                self.fail(here, f"a raw setting's name is longer than {MAX_TEXT} characters")
+                continue
             if isinstance(setting, bool):
                 setting = "1" if setting else "0"
             if setting is None:
@@ -422,6 +460,10 @@ class _Checker:
                 self.fail(
                     here, f"a raw setting's value must be text or a number, got {_kind(setting)}"
                 )
+                continue
+            if len(str(setting)) > MAX_SETTING_VALUE:
+                self.fail(here, f"a raw setting's value is longer than {MAX_SETTING_VALUE}"
+                          f" characters ({len(str(setting))})")  # fmt: skip
                 continue
             if "\n" in str(setting) or "\x00" in str(setting) or "\n" in name:
                 self.fail(here, "line breaks and NUL characters are not allowed in raw settings")
@@ -491,12 +533,16 @@ class _Checker:
         spec.ntp_servers = (
             self.text_list(item.get("ntp_servers"), (*path, "ntp_servers"), self.host) or []
         )
-        spec.dial_plan = self.text(item.get("dial_plan"), (*path, "dial_plan"))
+        spec.dial_plan = self.text(item.get("dial_plan"), (*path, "dial_plan"), limit=MAX_DIAL_PLAN)
         spec.digit_timeout = self.integer(
             item.get("digit_timeout"), (*path, "digit_timeout"), 1, 60
         )
-        spec.voicemail = self.text(item.get("voicemail"), (*path, "voicemail"))
-        spec.conference = self.text(item.get("conference"), (*path, "conference"))
+        spec.voicemail = self.text(
+            item.get("voicemail"), (*path, "voicemail"), limit=MAX_SHORT_TEXT
+        )
+        spec.conference = self.text(
+            item.get("conference"), (*path, "conference"), limit=MAX_SHORT_TEXT
+        )
         spec.dtmf_method = (
             self.choice(item.get("dtmf_method", "rfc2833"), (*path, "dtmf_method"), DTMF_METHODS)
             or "rfc2833"
@@ -576,13 +622,18 @@ class _Checker:
         if not isinstance(value, list):
             self.fail(path, f"expected a list of contacts, got {_kind(value)}")
             return []
+        if len(value) > MAX_DIRECTORY:
+            self.fail(path, f"more than {MAX_DIRECTORY} contacts ({len(value)})")
+            return []
         result = []
         for index, item in enumerate(value):
             here = (*path, index)
             item = self.mapping(item, here, ("name", "number"))
             if item is None:
                 continue
-            name = self.text(self.required(item, "name", here), (*here, "name"))
+            name = self.text(
+                self.required(item, "name", here), (*here, "name"), limit=MAX_NAME_TEXT
+            )
             number = self.text(
                 self.required(item, "number", here), (*here, "number"), DIAL_RE, "number to dial"
             )
@@ -649,8 +700,8 @@ class _Checker:
             where=self.located.where(path),
             number=number or "",
             site=site or "",
-            name=self.text(item.get("name"), (*path, "name")),
-            auth_user=self.text(item.get("auth_user"), (*path, "auth_user")),
+            name=self.text(item.get("name"), (*path, "name"), limit=MAX_NAME_TEXT),
+            auth_user=self.text(item.get("auth_user"), (*path, "auth_user"), limit=MAX_NAME_TEXT),
             password=self.text(item.get("password"), (*path, "password")),
             shared=bool(self.boolean(item.get("shared", False), (*path, "shared"))),
         )
@@ -661,6 +712,9 @@ class _Checker:
             return []
         if not isinstance(value, list):
             self.fail(path, f"expected a list of extensions (one per line), got {_kind(value)}")
+            return []
+        if len(value) > MAX_LINES:
+            self.fail(path, f"more than {MAX_LINES} lines ({len(value)})")
             return []
         result = []
         for index, item in enumerate(value):
