@@ -263,11 +263,13 @@ class Resolver:
 
     def remember_address(self, address: str, mac: str) -> None:
         """Tie a client address to a MAC, for later requests that carry no MAC."""
-        if self._addresses.get(address) != mac:
+        # Called after every request: an unchanged address costs one dict look-up, and
+        # the map evicts the address whose MAC changed least recently.
+        if self._addresses.peek(address) != mac:
             self._addresses.put(address, mac, ENTRY_OVERHEAD + len(address) + len(mac))
 
     def mac_for_address(self, address: str | None) -> str | None:
-        return self._addresses.get(address) if address else None
+        return self._addresses.peek(address) if address else None
 
     def phone(self, mac: str) -> PhoneView | None:
         """The phone's view; on a miss, its site's other uncached phones come along.
@@ -383,7 +385,7 @@ class Resolver:
         """
         if not self.is_fresh():
             return None
-        facts = self.identify(request)
+        facts = self.identify(request) if request.user_agent else None
         key = self._memo_key(request, facts)
         memo = self._answers.get(key)
         if memo is None:
@@ -404,7 +406,7 @@ class Resolver:
         # User-Agent spelling.
         address = request.client_address
         return (request.path, facts, request.mac,
-                self._addresses.get(address) if address else None)  # fmt: skip
+                self._addresses.peek(address) if address else None)  # fmt: skip
 
     def _memoize(self, key: tuple, answer: Answer) -> None:
         """Keep ``answer`` under ``key``: found ones with the phones', misses apart."""
