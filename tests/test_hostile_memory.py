@@ -8,6 +8,7 @@ stays put while it is sent 20,000 hostile requests.
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import socket
@@ -103,7 +104,12 @@ def test_the_admin_listener_has_the_same_caps(tmp_path):
     server = start_server(tmp_path / "data", admin=True)
     try:
         long_ua = get("/api/phones", f"User-Agent: {'b' * (MAX_USER_AGENT + 1)}")
-        assert status_of(raw_request(server.admin_port, long_ua)) == 431
+        refused = raw_request(server.admin_port, long_ua)
+        assert status_of(refused) == 431
+        # a refusal the API schema documents: a problem document, like every other
+        head, _, body = refused.partition(b"\r\n\r\n")
+        assert b"content-type: application/problem+json" in head.lower()
+        assert json.loads(body)["status"] == 431
         assert status_of(raw_request(server.admin_port, get("/" + "a" * MAX_TARGET))) == 414
         assert httpx.get(f"{server.admin_base}/api/phones").status_code == 401
     finally:

@@ -25,6 +25,7 @@ send under 2 KiB. nginx's default for one header line is 8 KiB and Node's for a 
 from __future__ import annotations
 
 import asyncio
+import json
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -41,9 +42,17 @@ LINGER = 1.0
 sends, so its kernel delivers the answer instead of a reset."""
 
 _REASONS = {
-    414: b"request target too long\n",
-    431: b"request header fields too large\n",
+    414: ("URI Too Long", "the request target is longer than plugtone reads"),
+    431: ("Request Header Fields Too Large", "the request head is larger than plugtone reads"),
 }
+_BODIES = {
+    status: json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    ).encode()
+    for status, (title, detail) in _REASONS.items()
+}
+"""RFC 9457 problem documents, as the admin listener answers every refusal; a phone
+ignores the body of an error answer, so both listeners send the same one."""
 
 
 class _Refused(Exception):
@@ -115,8 +124,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.url = b""
         transport = self.transport
         if self.cycle is None or self.cycle.response_complete:
-            body = _REASONS[status]
-            head = b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n" % len(body)
+            body = _BODIES[status]
+            head = b"content-type: application/problem+json\r\ncontent-length: %d\r\n" % len(body)
             transport.write(STATUS_LINE[status] + head + b"connection: close\r\n\r\n" + body)
         # else a pipelined request overflowed while an earlier answer is going out:
         # writing now would corrupt that answer, so the connection just ends.
