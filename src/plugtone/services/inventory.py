@@ -64,6 +64,14 @@ def apply_inventory(
                 raise Conflict(f"{kind} {key} exists already; PUT replaces it")
             kept = keep_masked_secrets(work.session, document)
             planned = plan_document(work.session, kept, prune=prune, registry=registry)
+            if must_be_new is not None and not any(
+                (change.action, change.kind, change.key) == ("create", *must_be_new)
+                for change in planned.changes
+            ):
+                # the entry appeared between the check and the plan's own reads (SQLite
+                # reads outside a write are not one snapshot): the plan does not create it
+                kind, key = must_be_new
+                raise Conflict(f"{kind} {key} exists already; PUT replaces it")
             work.authorize(change.kind for change in planned.changes)
             return planned
 
