@@ -39,6 +39,7 @@ API_ROUTERS = (
     "api_audit",
     "api_firmware",
     "api_devices",
+    "api_import",
 )
 """Router modules of ``plugtone.web``, included in this order."""
 
