@@ -165,13 +165,23 @@ class RunningServer:
         return Store(f"sqlite:///{self.data / 'plugtone.db'}")
 
 
+LOOPBACK_TRUSTED = '\n[security]\ntrusted_networks = ["127.0.0.1/32"]\n'
+"""What ``start_server(trusted=True)`` adds to ``plugtone.toml``: 127.0.0.1 is a trusted
+network, so tests about file contents fetch them as a phone on a trusted LAN would.
+Tests about strangers use ``trusted=False`` or another loopback address (127.0.0.2...)."""
+
+
 def start_server(
     data: Path, *, tls: bool = False, ftp: bool = False, tftp: bool = False,
-    admin: bool = False,
+    admin: bool = False, trusted: bool = True,
 ) -> RunningServer:  # fmt: skip
     """``plugtone serve`` on free ports; the admin listener (``admin``) is off unless asked
-    for, so tests never contend for its default port 8088."""
+    for, so tests never contend for its default port 8088. ``trusted`` makes 127.0.0.1 a
+    trusted network (:data:`LOOPBACK_TRUSTED`)."""
     run_cli("init", *(["--tls"] if tls else []), data=data)
+    if trusted:
+        with (data / "plugtone.toml").open("a") as settings:
+            settings.write(LOOPBACK_TRUSTED)
     http_port = free_port()
     https_port = free_port() if tls else None
     ftp_port = free_port() if ftp else 0

@@ -11,7 +11,7 @@ from plugtone.inventory.store import Store, current_revision, head_revision, mig
 
 TABLES = {
     "sites", "extensions", "phones", "line_assignments", "keys", "vendor_settings",
-    "model_profiles", "device_states", "provisioning_events", "meta", "alembic_version",
+    "model_profiles", "device_states", "provisioning_events", "provisioning_windows", "meta", "alembic_version",
     "blobs", "directory_contacts", "branding_sets", "branding_files", "firmware_releases",
     "firmware_files", "firmware_pins", "device_firmware", "users", "api_tokens", "audit_log",
 }  # fmt: skip

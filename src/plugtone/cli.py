@@ -226,6 +226,7 @@ def serve(
         admin_port=None if admin == 0 else admin,
         admin_host=admin_host or settings.admin_host or None,
         settings=settings,
+        security=settings.security,
     )
     click.echo(
         f"plugtone serving HTTP on {options.host}:{options.http_port}"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from plugtone.inventory.secret_keys import KEY_FILE
 from plugtone.inventory.store import sqlite_url
+from plugtone.provisioning.trust import NetworkRule, parse_network_rules
 
 DEFAULT_DATA = "./var"
 SETTINGS_FILE = "plugtone.toml"
@@ -32,6 +33,20 @@ def default_ports() -> dict[str, int]:
     if is_root():
         return {"http_port": 80, "https_port": 443, "tftp_port": 69, "ftp_port": 21}
     return {"http_port": 8080, "https_port": 8443, "tftp_port": 6969, "ftp_port": 2121}
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """The ``[security]`` table of ``plugtone.toml``: whom phones' secrets go to.
+
+    Nothing is trusted by default: a new install gives secrets only to phones that
+    authenticate, or while an admin has armed a provisioning window.
+    """
+
+    trusted_networks: tuple[NetworkRule, ...] = ()
+    """Networks trusted for every site's phones (sites may add their own)."""
+    client_ca: tuple[Path, ...] = ()
+    """CA bundles (PEM) whose client certificates authenticate phones over HTTPS."""
 
 
 @dataclass
@@ -60,6 +75,8 @@ class Settings:
 
     busy_timeout: float = 30.0
     """Seconds a writer waits for another writer's turn before saying the store is busy."""
+
+    security: SecuritySettings = SecuritySettings()
 
     @property
     def secret_key_file(self) -> Path:
@@ -111,6 +128,30 @@ def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Set
         admin_port=pick("admin_port", DEFAULT_ADMIN_PORT),
         admin_host=pick("admin_host", ""),
         busy_timeout=pick("busy_timeout", 30.0),
+        security=_security(stored.get("security") or {}),
+    )
+
+
+def _security(table: dict) -> SecuritySettings:
+    """``[security]`` from the settings file; ``PLUGTONE_TRUSTED_NETWORKS`` (comma-separated
+    networks, every transport) replaces its ``trusted_networks``. A bad network stops
+    the command with a message naming it, rather than trusting less (or more) than meant."""
+    if not isinstance(table, dict):
+        raise SystemExit(f"{SETTINGS_FILE}: [security] must be a table")
+    networks = table.get("trusted_networks", [])
+    env = os.environ.get("PLUGTONE_TRUSTED_NETWORKS")
+    if env is not None:
+        networks = [part.strip() for part in env.split(",") if part.strip()]
+    try:
+        rules = parse_network_rules(networks, "security.trusted_networks")
+    except ValueError as problem:
+        raise SystemExit(f"{SETTINGS_FILE}: {problem}") from None
+    bundles = table.get("client_ca", [])
+    if isinstance(bundles, str):
+        bundles = [bundles]
+    return SecuritySettings(
+        trusted_networks=rules,
+        client_ca=tuple(Path(str(bundle)).expanduser() for bundle in bundles),
     )
 
 

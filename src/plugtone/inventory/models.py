@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -82,6 +83,10 @@ class Site(Base):
     ftp_user: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     """An FTP login of the site's own: phones using it see only this site's files."""
     ftp_password: Mapped[str | None] = mapped_column(SecretText(), nullable=True)
+    trusted_networks: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    """Networks whose clients get this site's phones' secrets: ``"10.1.0.0/16"`` (every
+    transport) or ``{"network": ..., "transports": ["tftp", ...]}`` (see
+    :mod:`plugtone.provisioning.trust`)."""
     """Sealed at rest (:class:`~plugtone.inventory.secret_column.SecretText`)."""
 
     extensions: Mapped[list[Extension]] = relationship(back_populates="site", passive_deletes=True)
@@ -156,6 +161,7 @@ class Phone(Base):
         Index("ix_phones_site_mac", "site_id", "mac"),
         Index("ix_phones_model_mac", "model", "mac"),
         Index("ix_phones_vendor_mac", "vendor", "mac"),
+        Index("ix_phones_http_user", "http_user", unique=True),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mac: Mapped[str] = mapped_column(String(12), unique=True)
@@ -166,6 +172,9 @@ class Phone(Base):
     branding_id: Mapped[int | None] = mapped_column(
         ForeignKey("branding_sets.id", ondelete="RESTRICT"), nullable=True
     )
+    http_user: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The phone's own provisioning login (HTTP Digest, Basic over TLS, FTP)."""
+    http_password: Mapped[str | None] = mapped_column(SecretText(), nullable=True)
 
     site: Mapped[Site] = relationship(back_populates="phones")
     lines: Mapped[list[LineAssignment]] = relationship(
@@ -412,7 +421,15 @@ class ProvisioningEvent(Base):
     """
 
     __tablename__ = "provisioning_events"
-    __table_args__ = (Index("ix_provisioning_events_mac_time", "mac", "time"),)
+    __table_args__ = (
+        Index("ix_provisioning_events_mac_time", "mac", "time"),
+        Index(
+            "ix_provisioning_events_secrets_time",
+            "time",
+            postgresql_where=text("secrets"),
+            sqlite_where=text("secrets"),
+        ),
+    )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     time: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     transport: Mapped[str] = mapped_column(String(8))
@@ -424,6 +441,28 @@ class ProvisioningEvent(Base):
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
     detail: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    trust: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """The request's trust level (``plugtone.provisioning.trust.Trust``)."""
+    secrets: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """The answer carried a secret (a SIP, HTTP, FTP or ACS credential): the audit of
+    disclosures is these rows (``plugtone events --secrets``)."""
+
+
+class ProvisioningWindow(Base):
+    """A time-limited first-boot window an admin armed (``plugtone arm``): requests for
+    the phones it covers (a site's, or listed MACs) are trusted while it is open."""
+
+    __tablename__ = "provisioning_windows"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    macs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    once: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Close for each phone shortly after it was first sent a secret."""
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class User(Base):

@@ -64,6 +64,14 @@ class Event(NamedTuple):
     firmware_version: str | None = None
     time: datetime | None = None
     """When it happened; ``None`` means when it was recorded."""
+    trust: str | None = None
+    """The request's trust level (``plugtone.provisioning.trust.Trust``)."""
+    secrets: bool = False
+    """The answer carried a secret: a disclosure, listed by ``plugtone events --secrets``."""
+    update_device: bool = True
+    """Whether the request may move the device's state (last seen, address, User-Agent):
+    a stranger's request naming a known phone must not, or a sweep would rewrite every
+    phone's last address (which uploads are checked against) and last-seen time."""
 
 
 class EventRecorder:
@@ -219,12 +227,14 @@ class EventRecorder:
                 event.bytes,
                 (event.user_agent or None) and event.user_agent[:255],
                 event.detail and event.detail[:255],
+                event.trust,
+                event.secrets,
             )
             for event, when in batch
         ]
         devices: dict[str, list] = {}
         for (event, _), row in zip(batch, rows, strict=True):
-            if not event.mac:
+            if not event.mac or not event.update_device:
                 continue
             seen = devices.get(event.mac)
             if seen is None:  # in the order of _DEVICE_COLUMNS
@@ -265,7 +275,7 @@ class EventRecorder:
 
 
 _EVENT_COLUMNS = ("time", "transport", "client_address", "path", "mac", "vendor", "status",
-                  "bytes", "user_agent", "detail")  # fmt: skip
+                  "bytes", "user_agent", "detail", "trust", "secrets")  # fmt: skip
 _DEVICE_COLUMNS = ("mac", "vendor", "model", "firmware_version", "last_address",
                    "last_user_agent", "first_seen", "last_seen", "requests")  # fmt: skip
 _KEPT_UNLESS_SAID = ("vendor", "model", "firmware_version", "last_address", "last_user_agent")

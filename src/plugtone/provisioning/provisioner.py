@@ -8,13 +8,18 @@ so a transport's whole job is: build a :class:`FileRequest`, await
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 from plugtone.firmware.repository import FileStore
 from plugtone.provisioning.events import Event, EventRecorder
 from plugtone.provisioning.resolver import Answer, FileRequest, Resolver
+from plugtone.provisioning.trust import NetworkRule
 from plugtone.provisioning.uploads import UploadStore
 from plugtone.vendors.base import UploadRef
+
+SENT = frozenset({"ok", "partial", "incomplete"})
+"""Transport outcomes in which (some of) the answer's bytes went out."""
 
 
 class Provisioner:
@@ -25,12 +30,13 @@ class Provisioner:
 
     @classmethod
     def for_store(
-        cls, store, registry, data_dir: Path, *, cache_phones: int = 20_000
-    ) -> Provisioner:
+        cls, store, registry, data_dir: Path, *, cache_phones: int = 20_000,
+        trusted_networks: Sequence[NetworkRule] = (),
+    ) -> Provisioner:  # fmt: skip
         uploads = UploadStore(data_dir / "uploads")
         resolver = Resolver(
             store, registry, cache_size=cache_phones, uploads=uploads,
-            firmware_files=FileStore(data_dir / "firmware"),
+            firmware_files=FileStore(data_dir / "firmware"), trusted_networks=trusted_networks,
         )  # fmt: skip
         resolver.refresh(force=True)
         return cls(resolver, EventRecorder(store), uploads)
@@ -44,6 +50,7 @@ class Provisioner:
     ) -> int:
         """Save an accepted upload (raises ``UploadTooLarge``) and log it."""
         size = await asyncio.to_thread(self.uploads.save, ref, content, append=append)
+        _, trust = await asyncio.to_thread(self.resolver.authorize_upload, request)
         self.recorder.record(
             Event(
                 transport=request.transport,
@@ -54,6 +61,7 @@ class Provisioner:
                 vendor=ref.vendor,
                 bytes=len(content),
                 user_agent=request.user_agent,
+                trust=trust.value,
             )
         )
         return size
@@ -80,10 +88,16 @@ class Provisioner:
         """
         mac = answer.mac if answer else None
         facts = answer.facts if answer else None
-        if mac and request.client_address:
+        trust = answer.trust if answer else None
+        privileged = trust is not None and trust.privileged
+        if mac and request.client_address and privileged:
             self.resolver.remember_address(request.client_address, mac)
-        if mac and facts is not None and facts.firmware_version and facts.mac in (None, mac):
+        if privileged and mac and facts is not None and facts.firmware_version and facts.mac in (
+            None, mac,
+        ):  # fmt: skip
             self.resolver.note_running(mac, facts.firmware_version)
+        if answer is not None and answer.secrets and status in SENT:
+            self.resolver.disclosed(answer)
         if answer is not None and answer.firmware_version is not None:
             complete = status == "ok" and sent >= answer.size
             self.resolver.firmware_sent(answer, complete, status)
@@ -103,5 +117,8 @@ class Provisioner:
                 detail=detail or (answer.detail if answer else None),
                 model=facts.model if facts else None,
                 firmware_version=facts.firmware_version if facts else None,
+                trust=trust.value if trust is not None else None,
+                secrets=bool(answer and answer.secrets and status in SENT),
+                update_device=privileged or not (answer and answer.known),
             )
         )

@@ -5,16 +5,29 @@ send back whatever bytes the resolver answers. The resolver runs the identificat
 pipeline (facts from the path and User-Agent, then the device by MAC, then by last
 address), picks the vendor plug-in, renders, and caches the result per inventory
 generation, so a boot storm of thousands of phones renders each file once.
+
+Trust (see :mod:`plugtone.provisioning.trust`) is decided here, once per request, in
+the identification step: from the credentials or certificate the transport saw, the
+client address, and the armed windows. Only a privileged request gets a phone's own
+files. A stranger gets, for any per-device name, the same answer whether or not the
+MAC belongs to a phone: the plug-in's :meth:`~VendorPlugin.stranger_file` (the file a
+factory-fresh phone accepts, the same bytes for every MAC but the MAC itself) or
+not-found when the vendor has none; firmware and uploaded files are not-found; shared
+files are rendered as for an unknown requester and common ones without any raw
+setting the plug-in calls secret. Such answers are marked ``personal``: HTTP turns
+them into a Digest challenge, so a phone with its own login can prove who it is.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import posixpath
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -30,10 +43,14 @@ from plugtone.inventory.models import (
     DeviceFirmware,
     DeviceState,
     Phone,
+    ProvisioningEvent,
+    ProvisioningWindow,
     Site,
 )
 from plugtone.inventory.store import Store, read_generation
 from plugtone.provisioning.caches import ENTRY_OVERHEAD, BoundedCache, text_bytes
+from plugtone.provisioning.credentials import DeviceCredentials
+from plugtone.provisioning.trust import NetworkRule, NetworkTrust, Trust, Windows, WindowView
 from plugtone.provisioning.uploads import UploadStore
 from plugtone.provisioning.views import load_model, load_phones
 from plugtone.vendors import VendorRegistry
@@ -85,6 +102,13 @@ class FileRequest:
     user_agent: str | None = None
     mac: str | None = None
     """A MAC the caller already knows (``plugtone render``), used when the path has none."""
+    credentials: DeviceCredentials | None = None
+    """What the client presented to prove which phone it is (checked by the resolver)."""
+    certificate_macs: frozenset[str] = frozenset()
+    """MACs named by a client certificate that a configured CA verified (HTTPS)."""
+    local: bool = False
+    """Asked by plugtone's own admin faces (``render``, ``export-tree``, the API), not by
+    a network client: trusted as ``local``."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +138,18 @@ class Answer:
     """Set on firmware answers: the release version being sent (for device state)."""
     volatile: bool = False
     """Depends on device state, not only the inventory: never memoized."""
+    trust: Trust = Trust.STRANGER
+    """How far the request was trusted (recorded with its event)."""
+    personal: bool = False
+    """A stranger's answer for a per-device name: credentials could change it (HTTP
+    challenges instead of sending it)."""
+    secrets: bool = False
+    """The content carries a secret (audited as a disclosure)."""
+    known: bool = False
+    """``mac`` names an assigned phone. Internal: what a transport does never depends
+    on it for a stranger (only whether the event may move the phone's device state)."""
+    auth_failed: bool = False
+    """The request presented credentials that did not prove anything."""
 
     @property
     def size(self) -> int:
@@ -166,6 +202,11 @@ MAX_USER_AGENT = 512
 """Characters of a User-Agent that identification reads. Every vendor's pattern is
 met in its first hundred characters; the HTTP listener refuses longer ones (431)
 before they get here, this is for any other way in."""
+MAX_LOGIN = 64
+"""The longest provisioning login the inventory accepts (``phones.http_user``)."""
+MATCHES_MAX = 8192
+MATCHES_BYTES = 4 * 1024 * 1024
+"""Memoized readings of request paths (each a few regex matches to redo)."""
 MISSES_MAX = 4096
 MISSES_BYTES = 2 * 1024 * 1024
 """Memoized not-found answers: their own small cache, so that a sweep of made-up
@@ -185,6 +226,7 @@ class Resolver:
         generation_check_interval: float = 0.5,
         uploads: UploadStore | None = None,
         firmware_files: FileStore | None = None,
+        trusted_networks: Sequence[NetworkRule] = (),
     ) -> None:
         self.store = store
         self.registry = registry
@@ -220,6 +262,18 @@ class Resolver:
         self._sites: dict[int, SiteView] = {}
         self._lock = threading.Lock()
         self._phone_loading = threading.Lock()
+        self.networks = NetworkTrust(trusted_networks)
+        """Networks the settings trust for every site's phones."""
+        self._site_networks: dict[str, NetworkTrust] = {}
+        """Per site name, its own trusted networks (rebuilt per generation)."""
+        self.windows = Windows()
+        """Armed provisioning windows of this generation."""
+        self._matches = BoundedCache(MATCHES_MAX, MATCHES_BYTES)
+        """Path -> the plug-ins' FileRefs for it: paths are the client's, so bounded."""
+        self._users = BoundedCache(cache_size, cache_size * ENTRY_OVERHEAD)
+        """Provisioning login -> the MAC of the phone it belongs to (or None)."""
+        self._last_address = BoundedCache(cache_size, cache_size * 2 * ENTRY_OVERHEAD)
+        """MAC -> the address of its last privileged request (uploads must come from it)."""
 
     # -- generation tracking
 
@@ -230,9 +284,11 @@ class Resolver:
             return self.generation
         with self.store.sessions() as session:
             generation = read_generation(session)
+        changed = False
         with self._lock:
             self._checked_at = now
             if generation != self.generation:
+                changed = True
                 self.generation = generation
                 self._files.clear()
                 self._phones.clear()
@@ -241,7 +297,53 @@ class Resolver:
                 self._sites = {}
                 self._answers.clear()
                 self._misses.clear()
+                self._users.clear()
+                self._site_networks = {}
+        if changed:  # arming and disarming windows move the generation too
+            windows = self._load_windows()
+            with self._lock:
+                self.windows = windows
         return generation
+
+    def _load_windows(self) -> Windows:
+        """The windows still to close, and when ``once`` windows' phones first got a secret."""
+        now = datetime.now(UTC)
+        with self.store.sessions() as session:
+            rows = session.execute(
+                select(ProvisioningWindow, Site.name)
+                .outerjoin(Site, Site.id == ProvisioningWindow.site_id)
+                .where(ProvisioningWindow.closes_at > now)
+            ).all()
+            views = [
+                WindowView(
+                    id=row.id,
+                    opens_at=_seconds(row.opens_at) or 0.0,
+                    closes_at=_seconds(row.closes_at) or 0.0,
+                    site=site,
+                    macs=frozenset(row.macs or ()),
+                    once=row.once,
+                )
+                for row, site in rows
+            ]
+            first_use: dict[str, float] = {}
+            once = [view for view in views if view.once]
+            if once:
+                since = datetime.fromtimestamp(min(view.opens_at for view in once), UTC)
+                for mac, first in session.execute(
+                    select(ProvisioningEvent.mac, func.min(ProvisioningEvent.time))
+                    .where(
+                        ProvisioningEvent.secrets.is_(True),
+                        ProvisioningEvent.trust == Trust.WINDOW.value,
+                        ProvisioningEvent.time >= since,
+                        ProvisioningEvent.mac.isnot(None),
+                    )
+                    .group_by(ProvisioningEvent.mac)
+                ):
+                    first_use[mac] = _seconds(first) or 0.0
+        current = self.windows
+        for mac, when in current.first_use.items():  # seen here, maybe not written yet
+            first_use[mac] = min(when, first_use.get(mac, when))
+        return Windows(views, first_use)
 
     def is_fresh(self) -> bool:
         return time.monotonic() - self._checked_at < self.check_interval
@@ -267,6 +369,16 @@ class Resolver:
         # the map evicts the address whose MAC changed least recently.
         if self._addresses.peek(address) != mac:
             self._addresses.put(address, mac, ENTRY_OVERHEAD + len(address) + len(mac))
+        if self._last_address.peek(mac) != address:
+            self._last_address.put(mac, address, ENTRY_OVERHEAD + len(address) + len(mac))
+
+    def last_address(self, mac: str) -> str | None:
+        """Where ``mac``'s last privileged request came from (this process, else the store)."""
+        known = self._last_address.peek(mac)
+        if known is not None:
+            return known
+        with self.store.sessions() as session:
+            return session.scalar(select(DeviceState.last_address).where(DeviceState.mac == mac))
 
     def mac_for_address(self, address: str | None) -> str | None:
         return self._addresses.peek(address) if address else None
@@ -355,25 +467,111 @@ class Resolver:
         self._accounts.put(user, account, ENTRY_OVERHEAD + len(user) + text_bytes(*(account or ())))
         return account
 
+    def phone_for_user(self, username: str) -> str | None:
+        """The MAC of the phone whose provisioning login is ``username``."""
+        if not username or len(username) > MAX_LOGIN:
+            return None
+        cached = self._users.get(username, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        with self.store.sessions() as session:
+            mac = session.scalar(select(Phone.mac).where(Phone.http_user == username))
+        self._users.put(username, mac, ENTRY_OVERHEAD + len(username) + 12)
+        return mac
+
+    def device_login(self, username: str, password: str) -> str | None:
+        """The MAC whose own login this is (FTP ``USER``/``PASS``), else ``None``."""
+        self.refresh()
+        mac = self.phone_for_user(username)
+        phone = self.phone(mac) if mac else None
+        if phone is None or not phone.http_password or phone.http_user != username:
+            return None
+        return mac if hmac.compare_digest(phone.http_password.encode(), password.encode()) else None
+
+    # -- trust
+
+    def trust_for(
+        self, request: FileRequest, mac: str | None, phone: PhoneView | None
+    ) -> tuple[Trust, bool]:
+        """``(level, credentials failed)`` for ``request`` acting for ``mac`` (whose view
+        is ``phone``, ``None`` when it is not an assigned phone). The one place trust
+        is decided; it reads nothing from the store."""
+        if request.local:
+            return Trust.LOCAL, False
+        failed = False
+        if mac is not None and mac in request.certificate_macs:
+            return Trust.AUTHENTICATED, False
+        credentials = request.credentials
+        if credentials is not None:
+            if (
+                phone is not None
+                and phone.http_user
+                and phone.http_password
+                and phone.http_user == credentials.username
+                and credentials.check(phone.http_password)
+            ):
+                return Trust.AUTHENTICATED, False
+            failed = True
+        address, transport = request.client_address, request.transport
+        if self.networks.trusts(address, transport):
+            return Trust.TRUSTED_NETWORK, failed
+        if phone is not None:
+            site = phone.site
+            if site.trusted_networks and self._site_trust(site).trusts(address, transport):
+                return Trust.TRUSTED_NETWORK, failed
+            if self.windows and self.windows.open_for(phone.mac, site.name, time.time()):
+                return Trust.WINDOW, failed
+        return Trust.STRANGER, failed
+
+    def _site_trust(self, site: SiteView) -> NetworkTrust:
+        networks = self._site_networks.get(site.name)
+        if networks is None:
+            rules = [rule for rule in site.trusted_networks if isinstance(rule, NetworkRule)]
+            networks = self._site_networks[site.name] = NetworkTrust(rules, memo_size=1024)
+        return networks
+
+    def acts_as(self, request: FileRequest, mac: str, trust: Trust) -> bool:
+        """Whether a request at ``trust`` may act as phone ``mac`` (upload its files, read
+        them back): proven to be it, or privileged and from the address it last used."""
+        if trust in (Trust.LOCAL, Trust.AUTHENTICATED):
+            return True
+        if trust is Trust.STRANGER or not request.client_address:
+            return False
+        return self.last_address(mac) == request.client_address
+
+    def disclosed(self, answer: Answer) -> None:
+        """A transport sent ``answer``: a secret sent under a window starts that phone's
+        ``once`` grace period."""
+        if answer.secrets and answer.trust is Trust.WINDOW and answer.mac and self.windows:
+            self.windows.disclosed(answer.mac, time.time())
+
     # -- uploads
 
     def upload_target(self, request: FileRequest) -> UploadRef | None:
         """Where an upload of ``request.path`` goes, or ``None`` when it is refused.
 
-        Only names a plug-in declares are accepted, and only from a MAC plugtone knows
-        as a phone: a stranger cannot fill the disk.
+        Only names a plug-in declares are accepted, only for a phone plugtone knows,
+        and only from a request that may act as that phone (:meth:`acts_as`): a
+        stranger can neither fill the disk nor replace a phone's settings.
         """
+        return self.authorize_upload(request)[0]
+
+    def authorize_upload(self, request: FileRequest) -> tuple[UploadRef | None, Trust]:
+        """:meth:`upload_target` and the trust level it was decided at."""
+        self.refresh()
         path = clean_path(request.path)
         if path is None:
-            return None
+            return None, Trust.STRANGER
         for plugin in self.registry.plugins:
             ref = plugin.match_upload(path)
-            if ref is not None:
-                phone = self.phone(ref.mac)
-                if phone is not None and phone.vendor == plugin.name:
-                    return ref
-                return None
-        return None
+            if ref is None:
+                continue
+            phone = self.phone(ref.mac)
+            trust, _ = self.trust_for(request, ref.mac, phone)
+            if phone is None or phone.vendor != plugin.name:
+                return None, trust
+            return (ref if self.acts_as(request, ref.mac, trust) else None), trust
+        return None, self.trust_for(request, None, None)[0]
 
     # -- resolution
 
@@ -385,36 +583,31 @@ class Resolver:
         """
         if not self.is_fresh():
             return None
-        facts = self.identify(request) if request.user_agent else None
-        key = self._memo_key(request, facts)
-        memo = self._answers.get(key)
-        if memo is None:
-            memo = self._misses.get(key)
-        if memo is not None:
-            return memo
         try:
-            return self._resolve(request, allow_io=False, facts=facts, key=key)
+            return self._resolve(request, allow_io=False)
         except _NeedsStore:
             return None
 
-    def _memo_key(self, request: FileRequest, facts: DeviceFacts | None) -> tuple:
+    def _memo_key(
+        self, request: FileRequest, facts: DeviceFacts | None, trust: Trust, failed: bool
+    ) -> tuple:
         # The User-Agent counts only through the facts identification took from it (an
         # attacker chooses the rest of it, and an answer depends on nothing else of it);
         # the address only through the MAC remembered for it, which names the device in
         # the answer (and so in the event log) when the path carries none; so a file
         # common to a fleet is memoized once per phone, not once per address or per
-        # User-Agent spelling.
+        # User-Agent spelling. The trust level decides which answer it is.
         address = request.client_address
         return (request.path, facts, request.mac,
-                self._addresses.peek(address) if address else None)  # fmt: skip
+                self._addresses.peek(address) if address else None, trust, failed)  # fmt: skip
 
     def _memoize(self, key: tuple, answer: Answer) -> None:
         """Keep ``answer`` under ``key``: found ones with the phones', misses apart."""
         facts = key[1]
-        weight = 2 * ENTRY_OVERHEAD + text_bytes(answer.path, answer.content, *key)
+        weight = 2 * ENTRY_OVERHEAD + text_bytes(answer.path, answer.content, *key[:4])
         if facts is not None:
             weight += text_bytes(facts.vendor, facts.mac, facts.model, facts.firmware_version)
-        if answer.status is Status.OK and self._for_a_phone(answer.mac, facts):
+        if answer.status is Status.OK and answer.known and self._for_a_phone(answer.mac, facts):
             self._answers.put(key, answer, weight)
         else:
             self._misses.put(key, answer, weight)
@@ -442,100 +635,186 @@ class Resolver:
         return self.phone(mac)
 
     def _render(
-        self, plugin: VendorPlugin, ref: FileRef, phone: PhoneView | None, allow_io: bool
-    ) -> bytes | None:
-        personal = ref.scope is FileScope.DEVICE or (
+        self, plugin: VendorPlugin, ref: FileRef, phone: PhoneView | None, allow_io: bool,
+        stranger: bool = False,
+    ) -> bytes | None:  # fmt: skip
+        personal = not stranger and (ref.scope is FileScope.DEVICE or (
             ref.scope is FileScope.SHARED and phone is not None and phone.vendor == plugin.name
-        )
-        key = (plugin.name, ref, phone.mac if personal and phone else None)
+        ))  # fmt: skip
+        key = (plugin.name, ref, phone.mac if personal and phone else None, stranger)
         cached = self._files.get(key, _MISSING)
         if cached is not _MISSING:
             return cached
         if not allow_io:
             raise _NeedsStore
         generation = self.generation
-        model = None
-        if ref.model is not None:
-            with self.store.sessions() as session:
-                model = load_model(session, ref.model, plugin.name)
-        content = plugin.render(ref, phone if personal else None, model)
+        if stranger and ref.scope is FileScope.DEVICE:
+            content = plugin.stranger_file(ref)
+        else:
+            model = None
+            if ref.model is not None:
+                with self.store.sessions() as session:
+                    model = load_model(session, ref.model, plugin.name)
+            if stranger and model is not None:
+                model = replace(model, settings={
+                    name: value for name, value in model.settings.items()
+                    if not plugin.is_secret_setting(name)
+                })  # fmt: skip
+            content = plugin.render(ref, phone if personal else None, model)
         if generation == self.generation:
             self._files.put(key, content)
         return content
 
-    def _resolve(
-        self,
-        request: FileRequest,
-        allow_io: bool,
-        facts: DeviceFacts | object | None = _MISSING,
-        key: tuple | None = None,
-    ) -> Answer:
+    def _file_matches(self, path: str) -> tuple[tuple[VendorPlugin, FileRef], ...]:
+        """Every plug-in's reading of ``path`` (memoized: a boot storm asks the same
+        few names over and over, and this is a regex per plug-in)."""
+        found = self._matches.get(path)
+        if found is None:
+            found = tuple(
+                (plugin, ref)
+                for plugin in self.registry.plugins
+                if (ref := plugin.match(path)) is not None
+            )
+            self._matches.put(path, found, ENTRY_OVERHEAD + 2 * len(path) + 64 * len(found))
+        return found
+
+    def _identified_mac(
+        self, request: FileRequest, path: str, facts: DeviceFacts | None,
+        matches: tuple[tuple[VendorPlugin, FileRef], ...],
+    ) -> str | None:  # fmt: skip
+        """Which device the request is about: the path's MAC, the caller's, the one an
+        upload name carries, the User-Agent's, else the one last seen at the address."""
+        mac = next((ref.mac for _, ref in matches if ref.mac), None) or request.mac
+        if mac is None:
+            mac = next(
+                (ref.mac for plugin in self.registry.plugins
+                 if (ref := plugin.match_upload(path)) is not None), None,
+            )  # fmt: skip
+        if mac is None and facts is not None:
+            mac = facts.mac
+        if mac is None:
+            mac = self.mac_for_address(request.client_address)
+        return mac
+
+    def _resolve(self, request: FileRequest, allow_io: bool) -> Answer:
         path = clean_path(request.path)
         if path is None:
-            return Answer(Status.BAD_PATH, request.path, detail="refused path")
-        if facts is _MISSING:
-            facts = self.identify(request)
-        assert facts is None or isinstance(facts, DeviceFacts)
-        uploaded = self._uploaded(path, allow_io)
+            return Answer(Status.BAD_PATH, request.path, detail="refused path",
+                          trust=Trust.LOCAL if request.local else Trust.STRANGER)  # fmt: skip
+        facts = self.identify(request) if request.user_agent else None
+        matches = self._file_matches(path)
+        mac = self._identified_mac(request, path, facts, matches)
+        phone = self._phone(mac, allow_io) if mac else None
+        trust, failed = self.trust_for(request, mac, phone)
+        key = self._memo_key(request, facts, trust, failed)
+        memo = self._answers.get(key)
+        if memo is None:
+            memo = self._misses.get(key)
+        if memo is not None:
+            return memo
+        uploaded = self._uploaded(request, path, mac, trust, allow_io)
         if uploaded is not None:
             ref, content = uploaded  # not memoized: uploads change outside generations
-            return Answer(Status.OK, path, content, vendor=ref.vendor, mac=ref.mac, facts=facts)
+            return Answer(Status.OK, path, content, vendor=ref.vendor, mac=ref.mac, facts=facts,
+                          trust=trust, known=True)  # fmt: skip
         generation = self.generation
-        answer = self._render_answer(request, path, facts, allow_io)
+        answer = self._render_answer(request, path, facts, matches, mac, phone, trust, allow_io)
+        if failed:
+            answer = replace(answer, auth_failed=True)
         if (
             not answer.volatile  # firmware answers depend on device state
             and generation == self.generation
             and not self._is_upload_name(path)  # a later upload must not hide behind a memo
         ):
-            self._memoize(key if key is not None else self._memo_key(request, facts), answer)
+            self._memoize(key, answer)
         return answer
 
     def _is_upload_name(self, path: str) -> bool:
         return any(plugin.match_upload(path) is not None for plugin in self.registry.plugins)
 
     def _render_answer(
-        self, request: FileRequest, path: str, facts: DeviceFacts | None, allow_io: bool
-    ) -> Answer:
-        matches: list[tuple[VendorPlugin, FileRef]] = []
-        for plugin in self.registry.plugins:
-            ref = plugin.match(path)
-            if ref is not None:
-                matches.append((plugin, ref))
-        mac = next((ref.mac for _, ref in matches if ref.mac), None) or request.mac
-        if mac is None and facts is not None:
-            mac = facts.mac
-        if mac is None:
-            mac = self.mac_for_address(request.client_address)
+        self, request: FileRequest, path: str, facts: DeviceFacts | None,
+        matches: tuple[tuple[VendorPlugin, FileRef], ...], mac: str | None,
+        phone: PhoneView | None, trust: Trust, allow_io: bool,
+    ) -> Answer:  # fmt: skip
+        known = phone is not None
         if path.lower().startswith(BRANDING_PREFIX):
-            return self._branding_file(path, mac, facts, allow_io)
+            return replace(self._branding_file(path, mac, facts, allow_io), trust=trust)
         if not matches:
-            return Answer(Status.NOT_FOUND, path, mac=mac, facts=facts, detail="unknown file")
-        phone = self._phone(mac, allow_io) if mac else None
+            personal = trust is Trust.STRANGER and self._is_upload_name(path)
+            return Answer(Status.NOT_FOUND, path, mac=mac, facts=facts, detail="unknown file",
+                          trust=trust, personal=personal, known=known)  # fmt: skip
+        if trust is Trust.STRANGER:
+            return self._stranger_answer(path, facts, matches, mac, known, allow_io)
         firmware = [(plugin, ref) for plugin, ref in matches if ref.scope is FileScope.FIRMWARE]
         if firmware and (phone is None or all(p.name != phone.vendor for p, _ in firmware)):
-            matches = [match for match in matches if match not in firmware]
+            matches = tuple(match for match in matches if match not in firmware)
         elif firmware and phone is not None:
             if not allow_io:
                 raise _NeedsStore
             plugin, ref = next((p, r) for p, r in firmware if p.name == phone.vendor)
-            return self._firmware(request, path, plugin, ref, phone, facts)
+            answer = self._firmware(request, path, plugin, ref, phone, facts)
+            return replace(answer, trust=trust, known=True)
         if not matches:
             detail = "firmware for an unknown or unassigned device"
             return Answer(Status.NOT_FOUND, path, vendor=firmware[0][0].name, mac=mac,
-                          facts=facts, detail=detail)  # fmt: skip
-        chosen = self._choose(matches, phone)
+                          facts=facts, detail=detail, trust=trust)  # fmt: skip
+        chosen = self._choose(list(matches), phone)
         if chosen is None:
             vendor = matches[0][0].name
             detail = "unassigned device" if mac else "device file without a device"
-            return Answer(
-                Status.NOT_FOUND, path, vendor=vendor, mac=mac, facts=facts, detail=detail
-            )
+            return Answer(Status.NOT_FOUND, path, vendor=vendor, mac=mac, facts=facts,
+                          detail=detail, trust=trust)  # fmt: skip
         plugin, ref = chosen
         content = self._render(plugin, ref, phone, allow_io)
         if content is None:
             return Answer(Status.NOT_FOUND, path, vendor=plugin.name, mac=mac, facts=facts,
-                          detail="nothing to serve")  # fmt: skip
-        return Answer(Status.OK, path, content, vendor=plugin.name, mac=mac, facts=facts)
+                          detail="nothing to serve", trust=trust, known=known)  # fmt: skip
+        secrets = phone is not None and plugin.holds_secrets(ref, phone)
+        return Answer(Status.OK, path, content, vendor=plugin.name, mac=mac, facts=facts,
+                      trust=trust, secrets=secrets, known=known)  # fmt: skip
+
+    def _stranger_answer(
+        self, path: str, facts: DeviceFacts | None,
+        matches: tuple[tuple[VendorPlugin, FileRef], ...], mac: str | None, known: bool,
+        allow_io: bool,
+    ) -> Answer:  # fmt: skip
+        """What a stranger gets: nothing here may depend on whether ``mac`` is a phone."""
+        personal = (FileScope.DEVICE, FileScope.FIRMWARE)
+        shared = [(p, r) for p, r in matches if r.scope not in personal]
+        if shared:
+            plugin, ref = shared[0]
+            content = self._render(plugin, ref, None, allow_io, stranger=True)
+            if content is None:
+                return Answer(Status.NOT_FOUND, path, vendor=plugin.name, mac=mac, facts=facts,
+                              detail="nothing to serve", known=known)  # fmt: skip
+            return Answer(Status.OK, path, content, vendor=plugin.name, mac=mac, facts=facts,
+                          known=known)  # fmt: skip
+        plugin, ref = self._stranger_choice(matches, mac, facts)
+        content = None
+        if ref.scope is FileScope.DEVICE:
+            content = self._render(plugin, ref, None, allow_io, stranger=True)
+        if content is None:
+            return Answer(Status.NOT_FOUND, path, vendor=plugin.name, mac=mac, facts=facts,
+                          detail="stranger", personal=True, known=known)  # fmt: skip
+        return Answer(Status.OK, path, content, vendor=plugin.name, mac=mac, facts=facts,
+                      detail="stranger", personal=True, known=known)  # fmt: skip
+
+    def _stranger_choice(
+        self, matches: tuple[tuple[VendorPlugin, FileRef], ...], mac: str | None,
+        facts: DeviceFacts | None,
+    ) -> tuple[VendorPlugin, FileRef]:  # fmt: skip
+        """The vendor whose answer a stranger gets for a name several vendors read:
+        the one owning the MAC's prefix, else the User-Agent's, else the first."""
+        if mac:
+            for plugin, ref in matches:
+                if mac[:6] in plugin.mac_prefixes:
+                    return plugin, ref
+        if facts is not None:
+            for plugin, ref in matches:
+                if plugin.name == facts.vendor:
+                    return plugin, ref
+        return matches[0]
 
     # -- branding
 
@@ -696,12 +975,16 @@ class Resolver:
         changes, self.firmware_changes = self.firmware_changes, {}
         return [state.row() for state in changes.values()]
 
-    def _uploaded(self, path: str, allow_io: bool) -> tuple[UploadRef, bytes] | None:
+    def _uploaded(
+        self, request: FileRequest, path: str, mac: str | None, trust: Trust, allow_io: bool
+    ) -> tuple[UploadRef, bytes] | None:
         """A file the phone uploaded earlier under a declared name, served back to it.
 
         Phones fetch what they uploaded (Polycom reads its ``<mac>-phone.cfg`` local
         overrides and ``<mac>-directory.xml`` contacts at boot); their copy wins over
         anything rendered, or the user's own settings would be lost at each reboot.
+        Only to a request that may act as that phone (:meth:`acts_as`): anyone else
+        gets what the name would get had nothing been uploaded.
         Not cached: uploads change outside the inventory generation.
         """
         if self.uploads is None:
@@ -710,10 +993,14 @@ class Resolver:
             ref = plugin.match_upload(path)
             if ref is None:
                 continue
+            if trust is Trust.STRANGER or ref.mac != mac:
+                return None
             if not allow_io:
                 raise _NeedsStore
             phone = self._phone(ref.mac, allow_io)
             if phone is None or phone.vendor != plugin.name:
+                return None
+            if not self.acts_as(request, ref.mac, trust):
                 return None
             try:
                 return ref, self.uploads.path(ref).read_bytes()

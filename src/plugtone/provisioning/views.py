@@ -6,6 +6,7 @@ change the store and can run in any thread.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -26,6 +27,7 @@ from plugtone.inventory.models import (
     Site,
     VendorSetting,
 )
+from plugtone.provisioning.trust import NetworkRule, parse_network_rules
 from plugtone.vendors.base import (
     BrandingFile as BrandingFileView,
 )
@@ -39,6 +41,8 @@ from plugtone.vendors.base import (
     PhoneView,
     SiteView,
 )
+
+log = logging.getLogger(__name__)
 
 
 def load_phone(session: Session, mac: str, sites: dict | None = None) -> PhoneView | None:
@@ -119,8 +123,19 @@ def load_phones(
             description=phone.description,
             firmware=targets[phone.id][1],
             branding=branding,
+            http_user=phone.http_user,
+            http_password=phone.http_password,
         )
     return views
+
+
+def _networks(site: Site) -> tuple[NetworkRule, ...]:
+    """The site's trusted networks, parsed (the inventory refused bad ones at apply)."""
+    try:
+        return parse_network_rules(site.trusted_networks or (), f"site {site.name}")
+    except ValueError as problem:
+        log.error("ignoring the trusted networks of site %s: %s", site.name, problem)
+        return ()
 
 
 def load_site(session: Session, site_id: int) -> SiteView:
@@ -144,6 +159,7 @@ def load_site(session: Session, site_id: int) -> SiteView:
         resync_time=site.resync_time,
         nat=site.nat,
         public_url=site.public_url,
+        trusted_networks=_networks(site),
         keys=_keys(session, Key.site_id == site.id),
         directory=tuple(
             ContactView(name=contact.name, number=contact.number)

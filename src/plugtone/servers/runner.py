@@ -19,7 +19,7 @@ import logging
 import signal
 import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
@@ -27,7 +27,7 @@ import uvicorn
 from plugtone.inventory.store import Store, check_schema, check_secret_key
 from plugtone.provisioning.provisioner import Provisioner
 from plugtone.servers.http import ZeroCopyHttpToolsProtocol, create_phone_app
-from plugtone.settings import Settings, load_settings
+from plugtone.settings import SecuritySettings, Settings, load_settings
 from plugtone.vendors import default_registry
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class ServeOptions:
     """Where the admin listener listens; ``None`` means ``host``."""
     settings: Settings | None = None
     """What the admin app is handed; ``None`` loads them for ``data_dir`` and ``db_url``."""
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
 
 class _QuietSignalsServer(uvicorn.Server):
@@ -72,8 +73,9 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
     check_schema(store.engine)
     check_secret_key(store.engine)  # a wrong key serves nothing, not wrong files
     provisioner = Provisioner.for_store(
-        store, default_registry(), options.data_dir, cache_phones=options.cache_phones
-    )
+        store, default_registry(), options.data_dir, cache_phones=options.cache_phones,
+        trusted_networks=options.security.trusted_networks,
+    )  # fmt: skip
     collect_garbage_less_often()
     try:
         await serve_with(provisioner, options, ready)

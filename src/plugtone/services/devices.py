@@ -474,7 +474,8 @@ def rendered_file(
     _require_reveal(actor, reveal)
     normalized = _mac(mac, "mac")
     resolver = Resolver(store, registry, firmware_files=firmware_files)
-    answer = resolver.resolve(FileRequest(path=name, transport=actor.via, mac=normalized))
+    request = FileRequest(path=name, transport=actor.via, mac=normalized, local=True)
+    answer = resolver.resolve(request)
     if answer.status is Status.OK and answer.file is not None:
         raise NotFound(
             f"{name}: {colon_mac(normalized)} is sent a stored firmware file"

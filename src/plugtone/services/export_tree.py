@@ -59,7 +59,7 @@ def export_tree(
         relative = clean_path(path)
         if relative is None or relative in written:
             continue
-        answer = resolver.resolve(FileRequest(path=path, transport=TRANSPORT, mac=mac))
+        answer = resolver.resolve(FileRequest(path=path, transport=TRANSPORT, mac=mac, local=True))
         if answer.status is not Status.OK or answer.content is None:
             continue
         _write(directory, relative, answer.content, file_mode, dir_mode)

@@ -163,6 +163,9 @@ class SiteView:
     members: tuple[ContactView, ...] = ()
     """The site's extensions (number and name), sorted by number: the internal directory."""
     vendor_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    trusted_networks: tuple[object, ...] = ()
+    """The site's trusted networks as the inventory spells them (the resolver reads
+    them; plug-ins have no use for them)."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,11 @@ class PhoneView:
     """The pinned release; ``None`` means leave the phone's firmware alone."""
     branding: BrandingView | None = None
     """The phone's own branding set, else its site's."""
+    http_user: str | None = None
+    """The phone's own provisioning login, when it has one (see
+    :attr:`VendorPlugin.device_credentials`)."""
+    http_password: str | None = field(default=None, repr=False)
+    """Its password: a secret."""
 
     @property
     def effective_keys(self) -> tuple[KeyView, ...]:
@@ -299,6 +307,14 @@ class VendorPlugin(ABC):
     factory_ftp_accounts: tuple[tuple[str, str], ...] = ()
     """``(user, password)`` the vendor's phones use for FTP out of the box; plugtone's FTP
     server accepts them unless the admin turns factory accounts off."""
+    mac_prefixes: tuple[str, ...] = ()
+    """The vendor's OUIs (six upper-case hex digits). A stranger's request for a name
+    several vendors share (``<MAC>.cfg``) is answered as the vendor owning the MAC's
+    prefix would answer it, never by what the inventory knows of the MAC."""
+    device_credentials: bool = False
+    """Whether this vendor's phones can be given their own provisioning login in their
+    files (and then present it: HTTP Digest, FTP). Vendors that cannot rely on trusted
+    networks and provisioning windows."""
 
     def __init__(self) -> None:
         self._models: dict[str, str] = {}
@@ -337,6 +353,30 @@ class VendorPlugin(ABC):
         Used by ``plugtone export-tree`` to write a static tree for people who keep
         their own TFTP server, and by benchmarks that compare against such servers.
         """
+
+    def stranger_file(self, ref: FileRef) -> bytes | None:
+        """What a stranger gets for a DEVICE file, whether or not its MAC is a phone.
+
+        The same bytes for every MAC apart from the MAC itself (so the same size): a
+        file a factory-fresh phone accepts that carries nothing of the inventory. What
+        is left of a phone's own file once its credentials are removed still names its
+        extension, its SIP user and its server, which would both tell a known MAC from
+        an unknown one and hand out half of each credential. ``None`` (the default)
+        answers not-found for every MAC alike.
+        """
+        return None
+
+    def holds_secrets(self, ref: FileRef, phone: PhoneView) -> bool:
+        """Whether ``phone``'s ``ref`` as rendered carries a secret (for the audit of
+        disclosures). The default: a DEVICE file of a phone with any credential."""
+        if ref.scope is not FileScope.DEVICE:
+            return False
+        return bool(phone.http_password) or any(line.password for line in phone.lines)
+
+    def is_secret_setting(self, name: str) -> bool:
+        """Whether a raw vendor setting called ``name`` holds a secret; strangers get
+        files rendered without such settings. The default knows none."""
+        return False
 
     def match_folder(self, path: str) -> bool:
         """Whether ``path`` (no leading slash) is a folder this vendor serves files in,
