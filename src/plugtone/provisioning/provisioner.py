@@ -119,6 +119,18 @@ class Provisioner:
                 firmware_version=facts.firmware_version if facts else None,
                 trust=trust.value if trust is not None else None,
                 secrets=bool(answer and answer.secrets and status in SENT),
-                update_device=privileged or not (answer and answer.known),
+                update_device=privileged or _names_itself(answer),
             )
         )
+
+
+def _names_itself(answer: Answer | None) -> bool:
+    """Whether a stranger's request may be recorded as a sighting of the unknown device it
+    names (so an unassigned phone shows up for claiming): only when it is no phone of the
+    inventory and its User-Agent names that same MAC. A sweep of made-up file names then
+    leaves no trace in the device list, and nothing a stranger sends moves a real phone's
+    state."""
+    if answer is None or answer.known or answer.mac is None or answer.detail == "blocked":
+        return False
+    return answer.facts is not None and answer.facts.mac == answer.mac
+

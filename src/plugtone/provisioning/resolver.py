@@ -589,17 +589,16 @@ class Resolver:
             return None
 
     def _memo_key(
-        self, request: FileRequest, facts: DeviceFacts | None, trust: Trust, failed: bool
-    ) -> tuple:
+        self, request: FileRequest, facts: DeviceFacts | None, mac: str | None, trust: Trust,
+        failed: bool,
+    ) -> tuple:  # fmt: skip
         # The User-Agent counts only through the facts identification took from it (an
         # attacker chooses the rest of it, and an answer depends on nothing else of it);
-        # the address only through the MAC remembered for it, which names the device in
-        # the answer (and so in the event log) when the path carries none; so a file
-        # common to a fleet is memoized once per phone, not once per address or per
-        # User-Agent spelling. The trust level decides which answer it is.
-        address = request.client_address
-        return (request.path, facts, request.mac,
-                self._addresses.peek(address) if address else None, trust, failed)  # fmt: skip
+        # the address and the credentials only through the MAC they identified, which
+        # names the device in the answer (and so in the event log) when the path carries
+        # none; so a file common to a fleet is memoized once per phone, not once per
+        # address or per User-Agent spelling. The trust level decides which answer it is.
+        return (request.path, facts, request.mac, mac, trust, failed)
 
     def _memoize(self, key: tuple, answer: Answer) -> None:
         """Keep ``answer`` under ``key``: found ones with the phones', misses apart."""
@@ -680,21 +679,33 @@ class Resolver:
 
     def _identified_mac(
         self, request: FileRequest, path: str, facts: DeviceFacts | None,
-        matches: tuple[tuple[VendorPlugin, FileRef], ...],
+        matches: tuple[tuple[VendorPlugin, FileRef], ...], allow_io: bool,
     ) -> str | None:  # fmt: skip
         """Which device the request is about: the path's MAC, the caller's, the one an
-        upload name carries, the User-Agent's, else the one last seen at the address."""
+        upload name carries, the one whose login the credentials name (checked later,
+        in :meth:`trust_for`), the User-Agent's, else the one last seen at the address."""
         mac = next((ref.mac for _, ref in matches if ref.mac), None) or request.mac
         if mac is None:
             mac = next(
                 (ref.mac for plugin in self.registry.plugins
                  if (ref := plugin.match_upload(path)) is not None), None,
             )  # fmt: skip
+        if mac is None and request.credentials is not None:
+            mac = self._user_mac(request.credentials.username, allow_io)
         if mac is None and facts is not None:
             mac = facts.mac
         if mac is None:
             mac = self.mac_for_address(request.client_address)
         return mac
+
+    def _user_mac(self, username: str, allow_io: bool) -> str | None:
+        """:meth:`phone_for_user`, from the cache only when ``allow_io`` is false."""
+        cached = self._users.get(username, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        if not allow_io:
+            raise _NeedsStore
+        return self.phone_for_user(username)
 
     def _resolve(self, request: FileRequest, allow_io: bool) -> Answer:
         path = clean_path(request.path)
@@ -703,10 +714,10 @@ class Resolver:
                           trust=Trust.LOCAL if request.local else Trust.STRANGER)  # fmt: skip
         facts = self.identify(request) if request.user_agent else None
         matches = self._file_matches(path)
-        mac = self._identified_mac(request, path, facts, matches)
+        mac = self._identified_mac(request, path, facts, matches, allow_io)
         phone = self._phone(mac, allow_io) if mac else None
         trust, failed = self.trust_for(request, mac, phone)
-        key = self._memo_key(request, facts, trust, failed)
+        key = self._memo_key(request, facts, mac, trust, failed)
         memo = self._answers.get(key)
         if memo is None:
             memo = self._misses.get(key)
