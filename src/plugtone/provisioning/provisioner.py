@@ -14,7 +14,7 @@ from pathlib import Path
 from plugtone.firmware.repository import FileStore
 from plugtone.provisioning.events import Event, EventRecorder
 from plugtone.provisioning.resolver import Answer, FileRequest, Resolver
-from plugtone.provisioning.trust import NetworkRule
+from plugtone.provisioning.trust import NetworkRule, Trust
 from plugtone.provisioning.uploads import UploadStore
 from plugtone.vendors.base import UploadRef
 
@@ -44,6 +44,11 @@ class Provisioner:
     async def upload_target(self, request: FileRequest) -> UploadRef | None:
         """Whether ``request`` may upload, and where to; ``None`` means refuse."""
         return await asyncio.to_thread(self.resolver.upload_target, request)
+
+    async def authorize_upload(self, request: FileRequest) -> tuple[UploadRef | None, Trust]:
+        """:meth:`upload_target` and the trust level it was decided at (HTTP challenges
+        a stranger, and refuses a privileged request like an undeclared name)."""
+        return await asyncio.to_thread(self.resolver.authorize_upload, request)
 
     async def store_upload(
         self, request: FileRequest, ref: UploadRef, content: bytes, *, append: bool = False
