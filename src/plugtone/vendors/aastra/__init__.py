@@ -10,7 +10,8 @@ User-Agent, so the common file cannot know the asking phone's site. ``aastra.cfg
 therefore holds nothing site-specific; ``<model>.cfg`` holds the model's defaults;
 ``<MAC>.cfg`` holds everything for the phone: site, model and phone levels merged
 (site, then model, then phone, then raw vendor keys in the same order), so the
-inventory's precedence holds whatever the phone's file order.
+inventory's precedence holds whatever the phone's file order, then the phone's own
+provisioning login (``http digest username``/``password``, see :mod:`.trust`).
 
 Firmware: after its configuration files the phone asks for ``<model>.st`` (at the root,
 or under the path its config names, such as ``firmware/6869i.st``) and flashes any
@@ -37,6 +38,13 @@ from plugtone.vendors.aastra.firmware import (
 )
 from plugtone.vendors.aastra.models import BY_NAME, MODELS, AastraModel
 from plugtone.vendors.aastra.timezones import aastra_timezone
+from plugtone.vendors.aastra.trust import (
+    MAC_PREFIXES,
+    has_secret,
+    is_secret_name,
+    login_settings,
+    stranger_mac_file,
+)
 from plugtone.vendors.base import (
     DeviceFacts,
     FileRef,
@@ -85,9 +93,15 @@ SETTING_NAME = re.compile(r"^[a-z0-9][a-z0-9 _./-]{0,127}$")
 
 
 class AastraPlugin(VendorPlugin):
+    """The vendor side of trust (prefixes, stranger file, secrets, the phone's own
+    Digest login in ``<MAC>.cfg``) is in :mod:`plugtone.vendors.aastra.trust`."""
+
     name = "aastra"
     label = "Aastra / Mitel"
     models = tuple(model.spec for model in MODELS)
+    mac_prefixes = MAC_PREFIXES
+    device_credentials = True
+    """``http digest username``/``password`` in ``<MAC>.cfg`` (41-001343-02 A-81)."""
 
     def match(self, path: str) -> FileRef | None:
         if image_model_token(path) is not None:
@@ -152,6 +166,24 @@ class AastraPlugin(VendorPlugin):
                 problems.append(f"{name!r}: Aastra values cannot hold a double quote")
         return problems
 
+    # -- trust
+
+    def stranger_file(self, ref: FileRef) -> bytes | None:
+        return stranger_mac_file() if ref.name == "mac.cfg" else None
+
+    def holds_secrets(self, ref: FileRef, phone: PhoneView) -> bool:
+        """Whether the file as rendered for ``phone`` writes a secret value: its own
+        ``<MAC>.cfg`` (line passwords, its login, an FTP or other password among the
+        settings), or its model's ``<model>.cfg`` when a model setting is one."""
+        if ref.name == "mac.cfg" and ref.mac == phone.mac:
+            return has_secret(mac_settings(phone)[0])
+        if ref.name == "model.cfg" and ref.model == phone.model:
+            return has_secret(phone.model_settings)
+        return False
+
+    def is_secret_setting(self, name: str) -> bool:
+        return is_secret_name(name)
+
     # -- firmware
 
     def firmware_role(self, name: str) -> str | None:
@@ -209,11 +241,21 @@ class AastraPlugin(VendorPlugin):
             settings = _lowered(model.settings) if model else {}
             return _serialize([f"{ref.model}.cfg: defaults for every {ref.model}"], settings)
         if ref.name == "mac.cfg" and phone is not None:
+            settings, notes = mac_settings(phone)
             return _serialize(
-                [f"{phone.mac}.cfg: {phone.model} at site {phone.site.name}"],
-                phone_settings(phone),
+                [f"{phone.mac}.cfg: {phone.model} at site {phone.site.name}", *notes], settings
             )
         return None
+
+
+def mac_settings(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
+    """``(settings, notes)`` of the phone's ``<MAC>.cfg``: everything for the phone, then
+    its own provisioning login, which no raw setting replaces (a login the resolver does
+    not know would lock the phone out of its own files)."""
+    settings = phone_settings(phone)
+    login, notes = login_settings(phone.http_user, phone.http_password)
+    settings.update(login)
+    return settings, notes
 
 
 def phone_settings(phone: PhoneView) -> dict[str, str]:

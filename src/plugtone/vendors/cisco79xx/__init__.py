@@ -64,6 +64,8 @@ from plugtone.vendors.cisco79xx.config import branding_logo, default_settings, p
 from plugtone.vendors.cisco79xx.dialplan import dial_template
 from plugtone.vendors.cisco79xx.logo import logo_bmp
 from plugtone.vendors.cisco79xx.models import BY_NAME, MODELS, CiscoModel
+from plugtone.vendors.cisco79xx.trust import MAC_PREFIXES, has_secret, is_secret_name
+from plugtone.vendors.cisco79xx.trust import stranger_file as _stranger_file
 
 COMMON_FILES = {
     "sipdefault.cnf": "SIPDefault.cnf",
@@ -84,9 +86,15 @@ SETTING_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
 class Cisco79xxPlugin(VendorPlugin):
+    """The vendor side of trust (prefixes, stranger files, secrets, and why there is no
+    provisioning login) is in :mod:`plugtone.vendors.cisco79xx.trust`."""
+
     name = "cisco79xx"
     label = "Cisco 7940/7960 (SIP firmware)"
     models = tuple(model.spec for model in MODELS)
+    mac_prefixes = MAC_PREFIXES
+    device_credentials = False
+    """The SIP firmware fetches its configuration over TFTP only, which has no login."""
 
     def match(self, path: str) -> FileRef | None:
         path = path.lstrip("/")
@@ -147,6 +155,21 @@ class Cisco79xxPlugin(VendorPlugin):
             if any(char in value for char in '"\r\n'):
                 problems.append(f"{name!r}: 79xx values cannot hold a double quote or line break")
         return problems
+
+    # -- trust
+
+    def stranger_file(self, ref: FileRef) -> bytes | None:
+        return _stranger_file(ref)
+
+    def holds_secrets(self, ref: FileRef, phone: PhoneView) -> bool:
+        """Only ``SIP<MAC>.cnf`` can: the line passwords, ``phone_password`` and any
+        other secret among the raw settings written into it."""
+        if ref.name != "SIP.cnf" or ref.mac != phone.mac:
+            return False
+        return has_secret(phone_settings(phone)[0])
+
+    def is_secret_setting(self, name: str) -> bool:
+        return is_secret_name(name)
 
     # -- firmware
 

@@ -73,5 +73,14 @@ def render_page(site: SiteView, mac: str, page: int) -> bytes | None:
     return ET.tostring(root, encoding="us-ascii") + b"\n"
 
 
+def empty_page() -> bytes:
+    """A book with no entry and no site in it (what a stranger gets for page 1)."""
+    root = ET.Element("CiscoIPPhoneDirectory")
+    ET.SubElement(root, "Title").text = "Directory"
+    ET.SubElement(root, "Prompt").text = "Page 1 of 1"
+    ET.indent(root)
+    return ET.tostring(root, encoding="us-ascii") + b"\n"
+
+
 def _cut(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1].rstrip() + "."

@@ -1,0 +1,139 @@
+"""The Aastra/Mitel side of trust: whose MACs these are, what a stranger gets, which
+settings are secrets, and the provisioning login a phone is given in its own file.
+
+MAC prefixes (``AastraPlugin.mac_prefixes``)
+============================================
+
+======== =================================== ==========================================
+OUI      IEEE registry (ieee-data oui.txt)   seen on the supported models
+======== =================================== ==========================================
+00085D   Mitel Corporation (Aastra's OUI,    User-Agents of a 6731i, 6735i, 6737i, 6739i
+         registered to Mitel since the        and 6863i (wazo-provd-plugins
+         merger)                             ``wazo_aastra`` common.py samples); a 6869i
+                                             asking for ``00085Dxxxxxx.cfg``
+                                             (docs/phone-formats section 1)
+======== =================================== ==========================================
+
+Left out: ``1400E9`` (Mitel Networks Corporation) is documented only on a Mitel 6930, a
+model this plug-in does not serve; ``0010BC`` (Aastra Telecom) and ``08000F`` (MITEL
+CORPORATION) on none of the 67xxi/68xxi/9xxxi. A prefix decides only which vendor's
+stranger file answers a name several vendors read (``<MAC>.cfg``); a phone of an
+unlisted prefix is served as ever, and a stranger asking for it gets the answer its
+User-Agent's vendor, else the first plug-in, gives.
+
+What a stranger gets
+====================
+
+``<MAC>.cfg`` is answered with comment lines only (:func:`stranger_mac_file`): the
+same bytes for every MAC. A factory-fresh phone reads it as a file that sets nothing
+(the format's ``#`` comments, 41-001343-02 "Configuration File Precedence"; a blank
+``aastra.cfg`` is accepted by the vendor's own note, docs/phone-formats section 1), so
+it keeps its defaults and sits without a SIP account; the files before it
+(``aastra.cfg``, ``<model>.cfg``) carry no secret for a stranger, and the image it asks
+for next is not-found, so it does not flash or loop. Assumed (no document says how 3.x
+firmware treats an empty per-phone file): the strict reading, that a settings file
+must be present and well-formed, which a comment-only file is.
+
+A phone provisioned earlier that resyncs as a stranger reads the same file. Over HTTP
+the answer is a Digest challenge instead (the resolver marks it personal), which the
+phone answers with its own login; over TFTP, or a phone without a login, it gets the
+comment-only file. Assume (the strict case) that the firmware replaces what it had from
+the server with what it downloads, and so loses its account: such phones need a
+trusted network for their transport.
+
+Secrets (``is_secret_setting``)
+================================
+
+Names are case-insensitive to the phone (6800i installation guide A-6); a name is a
+secret when, lower-cased and with its spaces collapsed, its last word is ``password``:
+``sip password`` and ``sip lineN password``, ``ftp password``, ``http digest password``
+(41-001343-02 A-81), ``admin password`` and ``user password`` ("Password Settings",
+Appendix A), ``tr69 password`` and ``tr69 connection request password`` (TR-069 guide
+41-001373-01, in the seed). ``options password enabled`` (Appendix A) is a switch, not
+a secret. A value that is a URL with a password in it (``ftp://user:pw@host``) also
+counts when the audit asks whether a file holds one.
+
+The provisioning login
+======================
+
+``http digest username`` and ``http digest password`` (41-001343-02 REV05 A-81,
+"HTTP/HTTPS Authentication Support for BroadSoft CMS"; aastra.cfg, <model>.cfg,
+<mac>.cfg) are what the phone answers a server's Digest challenge (RFC 2617) with when
+it loads its configuration over HTTP or HTTPS; out of the box it answers ``aastra`` /
+``aastra`` (5-273). The username takes up to 40 characters, the password up to 20; the
+guide's examples and notes allow letters, digits and ``@ # % = _``. plugtone writes the
+phone's own login into ``<MAC>.cfg``, so a phone first provisioned in a window or from a
+trusted network proves who it is at every later resync. The guide says the phone must
+be rebooted after these parameters change: the login counts from the next boot. A
+login the phone could not hold (too long, a double quote, which the file format cannot
+carry, or characters outside printable ASCII, which no document allows) is left out
+with a note in the file rather than written in a form the phone would cut.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+MAC_PREFIXES = ("00085D",)
+DIGEST_USERNAME = "http digest username"
+DIGEST_PASSWORD = "http digest password"
+MAX_DIGEST_USERNAME = 40
+MAX_DIGEST_PASSWORD = 20
+_SECRET_NAME = re.compile(r"(?:^| )password$")
+_PRINTABLE = re.compile(r"[\x20-\x7e]+")
+
+STRANGER_MAC_FILE = (
+    b"# generated by plugtone; edit the inventory, not this file\n"
+    b"# <MAC>.cfg for a requester plugtone does not trust: no settings\n"
+)
+
+
+def stranger_mac_file() -> bytes:
+    """The comment-only ``<MAC>.cfg`` every stranger gets, for every MAC."""
+    return STRANGER_MAC_FILE
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_NAME.search(" ".join(name.lower().split())))
+
+
+def has_secret(settings: Mapping[str, str]) -> bool:
+    """Whether ``settings`` (as written into a file) carry a secret value."""
+    return any(
+        value and (is_secret_name(name) or _url_password(value)) for name, value in settings.items()
+    )
+
+
+def login_problems(username: str, password: str) -> list[str]:
+    """Why the phone could not hold this provisioning login (empty when it can)."""
+    problems = []
+    for label, value, limit in (
+        ("username", username, MAX_DIGEST_USERNAME),
+        ("password", password, MAX_DIGEST_PASSWORD),
+    ):
+        if len(value) > limit:
+            problems.append(f"the {label} is longer than the {limit} characters the phone takes")
+        if '"' in value or not _PRINTABLE.fullmatch(value):
+            problems.append(f"the {label} holds a character the phone's file cannot carry")
+    return problems
+
+
+def login_settings(username: str | None, password: str | None) -> tuple[dict[str, str], list[str]]:
+    """``(settings, notes)`` for the phone's own provisioning login, if it has one."""
+    if not username or not password:
+        return {}, []
+    problems = login_problems(username, password)
+    if problems:
+        return {}, ["provisioning login left out: " + "; ".join(problems)]
+    return {DIGEST_USERNAME: username, DIGEST_PASSWORD: password}, []
+
+
+def _url_password(value: str) -> bool:
+    if "@" not in value or "://" not in value:
+        return False
+    try:
+        return bool(urlsplit(value.strip().strip('"')).password)
+    except ValueError:
+        return False
