@@ -1,6 +1,15 @@
-"""Aastra rendering details: lines, key families, settings precedence, quoting, identification."""
+"""Aastra rendering details: lines, key families, settings precedence, quoting, identification,
+and the vendor side of trust (stranger files, secrets, the phone's own Digest login)."""
 
 from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import replace
+
+import httpx
+import pytest
 
 from plugtone.vendors.aastra import AastraPlugin
 from plugtone.vendors.base import (
@@ -12,7 +21,7 @@ from plugtone.vendors.base import (
     PhoneView,
     SiteView,
 )
-from tests.emulators.aastra import parse_aastra
+from tests.emulators.aastra import AastraPhone, parse_aastra
 
 PLUGIN = AastraPlugin()
 
@@ -128,3 +137,239 @@ def test_file_names_and_user_agents_are_recognised():
 def test_hostile_raw_settings_are_refused():
     problems = PLUGIN.validate_settings({"sip: injected": "1", "ok name": 'a"b'})
     assert len(problems) == 2
+
+
+# -- trust: prefixes, strangers, secrets, the phone's own login
+
+STRANGER_SITE = SiteView(
+    name="zz-branch-42", sip_server="pbx.branch42.example", sip_port=5099, voicemail="*971",
+    config_server="ftp://prov-user:ftp-s3cret@prov.branch42.example/aastra",
+    vendor_settings={"aastra": {"admin password": "918273", "sip mode": "1"}},
+)  # fmt: skip
+
+
+def known_phone() -> PhoneView:
+    return phone(
+        mac="00085D0000AB",
+        site=STRANGER_SITE,
+        lines=(LineView(1, "4711", "Zora Quist", "auth-4711", "line-s3cret"),),
+        keys=(KeyView("blf", value="4712", label="Yves"),),
+        description="reception desk",
+        http_user="login-00ab",
+        http_password="dg-s3cret",
+    )
+
+
+def inventory_values(view: PhoneView) -> set[str]:
+    """Every text of the phone's inventory that a file could carry."""
+    site = view.site
+    values = {site.name, site.sip_server, site.voicemail, site.config_server, view.description,
+              view.http_user, view.http_password, "prov-user", "ftp-s3cret", "prov.branch42"}  # fmt: skip
+    for line in view.lines:
+        values |= {line.number, line.name, line.auth_user, line.password}
+    for key in view.effective_keys:
+        values |= {key.value, key.label}
+    values |= set(view.vendor_settings().values())
+    return {value for value in values if value and len(value) > 2}
+
+
+def stranger(mac: str) -> bytes:
+    ref = PLUGIN.match(f"{mac}.cfg")
+    assert ref is not None and ref.scope is FileScope.DEVICE
+    return PLUGIN.stranger_file(ref)
+
+
+def test_strangers_get_the_same_comment_only_mac_file_for_known_and_unknown_macs():
+    view = known_phone()
+    known, unknown = stranger(view.mac), stranger("00085DFFFFFE")
+    assert known.replace(view.mac.encode(), b"<MAC>") == unknown.replace(b"00085DFFFFFE", b"<MAC>")
+    assert len(known) == len(unknown)
+    assert parse_aastra(known.decode()) == {}
+    assert all(line.startswith("#") for line in known.decode().splitlines())
+    leaked = [value for value in inventory_values(view) if value.encode() in known]
+    assert not leaked
+    for path in PLUGIN.served_files(["6757i"], [view.mac]):
+        ref = PLUGIN.match(path)
+        if ref.scope is FileScope.DEVICE:
+            assert PLUGIN.stranger_file(ref) == known  # every per-device name is covered
+
+
+def test_a_factory_fresh_phone_reading_stranger_files_boots_without_an_account():
+    emulated = AastraPhone(mac="00085DFFFFFE", model="6757i")
+
+    def fetch(name: str) -> tuple[int, bytes]:
+        ref = PLUGIN.match(name)
+        if ref is None or ref.scope is FileScope.FIRMWARE:
+            return 404, b""
+        if ref.scope is FileScope.DEVICE:
+            return 200, PLUGIN.stranger_file(ref)
+        return 200, PLUGIN.render(ref, None, ModelView(ref.model or "", "aastra"))
+
+    emulated.boot(fetch)
+    assert [status for _, status in emulated.fetched] == [200, 200, 200]
+    assert emulated.line(1) == {} and not any(name.startswith("sip") for name in emulated.settings)
+
+
+def test_mac_prefixes_are_upper_case_ouis_that_cover_the_seed_phones():
+    assert PLUGIN.mac_prefixes == ("00085D",)
+    assert "00085D000001"[:6] in PLUGIN.mac_prefixes
+    assert PLUGIN.device_credentials is True
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["sip line1 password", "SIP  Line3  Password", "sip password", "ftp password",
+     "http digest password", "admin password", "user password", "tr69 password",
+     "tr69 connection request password", " Admin Password "],
+)  # fmt: skip
+def test_secret_settings_are_recognised_as_the_phone_reads_names(name):
+    assert PLUGIN.is_secret_setting(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["options password enabled", "sip line1 auth name", "http digest username",
+     "sip line1 user name", "ftp username", "passwords", "sip mode"],
+)  # fmt: skip
+def test_settings_that_are_not_secrets(name):
+    assert not PLUGIN.is_secret_setting(name)
+
+
+def test_holds_secrets_says_which_files_carry_one():
+    mac_ref = FileRef("aastra", "mac.cfg", FileScope.DEVICE, mac="00085D000009")
+    model_ref = FileRef("aastra", "model.cfg", FileScope.MODEL, model="6757i")
+    common_ref = FileRef("aastra", "aastra.cfg", FileScope.COMMON)
+    bare_site = SiteView(name="hq", sip_server="pbx.example.com")
+    no_secret = phone(site=bare_site, lines=(LineView(1, "201", None, "201", None),),
+                      model_settings={}, phone_settings={})  # fmt: skip
+    assert not PLUGIN.holds_secrets(mac_ref, no_secret)
+    assert PLUGIN.holds_secrets(mac_ref, phone())  # line passwords
+    assert PLUGIN.holds_secrets(mac_ref, replace(no_secret, http_user="u", http_password="p"))
+    assert not PLUGIN.holds_secrets(mac_ref, replace(no_secret, http_user="u"))  # no password
+    assert PLUGIN.holds_secrets(mac_ref, replace(no_secret, phone_settings={"User Password": "12"}))
+    assert not PLUGIN.holds_secrets(
+        mac_ref, replace(no_secret, phone_settings={"user password": ""})
+    )
+    ftp = replace(bare_site, config_server="ftp://prov:pw@host/path")
+    assert PLUGIN.holds_secrets(mac_ref, replace(no_secret, site=ftp))  # ftp password
+    url = {"xml application uri": "http://u:pw@host/app.xml"}
+    assert PLUGIN.holds_secrets(mac_ref, replace(no_secret, phone_settings=url))
+    assert not PLUGIN.holds_secrets(mac_ref, replace(no_secret, mac="00085D00000A"))  # not its file
+    assert PLUGIN.holds_secrets(
+        model_ref, replace(no_secret, model_settings={"admin password": "9"})
+    )
+    assert not PLUGIN.holds_secrets(model_ref, no_secret)
+    assert not PLUGIN.holds_secrets(common_ref, phone())
+
+
+def test_the_phones_own_login_is_rendered_and_quoted_like_other_values():
+    view = phone(http_user="ph#1@hq", http_password=" p w#d", phone_settings={
+        "http digest password": "raw-setting", "HTTP Digest Username": "raw-user"})  # fmt: skip
+    content = PLUGIN.render(
+        FileRef("aastra", "mac.cfg", FileScope.DEVICE, mac=view.mac), view, None
+    )
+    settings = parse_aastra(content.decode())
+    assert settings["http digest username"] == "ph#1@hq"  # the inventory's login wins
+    assert settings["http digest password"] == " p w#d"
+    assert b'http digest username: "ph#1@hq"\n' in content
+    assert b'http digest password: " p w#d"\n' in content
+    assert "http digest force login" not in settings  # no Log In key on the phone
+    assert "http digest username" not in render(phone())  # no login, nothing written
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "problem"),
+    [("u" * 41, "zq-pw", "username is longer than the 40"), ("user", "p" * 21, "longer than the 20"),
+     ("user", 'p"w', "cannot carry"), ("usér", "zq-pw", "cannot carry"), ("user", "p\nw", "cannot carry")],
+)  # fmt: skip
+def test_a_login_the_phone_cannot_hold_is_left_out_with_a_note(user, password, problem):
+    view = phone(http_user=user, http_password=password)
+    content = PLUGIN.render(
+        FileRef("aastra", "mac.cfg", FileScope.DEVICE, mac=view.mac), view, None
+    )
+    settings = parse_aastra(content.decode())
+    assert "http digest username" not in settings and "http digest password" not in settings
+    assert problem.encode() in content and password.encode() not in content
+    assert PLUGIN.holds_secrets(FileRef("aastra", "mac.cfg", FileScope.DEVICE, mac=view.mac), view)
+    longest = phone(http_user="u" * 40, http_password="p" * 20)
+    assert parse_aastra(PLUGIN.render(FileRef("aastra", "mac.cfg", FileScope.DEVICE,
+                        mac=view.mac), longest, None).decode())["http digest password"] == "p" * 20  # fmt: skip
+
+
+class DigestServer:
+    """An HTTP server as far as one phone's files go, answering through httpx's
+    MockTransport: ``<MAC>.cfg`` is sent as rendered while ``window`` is open, else only
+    to a request whose Digest answer (RFC 2617, MD5, qop=auth) proves the phone's
+    password; anything else gets a 401 challenge. Common files need no login."""
+
+    realm = "plugtone"
+
+    def __init__(self, view: PhoneView) -> None:
+        self.view = view
+        self.window = False
+        self.logins: list[str | None] = []
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url="http://prov.test", transport=httpx.MockTransport(self.handle))
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        ref = PLUGIN.match(request.url.path.lstrip("/"))
+        if ref is None or ref.scope is FileScope.FIRMWARE:
+            return httpx.Response(404)
+        if ref.scope is not FileScope.DEVICE:
+            return httpx.Response(200, content=PLUGIN.render(ref, None, None))
+        header = request.headers.get("Authorization")
+        self.logins.append(header and _digest_params(header).get("username"))
+        proven = self.window or (header and self.proves(request, _digest_params(header)))
+        if proven and ref.mac == self.view.mac:
+            return httpx.Response(200, content=PLUGIN.render(ref, self.view, None))
+        challenge = (
+            f'Digest realm="{self.realm}", nonce="{uuid.uuid4().hex}", qop="auth", algorithm=MD5'
+        )
+        return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+
+    def proves(self, request: httpx.Request, params: dict[str, str]) -> bool:
+        view = self.view
+        if (
+            params.get("username") != view.http_user
+            or params.get("uri") != request.url.raw_path.decode()
+        ):
+            return False
+        md5 = lambda text: hashlib.md5(text.encode()).hexdigest()  # noqa: E731
+        ha1 = md5(f"{view.http_user}:{self.realm}:{view.http_password}")
+        ha2 = md5(f"{request.method}:{params['uri']}")
+        expected = md5(f"{ha1}:{params['nonce']}:{params['nc']}:{params['cnonce']}:auth:{ha2}")
+        return params.get("response") == expected
+
+
+def _digest_params(header: str) -> dict[str, str]:
+    return {key: quoted or bare for key, quoted, bare in
+            re.findall(r'(\w+)=(?:"([^"]*)"|([^\s,]+))', header.removeprefix("Digest "))}  # fmt: skip
+
+
+def test_a_phone_provisioned_in_a_window_answers_the_digest_challenge_at_every_later_boot():
+    view = phone(mac="00085D0000AC", http_user="login-00ac", http_password="dg-00ac#1")
+    server = DigestServer(view)
+    emulated = AastraPhone(mac=view.mac, model="6757i", answers_digest=True)
+    with server.client() as client:
+        emulated.boot(emulated.over_http(client))  # before the window: the factory login fails
+        assert emulated.fetched[-1] == ("00085D0000AC.cfg", 401)
+        assert emulated.line(1) == {} and set(server.logins) == {None, "aastra"}
+        server.window = True
+        emulated.boot(emulated.over_http(client))
+        assert emulated.line(1)["password"] == "pw1"
+        assert emulated.settings["http digest password"] == "dg-00ac#1"
+        server.window, server.logins = False, []
+        emulated.boot(emulated.over_http(client))
+    assert emulated.fetched[-1] == ("00085D0000AC.cfg", 200)
+    assert emulated.line(1)["password"] == "pw1"
+    assert server.logins == [None, "login-00ac"]  # challenged once, then answered
+
+
+def test_without_answering_challenges_the_emulator_sends_no_login():
+    view = phone(mac="00085D0000AD", http_user="login-00ad", http_password="pw-00ad")
+    server = DigestServer(view)
+    emulated = AastraPhone(mac=view.mac, model="6757i")
+    with server.client() as client:
+        emulated.boot(emulated.over_http(client))
+    assert emulated.fetched[-1] == ("00085D0000AD.cfg", 401) and server.logins == [None]

@@ -14,6 +14,12 @@ reading of the seed's warning that a phone finding the image keeps downloading i
 and again, so a server that always answers makes it loop.
 :meth:`AastraPhone.boot_until_stable` reboots it until a boot ends without a download.
 
+HTTP Digest (off unless ``answers_digest`` is set): the firmware answers a server's
+401 Digest challenge with ``http digest username``/``http digest password``, ``aastra``/
+``aastra`` until a file sets them, and takes a changed login only after a reboot
+(41-001343-02 5-273 and A-81). The emulator answers with the login it booted with,
+through httpx's own Digest client.
+
 Test images are not real ``.st`` files: :func:`make_image` writes a header line naming
 the version the image carries, and :func:`read_image_version` reads it back.
 
@@ -27,12 +33,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import httpx
+
 Fetch = Callable[[str], tuple[int, bytes]]
 """``fetch(name) -> (status, body)``; status 200 or 404 as HTTP would say. It is called
 at request time, so it should read :attr:`AastraPhone.user_agent` then: the User-Agent
 changes when the phone reboots on a new image."""
 
 IMAGE_HEADER = b"PLUGTONE-TEST-IMAGE V:"
+FACTORY_LOGIN = ("aastra", "aastra")
+"""What a phone answers a Digest challenge with before a file gives it a login."""
 
 LINE_FIELDS = (
     "auth name", "password", "user name", "display name", "screen name", "proxy ip",
@@ -87,7 +97,7 @@ class FirmwareDownload:
 
 
 class _Client(Protocol):
-    def get(self, url: str, *, headers: dict[str, str]) -> _Response: ...
+    def get(self, url: str, *, headers: dict[str, str], **auth: object) -> _Response: ...
 
 
 class _Response(Protocol):
@@ -114,6 +124,10 @@ class AastraPhone:
     reboots: int = 0
     """Reboots caused by flashing an image."""
     downloads: list[FirmwareDownload] = field(default_factory=list)
+    answers_digest: bool = False
+    """Answer an HTTP Digest challenge in :meth:`over_http` with :attr:`login`."""
+    login: tuple[str, str] = FACTORY_LOGIN
+    """The Digest login of the current boot (taken from the settings when it starts)."""
 
     @property
     def user_agent(self) -> str:
@@ -126,6 +140,10 @@ class AastraPhone:
         Returns whether the phone flashed an image (and so rebooted, to boot again).
         """
         self.boots += 1
+        self.login = (
+            self.settings.get("http digest username", FACTORY_LOGIN[0]),
+            self.settings.get("http digest password", FACTORY_LOGIN[1]),
+        )
         for name in ("aastra.cfg", f"{self.model}.cfg", f"{self.mac.upper()}.cfg"):
             status, body = fetch(name)
             self.fetched.append((name, status))
@@ -162,10 +180,14 @@ class AastraPhone:
 
     def over_http(self, client: _Client) -> Fetch:
         """A fetch through an HTTP client (``httpx.Client(base_url=...)``) that sends
-        the phone's User-Agent as it is at each request."""
+        the phone's User-Agent as it is at each request, and with ``answers_digest``
+        answers a Digest challenge with the boot's :attr:`login`."""
 
         def fetch(name: str) -> tuple[int, bytes]:
-            response = client.get(f"/{name}", headers={"User-Agent": self.user_agent})
+            auth = {}
+            if self.answers_digest:
+                auth["auth"] = httpx.DigestAuth(*self.login)
+            response = client.get(f"/{name}", headers={"User-Agent": self.user_agent}, **auth)
             return response.status_code, response.content
 
         return fetch
