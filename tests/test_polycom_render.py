@@ -1,8 +1,10 @@
-"""Polycom rendering: the seed's parameters, precedence, escaping, names, uploads, identification."""
+"""Polycom rendering: the seed's parameters, precedence, escaping, names, uploads, identification,
+and the vendor side of trust (stranger files, secrets, no provisioning login)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from defusedxml import ElementTree as SafeET
@@ -18,7 +20,7 @@ from plugtone.vendors.base import (
     SiteView,
     UploadRef,
 )
-from plugtone.vendors.polycom import PolycomPlugin
+from plugtone.vendors.polycom import DEVICE_FILES, PolycomPlugin
 from plugtone.vendors.polycom.digitmap import polycom_digitmap
 from plugtone.vendors.polycom.timezones import sntp_time_settings
 from tests.emulators.polycom import PolycomPhone, parse_directory, parse_parameters
@@ -506,3 +508,163 @@ def test_the_master_file_names_are_the_ones_the_emulator_fetches():
         "sip.cfg", "0004f2000607-directory.xml",
     ]  # fmt: skip
     assert all(re.fullmatch(r"[0-9a-f]{12}.*", n) for n in requested if n[0].isdigit())
+
+
+# -- trust: prefixes, strangers, secrets, no provisioning login
+
+OTHER_MAC = "0004F2ABCDEF"
+
+
+def known_view() -> PhoneView:
+    site = seed_site(
+        name="zz-branch-42", sip_server="pbx.branch42.example", voicemail="*971",
+        conference="conf-42", directory=(ContactView("Yvonne Quist", "4799"),),
+        members=(ContactView("Zora Quist", "4711"),),
+        vendor_settings={"polycom": {"up.welcome": "welcome-42"}},
+    )  # fmt: skip
+    return seed_phone(
+        site=site,
+        lines=(LineView(1, "4711", "Zora Quist", "auth-4711", "line-s3cret"),),
+        phone_settings={"device.prov.password": "prov-s3cret", "up.headsetMode": "1"},
+        http_user="login-0607",
+        http_password="dg-s3cret",
+    )
+
+
+def inventory_values(view: PhoneView) -> set[str]:
+    site = view.site
+    values = {site.name, site.sip_server, site.voicemail, site.conference, view.http_user,
+              view.http_password, *view.vendor_settings().values()}  # fmt: skip
+    for contact in (*site.directory, *site.members):
+        values |= {contact.name, contact.number}
+    for line in view.lines:
+        values |= {line.number, line.name, line.auth_user, line.password}
+    return {value for value in values if value and len(value) > 2}
+
+
+def stranger(name: str) -> bytes | None:
+    ref = PLUGIN.match(name)
+    assert ref is not None and ref.scope is FileScope.DEVICE, name
+    return PLUGIN.stranger_file(ref)
+
+
+def same_but_mac(first: bytes, first_mac: str, second: bytes, second_mac: str) -> bool:
+    def masked(content: bytes, mac: str) -> bytes:
+        return content.replace(mac.lower().encode(), b"<MAC>").replace(mac.encode(), b"<MAC>")
+
+    return masked(first, first_mac) == masked(second, second_mac)
+
+
+def test_strangers_get_the_same_files_for_known_and_unknown_macs_with_nothing_of_the_inventory():
+    view = known_view()
+    values = inventory_values(view)
+    for suffix in DEVICE_FILES:
+        known = stranger(f"{MAC.lower()}{suffix}")
+        unknown = stranger(f"{OTHER_MAC.lower()}{suffix}")
+        assert known is not None, suffix
+        assert same_but_mac(known, MAC, unknown, OTHER_MAC) and len(known) == len(unknown)
+        assert known.startswith(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n')
+        SafeET.fromstring(known)  # well-formed to a hardened parser (no DTD, no entities)
+        assert not [value for value in values if value.encode() in known], suffix
+        assert stranger(f"{MAC.upper()}{suffix.upper()}") == known  # any case, same answer
+
+
+def test_the_stranger_master_file_is_the_unknown_phones_master_file():
+    master = SafeET.fromstring(stranger("0004f2000607.cfg"))
+    common = SafeET.fromstring(render("000000000000.cfg", None))
+    assert master.tag == "APPLICATION" and master.attrib == common.attrib
+    assert master.attrib["CONFIG_FILES"] == "phone1.cfg, sip.cfg"
+    assert master.attrib["APP_FILE_PATH"] == "sip.ld" and list(master) == []
+
+
+def test_stranger_configuration_files_are_empty_documents_of_the_right_root():
+    for name in ("0004f2000607-reg.cfg", "0004f2000607-site.cfg"):
+        root = SafeET.fromstring(stranger(name))
+        assert root.tag == "polycomConfig" and not root.attrib and list(root) == []
+        assert parse_parameters(stranger(name)) == {}
+    assert parse_directory(stranger("0004f2000607-directory.xml")) == []
+
+
+def stranger_boot(master_for_known: bytes | None = None) -> PolycomPhone:
+    """Boot the emulator on stranger answers only (``master_for_known``: a master file the
+    phone still has from an earlier, trusted boot)."""
+    phone = PolycomPhone(mac=MAC.lower())
+
+    def fetch(name: str) -> bytes | None:
+        ref = PLUGIN.match(name)
+        if ref is None or ref.scope is FileScope.FIRMWARE:
+            return None
+        if ref.scope is FileScope.DEVICE:
+            if ref.name == "mac.cfg" and master_for_known is not None:
+                return master_for_known
+            return PLUGIN.stranger_file(ref)
+        return PLUGIN.render(ref, None, None)
+
+    phone.boot(fetch, lambda name, content, append: False)  # a stranger's upload is refused
+    return phone
+
+
+def test_a_phone_following_the_stranger_master_file_boots_without_an_account():
+    phone = stranger_boot()
+    assert phone.fetched[0] == ("0004f2000607.cfg", True)
+    assert phone.config_files == ["phone1.cfg", "sip.cfg"]
+    assert not any(name.startswith(("reg.", "msg.")) for name in phone.settings)
+    assert phone.line(1) == {} and phone.directory == [] and phone.reboots == 0
+
+
+def test_a_phone_still_listing_its_own_files_reads_nothing_from_the_stranger_ones():
+    remembered = render("0004f2000607.cfg", known_view())
+    phone = stranger_boot(master_for_known=remembered)
+    assert phone.config_files[:2] == ["0004f2000607-reg.cfg", "0004f2000607-site.cfg"]
+    assert ("0004f2000607-reg.cfg", True) in phone.fetched  # served, well-formed, empty
+    assert phone.settings == {} and phone.line(1) == {}
+
+
+def test_mac_prefixes_and_no_provisioning_login_in_any_file():
+    assert set(PLUGIN.mac_prefixes) == {"0004F2", "64167F", "482567"}
+    assert MAC[:6] in PLUGIN.mac_prefixes
+    assert PLUGIN.device_credentials is False
+    view = known_view()
+    for name in PLUGIN.served_files(["IP650"], [MAC]):
+        content = render(name, view)
+        assert b"dg-s3cret" not in content and b"login-0607" not in content, name
+        assert not any(
+            parameter.startswith("device.prov.user") for parameter in parse_parameters(content)
+        )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["reg.1.auth.password", "REG.2.AUTH.PASSWORD", "device.prov.password",
+     "device.auth.localAdminPassword", "device.auth.localUserPassword",
+     "device.net.dot1x.password", "voIpProt.SIP.someServer.password", "dir.corp.password"],
+)  # fmt: skip
+def test_secret_parameters_are_recognised(name):
+    assert PLUGIN.is_secret_setting(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["device.prov.password.set", "device.auth.localAdminPassword.set", "reg.1.auth.userId",
+     "device.prov.user", "voIpProt.SIP.authOptimizedInFailover", "up.welcome", "APP_FILE_PATH"],
+)  # fmt: skip
+def test_parameters_that_are_not_secrets(name):
+    assert not PLUGIN.is_secret_setting(name)
+
+
+def test_holds_secrets_the_lines_file_not_the_master_site_or_directory():
+    refs = {suffix: PLUGIN.match(f"0004f2000607{suffix}") for suffix in DEVICE_FILES}
+    view = seed_phone()  # a SIP password on line 1
+    assert PLUGIN.holds_secrets(refs["-reg.cfg"], view)
+    for suffix in (".cfg", "-site.cfg", "-directory.xml"):
+        assert not PLUGIN.holds_secrets(refs[suffix], view), suffix
+    no_password = seed_phone(lines=(LineView(1, "201", None, "201", None),))
+    assert not PLUGIN.holds_secrets(refs["-reg.cfg"], no_password)
+    assert not PLUGIN.holds_secrets(refs["-reg.cfg"], replace(no_password, http_password="x"))
+    raw = replace(no_password, phone_settings={"device.prov.password": "s"})
+    assert PLUGIN.holds_secrets(refs["-reg.cfg"], raw)  # raw parameters land in the lines file
+    image = replace(no_password, phone_settings={"APP_FILE_PATH": "ftp://u:pw@fw.example/sip.ld"})
+    assert PLUGIN.holds_secrets(refs[".cfg"], image)
+    assert not PLUGIN.holds_secrets(refs["-reg.cfg"], image)
+    assert not PLUGIN.holds_secrets(PLUGIN.match("0004f2000608-reg.cfg"), view)  # not its file
+    assert not PLUGIN.holds_secrets(PLUGIN.match("000000000000.cfg"), view)
