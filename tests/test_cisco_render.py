@@ -1,4 +1,5 @@
-"""Cisco 7940/7960 rendering: the seed's files, clock, dial plan, directory pages, logo, matching.
+"""Cisco 7940/7960 rendering: the seed's files, clock, dial plan, directory pages, logo, matching,
+and the vendor side of trust (stranger files, secrets, no provisioning login).
 
 Firmware and the files that follow a pin (``OS79XX.TXT``, ``XMLDefault.cnf.xml``,
 ``image_version``) are in ``test_cisco_firmware.py``.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import defusedxml.ElementTree as SafeET
@@ -559,3 +561,134 @@ def test_emulated_7960_boots_and_reads_directory_and_logo():
     assert [len(page.entries) for page in pages] == [32, 32, 6]
     image = emulator.logo(fetch)
     assert image.size == (90, 56) and image.mode in ("L", "P")
+
+
+# -- trust: prefixes, strangers, secrets, no provisioning login
+
+OTHER_MAC = "0011BBFFFFFE"
+
+
+def known_view() -> PhoneView:
+    return phone(
+        site=site(
+            name="zz-branch-42", sip_server="pbx.branch42.example", voicemail="*971",
+            public_url="http://prov.branch42.example/p",
+            directory=(ContactView("Yvonne Quist", "4799"),),
+            members=(ContactView("Zora Quist", "4711"),), dial_plan="47xx|9xxxxxxx",
+            vendor_settings={"cisco79xx": {"phone_password": "ph-s3cret"}},
+        ),
+        lines=(LineView(1, "4711", "Zora Quist", "auth-4711", "line-s3cret"),),
+        branding=branded(png()),
+        description="reception desk",
+        firmware=release(),
+    )  # fmt: skip
+
+
+def inventory_values(view: PhoneView) -> set[str]:
+    site = view.site
+    values = {site.name, site.sip_server, site.voicemail, site.public_url, view.description,
+              "P0S3-8-12-00", "47..", *view.vendor_settings().values()}  # fmt: skip
+    for contact in (*site.directory, *site.members):
+        values |= {contact.name, contact.number}
+    for line in view.lines:
+        values |= {line.number, line.name, line.auth_user, line.password}
+    return {value for value in values if value and len(value) > 2}
+
+
+DEVICE_NAMES = (
+    "SIP{mac}.cnf", "dialplan{mac}.xml", "cisco/directory-{mac}.xml",
+    "cisco/directory-{mac}-2.xml", "cisco/logo-{mac}.bmp",
+)  # fmt: skip
+
+
+def stranger(template: str, mac: str) -> bytes | None:
+    ref = PLUGIN.match(template.format(mac=mac))
+    assert ref is not None and ref.scope is FileScope.DEVICE, template
+    return PLUGIN.stranger_file(ref)
+
+
+def test_strangers_get_the_same_files_for_known_and_unknown_macs_with_nothing_of_the_inventory():
+    view = known_view()
+    values = inventory_values(view)
+    for template in DEVICE_NAMES:
+        known, unknown = stranger(template, view.mac), stranger(template, OTHER_MAC)
+        if known is None:
+            assert unknown is None, template  # not-found alike
+            continue
+        assert known.replace(view.mac.encode(), b"<MAC>") == unknown.replace(
+            OTHER_MAC.encode(), b"<MAC>"
+        )
+        assert not [value for value in values if value.encode() in known], template
+        assert stranger(template, view.mac.lower()) == known
+    assert stranger("cisco/directory-{mac}-2.xml", MAC) is None
+    assert stranger("cisco/logo-{mac}.bmp", MAC) is None
+
+
+def test_stranger_files_parse_with_the_phones_syntax():
+    cnf = stranger("SIP{mac}.cnf", MAC)
+    assert cnf and parse_cnf(cnf.decode()) == {}  # comment lines only, not an empty file
+    assert all(line.startswith("#") for line in cnf.decode().splitlines())
+    plan = parse_dial_plan(stranger("dialplan{mac}.xml", MAC))
+    assert [(rule.match, rule.timeout) for rule in plan] == [("*", 5)]
+    book = parse_directory(stranger("cisco/directory-{mac}.xml", MAC))
+    assert book.entries == [] and book.softkeys == {} and book.title == "Directory"
+
+
+def test_a_7960_booting_on_stranger_answers_registers_nothing_and_installs_nothing():
+    emulator = Cisco7960(OTHER_MAC, running="P0S3-8-11-00")
+
+    def fetch(name: str) -> tuple[int, bytes]:
+        ref = PLUGIN.match(name)
+        if ref is None or ref.scope is FileScope.FIRMWARE:
+            return 404, b""
+        content = (
+            PLUGIN.stranger_file(ref)
+            if ref.scope is FileScope.DEVICE
+            else PLUGIN.render(ref, None, None)
+        )
+        return (200, content) if content is not None else (404, b"")
+
+    emulator.boot(fetch)
+    assert (f"SIP{OTHER_MAC}.cnf", 200) in emulator.fetched
+    assert all(emulator.line(index) == {} for index in range(1, 7))
+    assert "proxy1_address" not in emulator.settings and "image_version" not in emulator.settings
+    assert emulator.installed == [] and emulator.failed == []
+    assert emulator.image is None  # no OS79XX.TXT for a requester plugtone does not know
+    assert emulator.settings["dial_template"] == "dialplan"
+    assert [rule.match for rule in emulator.dial_plan] == ["*"]
+
+
+def test_mac_prefixes_cover_the_seed_phones_and_there_is_no_provisioning_login():
+    assert all(len(prefix) == 6 and prefix == prefix.upper() for prefix in PLUGIN.mac_prefixes)
+    for mac in (MAC, "001A2F336152", "0011BB73AD61", "0015F92EC692"):
+        assert mac[:6] in PLUGIN.mac_prefixes, mac
+    assert PLUGIN.device_credentials is False
+
+
+@pytest.mark.parametrize(
+    "name", ["line1_password", "LINE6_PASSWORD", "phone_password", " line2_password"]
+)
+def test_secret_settings_are_recognised(name):
+    assert PLUGIN.is_secret_setting(name)
+
+
+@pytest.mark.parametrize("name", ["line1_authname", "line1_name", "phone_label", "proxy1_address"])
+def test_settings_that_are_not_secrets(name):
+    assert not PLUGIN.is_secret_setting(name)
+
+
+def test_holds_secrets_only_the_phone_file_with_a_password_in_it():
+    cnf = FileRef("cisco79xx", "SIP.cnf", FileScope.DEVICE, mac=MAC)
+    with_password = phone()
+    without = phone(lines=(LineView(1, "208", "208", "208", None),))
+    assert PLUGIN.holds_secrets(cnf, with_password)
+    assert not PLUGIN.holds_secrets(cnf, without)
+    assert PLUGIN.holds_secrets(cnf, replace(without, phone_settings={"phone_password": "1"}))
+    url = {"directory_url": "http://u:pw@dir.example/book.xml"}
+    assert PLUGIN.holds_secrets(cnf, replace(without, phone_settings=url))
+    assert not PLUGIN.holds_secrets(cnf, replace(with_password, mac="0011223344AA"))
+    for name in ("dialplan.xml", "directory-1.xml", "logo.bmp"):
+        ref = FileRef("cisco79xx", name, FileScope.DEVICE, mac=MAC)
+        assert not PLUGIN.holds_secrets(ref, with_password), name
+    for name, scope in (("SIPDefault.cnf", FileScope.COMMON), ("OS79XX.TXT", FileScope.SHARED)):
+        assert not PLUGIN.holds_secrets(FileRef("cisco79xx", name, scope), with_password)
