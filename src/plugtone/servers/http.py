@@ -7,6 +7,27 @@ learns nothing about which MACs exist.
 
 Rendered answers (a few kB of configuration) are sent from memory in one piece.
 
+Per-device authentication (see :mod:`plugtone.provisioning.device_auth`). The listener
+only reports what it saw: an ``Authorization`` header becomes the request's
+credentials (Digest on both listeners; Basic only over HTTPS, and a Basic header over
+plain HTTP is ignored, as if none was sent, so a phone configured for it is still
+judged by its network or window), and a client certificate that a configured CA
+verified becomes the MACs it names. The resolver decides. Then:
+
+- an answer marked ``personal`` (a stranger asking for a per-device name, known MAC or
+  not) or ``auth_failed`` (credentials presented that proved nothing) is not sent: the
+  answer is ``401`` with a Digest challenge (:data:`CHALLENGE_BODY`, ``text/plain``,
+  ``WWW-Authenticate`` of a fixed length, ``Cache-Control: no-store``): the same
+  status, headers and body size for every such request, so a stranger learns nothing
+  about which MACs exist, and a phone holding its own login answers the challenge.
+  The event is recorded as ``challenged``. ``stale=true`` is added only when the
+  digest was right for an expired or reused nonce, which only the password's holder
+  can produce;
+- ``PUT`` is decided before a byte of the body is read: a request that is not
+  privileged (a stranger, whatever the name) gets the same ``401``; a privileged one
+  that may not upload this name (another phone's, from another address than the
+  phone's last, an undeclared name) gets the ``403`` of an undeclared name.
+
 Request heads are capped before they are parsed whole (8 KiB of head, 512 bytes of
 User-Agent, 2 KiB of request target: 431 or 414 beyond them), by the protocol class
 both listeners run (:mod:`plugtone.servers.http_limits`).
@@ -60,7 +81,11 @@ import asyncio
 import logging
 import os
 import re
+import secrets
+import ssl
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import lru_cache
 from typing import Any
 
 from starlette.applications import Starlette
@@ -70,14 +95,30 @@ from starlette.routing import Route
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 from uvicorn.protocols.utils import is_ssl
 
+from plugtone.inventory.secret_keys import SecretKeyError
+from plugtone.inventory.store import Store
+from plugtone.provisioning.device_auth import (
+    DigestAuthority,
+    DigestCredentials,
+    RejectedCredentials,
+    certificate_macs,
+)
 from plugtone.provisioning.provisioner import Provisioner
 from plugtone.provisioning.resolver import Answer, FileRequest, Status
+from plugtone.provisioning.trust import Trust
 from plugtone.provisioning.uploads import UploadTooLarge
 from plugtone.servers.http_limits import BoundedHttpToolsProtocol
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = b"not found\n"
+CHALLENGE_BODY = b"authentication required\n"
+"""The body of every 401: fixed, so its size tells nothing."""
+REFUSED_UPLOAD = b"uploads of this name are not allowed\n"
+
+TLS = "tls"
+"""The ASGI TLS extension: ``client_cert_chain`` holds the verified client certificate
+(PEM) when the HTTPS listener asked for one and a configured CA signed it."""
 
 ZEROCOPY = "http.response.zerocopy"
 """The ASGI extension (asgiref's "Zero Copy Send") offered by :class:`ZeroCopyHttpToolsProtocol`."""
@@ -106,12 +147,34 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
-def create_phone_app(provisioner: Provisioner) -> Starlette:
-    """The ASGI app phones talk to; the same app serves HTTP and HTTPS."""
+def create_phone_app(provisioner: Provisioner, digest: DigestAuthority | None = None) -> Starlette:
+    """The ASGI app phones talk to; the same app serves HTTP and HTTPS.
+
+    ``digest`` issues and checks nonces; by default under a key derived from the
+    store's secret key, so every node serving the store accepts the others' nonces.
+    """
+    digest = digest or DigestAuthority(store_secret(provisioner.resolver.store))
+
+    def challenge(file_request: FileRequest, answer: Answer, detail: str) -> Response:
+        credentials = file_request.credentials
+        stale = isinstance(credentials, DigestCredentials) and credentials.stale
+        if stale:
+            detail = "stale nonce"
+        provisioner.finished(file_request, answer, "challenged", detail=detail)
+        headers = {
+            "WWW-Authenticate": digest.challenge(time.time(), stale=stale),
+            "Cache-Control": "no-store",
+        }
+        return Response(CHALLENGE_BODY, status_code=401, media_type="text/plain",
+                        headers=headers)  # fmt: skip
 
     async def serve_file(request: Request) -> Response | StoredFileResponse:
-        file_request = _file_request(request)
+        file_request = _file_request(request, digest)
         answer = await provisioner.answer(file_request)
+        if answer.auth_failed:
+            return challenge(file_request, answer, "credentials refused")
+        if answer.personal and answer.trust is Trust.STRANGER:
+            return challenge(file_request, answer, answer.detail or "stranger")
         if answer.status is Status.OK and answer.file is not None:
             return StoredFileResponse(provisioner, file_request, answer)
         if answer.status is not Status.OK or answer.content is None:
@@ -128,12 +191,17 @@ def create_phone_app(provisioner: Provisioner) -> Starlette:
         return Response(answer.content, media_type=answer.content_type, headers=headers)
 
     async def receive_upload(request: Request) -> Response:
-        """``PUT`` of a name a plug-in declares as an upload (logs, overrides, contacts)."""
-        file_request = _file_request(request)
-        target = await provisioner.upload_target(file_request)
+        """``PUT`` of a name a plug-in declares as an upload (logs, overrides, contacts),
+        decided on the head alone: nothing of the body is read before."""
+        file_request = _file_request(request, digest)
+        target, trust = await provisioner.authorize_upload(file_request)
         if target is None:
-            provisioner.finished(file_request, None, "refused", detail="upload not allowed")
-            return Response(b"uploads of this name are not allowed\n", status_code=403)
+            # The event says at which trust level it was refused, and names no MAC.
+            refused = Answer(Status.NOT_FOUND, file_request.path, trust=trust)
+            if not trust.privileged:
+                return challenge(file_request, refused, "upload by a stranger")
+            provisioner.finished(file_request, refused, "refused", detail="upload not allowed")
+            return Response(REFUSED_UPLOAD, status_code=403)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > target.max_bytes:
             provisioner.finished(file_request, None, "refused", detail="upload too large")
@@ -158,14 +226,60 @@ def create_phone_app(provisioner: Provisioner) -> Starlette:
     )
 
 
-def _file_request(request: Request) -> FileRequest:
+def store_secret(store: Store) -> Callable[[], bytes]:
+    """The store's current secret key, for :class:`DigestAuthority`; a key of this
+    process alone when the store has none (nonces then hold on this node only)."""
+    fallback = secrets.token_bytes(32)
+
+    def current() -> bytes:
+        try:
+            return store.keys.keyring().current
+        except SecretKeyError:
+            return fallback
+
+    return current
+
+
+def _file_request(request: Request, digest: DigestAuthority) -> FileRequest:
     """What the resolver needs to know of an HTTP request, and nothing more."""
+    scope = request.scope
+    secure = scope.get("scheme") == "https"
+    credentials = None
+    authorization = request.headers.getlist("authorization")
+    if len(authorization) > 1:
+        credentials = RejectedCredentials("several Authorization headers")
+    elif authorization:
+        credentials = digest.credentials(
+            authorization[0], method=request.method, target=_target(scope), secure=secure,
+            now=time.time(),
+        )  # fmt: skip
+    macs: frozenset[str] = frozenset()
+    if secure:
+        chain = scope.get("extensions", {}).get(TLS, {}).get("client_cert_chain") or ()
+        if chain:
+            macs = _pem_macs(chain[0])
     return FileRequest(
         path=request.url.path,
         transport=request.url.scheme,
         client_address=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
+        credentials=credentials,
+        certificate_macs=macs,
     )
+
+
+def _target(scope: MutableMapping[str, Any]) -> str:
+    """The request target as the client sent it (a Digest ``uri`` must be it)."""
+    raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+    query = scope.get("query_string") or b""
+    return (raw + b"?" + query if query else raw).decode("latin-1")
+
+
+@lru_cache(maxsize=256)
+def _pem_macs(pem: str) -> frozenset[str]:
+    """The MACs of a verified client certificate, read once per certificate (only
+    certificates that a configured CA signed get here, so the cache holds phones')."""
+    return certificate_macs(ssl.PEM_cert_to_DER_cert(pem))
 
 
 def _etags(header: str) -> set[str]:
@@ -354,20 +468,29 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
     the bytes actually sent, which is how the app learns whether the phone got them all.
 
     Only plain-TCP connections on a loop with native sendfile are offered the extension
-    (see the module docstring). Written against uvicorn 0.54's internals (the request
-    cycle's fields), which the HTTP tests exercise.
+    (see the module docstring). TLS connections carry the ASGI ``tls`` extension
+    instead, with the client certificate the handshake verified (:func:`_tls_extension`).
+    Written against uvicorn 0.54's internals (the request cycle's fields), which the HTTP
+    tests exercise.
     """
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.zerocopy = not is_ssl(transport) and isinstance(
+        secure = is_ssl(transport)
+        self.zerocopy = not secure and isinstance(
             self.loop, asyncio.selector_events.BaseSelectorEventLoop
         )
+        self.tls = _tls_extension(transport) if secure else None
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        extensions: dict[str, Any] = {}
         if self.zerocopy:
-            self.scope["extensions"] = {ZEROCOPY: {}}  # type: ignore[typeddict-unknown-key]
+            extensions[ZEROCOPY] = {}
+        if self.tls is not None:
+            extensions[TLS] = self.tls
+        if extensions:
+            self.scope["extensions"] = extensions  # type: ignore[typeddict-unknown-key]
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
@@ -375,6 +498,28 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
             # The cycle is made inside uvicorn's method; its task has not run yet, so
             # swapping its class here changes which ``send`` the app is given.
             self.cycle.__class__ = _ZeroCopyCycle
+
+
+_TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
+
+
+def _tls_extension(transport: asyncio.Transport) -> dict[str, Any]:
+    """The ASGI ``tls`` extension of a connection, read once when it is made (asyncio
+    makes it after the handshake, so the client certificate, if any, is known). Python's
+    ``ssl`` gives the peer's own certificate only, and only once it was verified
+    against the configured CAs (a certificate that fails verification fails the
+    handshake): ``client_cert_chain`` holds that one or nothing."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    version = ssl_object.version() if ssl_object is not None else None
+    return {
+        "server_cert": None,
+        "client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
+        "client_cert_name": None,
+        "client_cert_error": None,
+        "tls_version": _TLS_VERSIONS.get(version or ""),
+        "cipher_suite": None,
+    }
 
 
 class _ZeroCopyCycle(RequestResponseCycle):

@@ -18,7 +18,7 @@ import gc
 import logging
 import signal
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,9 +115,12 @@ async def serve_with(
     if options.https_port is not None:
         if not (options.tls_cert and options.tls_key):
             raise SystemExit("HTTPS needs a certificate and key: run 'plugtone init --tls'")
-        servers.append(
-            _uvicorn(app, options.host, options.https_port, options.tls_cert, options.tls_key)
-        )
+        client_ca = client_ca_bundles(options.security.client_ca, options.data_dir)
+        secure = _uvicorn(app, options.host, options.https_port, options.tls_cert,
+                          options.tls_key, client_ca=client_ca)  # fmt: skip
+        servers.append(secure)
+    elif options.security.client_ca:
+        log.warning("[security] client_ca is set but HTTPS is off: no certificate is asked for")
     admin_host = options.admin_host or options.host
     if options.admin_port is not None:
         servers.append(_admin_server(provisioner, options, admin_host))
@@ -202,9 +205,54 @@ def _admin_server(provisioner: Provisioner, options: ServeOptions, host: str):
     return _uvicorn(app, host, options.admin_port, cert if tls else None, key if tls else None)
 
 
-def _uvicorn(app, host: str, port: int, cert: Path | None = None, key: Path | None = None):
+def client_ca_bundles(bundles: tuple[Path, ...], data_dir: Path) -> tuple[Path, ...]:
+    """The ``[security] client_ca`` bundles, checked before anything listens.
+
+    A relative path is read from the data directory (where ``plugtone.toml`` is). A
+    bundle that is missing, unreadable or holds no PEM certificate stops the server
+    with a message naming it: serving HTTPS without the check the admin asked for would
+    quietly demote every phone that relies on its certificate to a stranger.
+    """
+    found: list[Path] = []
+    for bundle in bundles:
+        path = bundle if bundle.is_absolute() else data_dir / bundle
+        try:
+            text = path.read_bytes()
+        except OSError as problem:
+            raise SystemExit(
+                f"[security] client_ca: cannot read {path}: {problem.strerror or problem}"
+            ) from None
+        probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            if b"-----BEGIN CERTIFICATE-----" not in text:
+                raise ssl.SSLError("no PEM certificate in it")
+            probe.load_verify_locations(cafile=str(path))
+        except ssl.SSLError as problem:
+            raise SystemExit(
+                f"[security] client_ca: {path} is not a PEM CA bundle ({problem})"
+            ) from None
+        found.append(path)
+    return tuple(found)
+
+
+def _uvicorn(app, host: str, port: int, cert: Path | None = None, key: Path | None = None,
+             client_ca: tuple[Path, ...] = ()):  # fmt: skip
+    """One uvicorn server; with ``client_ca``, its TLS asks each client for a certificate
+    (``CERT_OPTIONAL``: a phone without one is still served, judged by the other rules)
+    and verifies one it sends against those bundles, all loaded into the context."""
     # httptools plus the ASGI zero-copy extension, so firmware goes out by os.sendfile
     # (see plugtone.servers.http).
+    extra = {}
+    if client_ca and cert and key:
+
+        def context(config: uvicorn.Config, default: Callable[[], ssl.SSLContext]):
+            made = default()
+            made.verify_mode = ssl.CERT_OPTIONAL
+            for bundle in client_ca:
+                made.load_verify_locations(cafile=str(bundle))
+            return made
+
+        extra["ssl_context_factory"] = context
     config = uvicorn.Config(
         app,
         http=ZeroCopyHttpToolsProtocol,
@@ -217,5 +265,6 @@ def _uvicorn(app, host: str, port: int, cert: Path | None = None, key: Path | No
         ssl_keyfile=str(key) if key else None,
         ssl_version=ssl.PROTOCOL_TLS_SERVER,
         lifespan="off",
+        **extra,
     )
     return _QuietSignalsServer(config)
