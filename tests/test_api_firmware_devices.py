@@ -290,8 +290,20 @@ def test_served_files_are_masked_and_only_an_admin_reveals_them(served):
 def test_uploads_are_listed_and_shown_masked(served):
     server, api = served
     log = f"boot ok, registered 201 with {PLCM_SECRET}\n".encode()
-    put = httpx.put(f"{server.base}/{POLYCOM.lower()}-boot.log", content=log, timeout=10)
+    upload = f"{server.base}/{POLYCOM.lower()}-boot.log"
+    agent = {"User-Agent": "FileTransport PolycomSoundPointIP-SPIP_650-UA/4.0.15.1009"}
+    # as a real Polycom does: its master file first (from 127.0.0.1, a trusted network),
+    # then its boot log from the same address; uploads come only from where it asked
+    early = httpx.put(upload, content=log, headers=agent, timeout=10)
+    assert early.status_code == 403, early.text  # trusted, but not yet seen as the phone
+    master = httpx.get(f"{server.base}/{POLYCOM.lower()}.cfg", headers=agent, timeout=10)
+    assert master.status_code == 200, master.text
+    put = httpx.put(upload, content=log, headers=agent, timeout=10)
     assert put.status_code in (200, 201, 204), put.text
+    elsewhere = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+    with elsewhere:  # a stranger's upload under the phone's name is refused, and not stored
+        stranger = elsewhere.put(upload, content=b"forged\n", headers=agent, timeout=10)
+    assert stranger.status_code == 401, stranger.text
     listed = api.viewer.get(f"/api/phones/{colon_mac(POLYCOM)}/uploads").json()["items"]
     assert [(item["name"], item["size"]) for item in listed] == [
         (f"{POLYCOM.lower()}-boot.log", len(log))

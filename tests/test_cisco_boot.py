@@ -11,6 +11,10 @@ requests through the real resolver over a real store (SQLite and PostgreSQL), th
 real TFTP with curl and tftp-hpa, and reads the directory pages and the logo over
 plugtone's phone-facing HTTP app.
 
+The phones ask from 10.0.0.0/8 (the resolver-level requests and the HTTP app) and from
+127.0.0.1 (real TFTP clients), both trusted networks here, as a phone LAN is in a real
+deployment: what they check is what a trusted phone gets.
+
 ``OS79XX.TXT`` carries no MAC: plugtone names the asker's image only once an earlier
 request from the same address named the phone's MAC (its ``SIP<MAC>.cnf``), so a phone's
 very first ``OS79XX.TXT`` is not found and the one of its next boot names the image.
@@ -38,6 +42,7 @@ from plugtone.inventory.yaml_source import load_located
 from plugtone.provisioning.events import EventRecorder
 from plugtone.provisioning.provisioner import Provisioner
 from plugtone.provisioning.resolver import FileRequest, Resolver, Status
+from plugtone.provisioning.trust import parse_network_rules
 from plugtone.provisioning.uploads import UploadStore
 from plugtone.servers.http import create_phone_app
 from plugtone.servers.tftp import start_tftp_server
@@ -59,6 +64,8 @@ EXTRA_EXTENSIONS = "\n".join(
     f'  - {{number: "{300 + n}", site: demo, name: "Staff {n:02d}", password: "pw{n}"}}'
     for n in range(40)
 )
+PHONE_NETWORKS = parse_network_rules(["10.0.0.0/8", "127.0.0.1/32"])
+"""The phones' networks, trusted (the seed's LAN, and loopback for the real clients)."""
 CONTACTS = "\n".join(f'      - {{name: "Contact {n:02d}", number: "0{n:04d}"}}' for n in range(29))
 
 
@@ -146,7 +153,7 @@ def build_resolver(store, registry, tmp_path: Path, *, pinned: bool) -> Resolver
                         version=version, sources=sorted(folder.iterdir()))  # fmt: skip
         apply_document(session, document)
         session.commit()
-    return Resolver(store, registry, firmware_files=files)
+    return Resolver(store, registry, firmware_files=files, trusted_networks=PHONE_NETWORKS)
 
 
 @pytest.fixture
@@ -278,9 +285,11 @@ def test_7940_gets_its_line_and_its_models_image(resolver, provisioner, releases
     assert phone.settings["image_version"] == IMAGE_7940  # the 7940 model's pin
     assert phone.installed == [IMAGE_7940]
     # the 7960's release is for the 7960 only: never served to the 7940, whoever asks
+    # (a trusted address no phone asked from, a stranger, the 7940 itself)
     for name in (f"{IMAGE}.loads", f"{IMAGE}.sb2", "P003-8-12-00.sbn"):
-        answer = resolver.resolve(FileRequest(path=name, transport="tftp", client_address="x"))
-        assert answer.status is Status.NOT_FOUND, name
+        for address in ("10.0.0.200", "192.0.2.1"):
+            request = FileRequest(path=name, transport="tftp", client_address=address)
+            assert resolver.resolve(request).status is Status.NOT_FOUND, (name, address)
         assert tftp_requests(provisioner)(name) == (404, b""), name
 
 

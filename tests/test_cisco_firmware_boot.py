@@ -19,7 +19,9 @@ A TFTP request without a MAC in its name (``OS79XX.TXT``, the image files) is pu
 to the phone whose MAC the same client address last named, so each emulated phone asks
 from an address of its own on the loopback network (curl's ``--interface``): the 7960
 from 127.0.0.1 (where tftp-hpa's client asks from too), the 7940 from 127.0.0.2, the
-stranger from 127.0.0.3, and a requester that never named a MAC from 127.0.0.4.
+stranger from 127.0.0.3, and a requester that never named a MAC from 127.0.0.4. The
+server trusts that whole phone LAN (127.0.0.0/29, given as ``PLUGTONE_TRUSTED_NETWORKS``):
+what these tests check is what phones on a trusted network get, the unknown MAC included.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ LOADER = "P003-8-12-00"
 SCCP_LOAD = "P00303020214"
 IMAGE_FILES = (f"{IMAGE}.loads", f"{LOADER}.sbn", f"{IMAGE}.sb2")
 """In the order the phone fetches them: the ``.loads`` names the other two."""
+PHONE_LAN = "127.0.0.0/29"
+"""The trusted network every emulated phone asks from (127.0.0.1 to 127.0.0.4)."""
 ZIP_FOLDER = "cmterm-7940-7960-sip.8-12-00"
 
 INVENTORY = """
@@ -81,7 +85,9 @@ class Lab:
 def lab(tmp_path_factory) -> Iterator[Lab]:
     root = tmp_path_factory.mktemp("cisco-firmware")
     data = root / "data"
-    server = start_server(data, tftp=True)
+    with pytest.MonkeyPatch.context() as env:  # read by plugtone serve at start
+        env.setenv("PLUGTONE_TRUSTED_NETWORKS", PHONE_LAN)
+        server = start_server(data, tftp=True, trusted=False)
     try:
         (root / "inventory.yaml").write_text(INVENTORY)
         run_cli("apply", str(root / "inventory.yaml"), data=data)
