@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from plugtone.inventory.models import Phone, ProvisioningEvent
 from plugtone.inventory.store import Store, bump_generation, lock_inventory
+from plugtone.provisioning.device_auth import digest_response
 from plugtone.servers.http import CHALLENGE_BODY, REFUSED_UPLOAD
 from tests.conftest import (
     EXAMPLE,
@@ -341,6 +342,37 @@ def test_a_replayed_or_forged_nonce_is_stale_a_wrong_uri_is_refused(served):
     answer = httpx.get(served.url(path), headers={"Authorization": other})
     assert answer.status_code == 401 and "stale" not in answer.headers["www-authenticate"]
     assert SIP_PASSWORDS[AASTRA_1] not in answer.text
+
+
+def _digest_for_nonce(nonce: str, path: str, user: str, password: str, nc: int) -> str:
+    """A qop=auth answer for ``nonce`` with the given ``nc`` (one nonce, many requests)."""
+    count = f"{nc:08x}"
+    response = digest_response("MD5", user.encode(), b"plugtone", password.encode(),
+                               nonce.encode(), b"GET", path.encode(), b"auth", count.encode(),
+                               b"rotation")  # fmt: skip
+    return (f'Digest username="{user}", realm="plugtone", nonce="{nonce}", uri="{path}", '
+            f'qop=auth, nc={count}, cnonce="rotation", response="{response}"')  # fmt: skip
+
+
+def test_after_rotate_key_earlier_nonces_are_stale_and_phones_are_still_served(served):
+    user, password = LOGINS[AASTRA_1]
+    path = "/00085d000001.cfg"
+    challenge = _challenge_of(served, path).headers["www-authenticate"]
+    nonce = challenge.split('nonce="')[1].split('"')[0]
+    header = _digest_for_nonce(nonce, path, user, password, 1)
+    assert httpx.get(served.url(path), headers={"Authorization": header}).status_code == 200
+    run_cli("rotate-key", data=served.server.data)
+    deadline = time.monotonic() + 15
+    for nc in range(2, 1000):
+        header = _digest_for_nonce(nonce, path, user, password, nc)
+        answer = httpx.get(served.url(path), headers={"Authorization": header})
+        if answer.status_code == 401:
+            break
+        assert time.monotonic() < deadline, "the old nonce is still accepted"
+        time.sleep(0.2)
+    assert answer.headers["www-authenticate"].endswith(", stale=true")
+    fresh = httpx.get(served.url(path), auth=httpx.DigestAuth(user, password))
+    assert fresh.status_code == 200 and SIP_PASSWORDS[AASTRA_1] in fresh.text
 
 
 def test_sha256_digest_is_accepted_when_a_client_asks_for_it(served):

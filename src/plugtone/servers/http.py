@@ -153,7 +153,7 @@ def create_phone_app(provisioner: Provisioner, digest: DigestAuthority | None = 
     ``digest`` issues and checks nonces; by default under a key derived from the
     store's secret key, so every node serving the store accepts the others' nonces.
     """
-    digest = digest or DigestAuthority(store_secret(provisioner.resolver.store))
+    digest = digest or DigestAuthority(StoreSecret(provisioner.resolver.store))
 
     def challenge(file_request: FileRequest, answer: Answer, detail: str) -> Response:
         credentials = file_request.credentials
@@ -226,18 +226,47 @@ def create_phone_app(provisioner: Provisioner, digest: DigestAuthority | None = 
     )
 
 
-def store_secret(store: Store) -> Callable[[], bytes]:
-    """The store's current secret key, for :class:`DigestAuthority`; a key of this
-    process alone when the store has none (nonces then hold on this node only)."""
-    fallback = secrets.token_bytes(32)
+KEY_CHECK_INTERVAL = 2.0
+"""Seconds between looks at the store's key file for a rotation (one ``stat``)."""
 
-    def current() -> bytes:
+
+class StoreSecret:
+    """The store's current secret key, for :class:`DigestAuthority`.
+
+    The store reads its key file once and again only when it meets a value sealed with
+    a key it lacks; nonces must not wait for that, or a rotated key would go on
+    signing and accepting nonces here. So the key file is looked at every
+    :data:`KEY_CHECK_INTERVAL` seconds, and when it changed the store's keys are read
+    again (which the store would do anyway at its next sealed value): after ``plugtone
+    rotate-key`` every earlier nonce is stale. A store with no key at all gets a key of
+    this process alone (its nonces then hold on this node only).
+    """
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+        self.keys = store.keys
+        self.clock = clock
+        self._fallback = secrets.token_bytes(32)
+        self._checked = float("-inf")
+        self._stamp: tuple[int, int, int] | None = None
+
+    def __call__(self) -> bytes:
+        key_file = self.keys.key_file
+        if key_file is not None and not self.keys.from_environment:
+            now = self.clock()
+            if now - self._checked >= KEY_CHECK_INTERVAL:
+                self._checked = now
+                try:
+                    info = key_file.stat()
+                    stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+                except OSError:
+                    stamp = None
+                if self._stamp is not None and stamp != self._stamp:
+                    self.keys.reset()
+                self._stamp = stamp
         try:
-            return store.keys.keyring().current
+            return self.keys.keyring().current
         except SecretKeyError:
-            return fallback
-
-    return current
+            return self._fallback
 
 
 def _file_request(request: Request, digest: DigestAuthority) -> FileRequest:
