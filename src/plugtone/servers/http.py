@@ -509,15 +509,15 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
         self.zerocopy = not secure and isinstance(
             self.loop, asyncio.selector_events.BaseSelectorEventLoop
         )
-        self.tls = _tls_extension(transport) if secure else None
+        self.tls_extension = _tls_extension(transport) if secure else None
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         extensions: dict[str, Any] = {}
         if self.zerocopy:
             extensions[ZEROCOPY] = {}
-        if self.tls is not None:
-            extensions[TLS] = self.tls
+        if self.tls_extension is not None:
+            extensions[TLS] = self.tls_extension
         if extensions:
             self.scope["extensions"] = extensions  # type: ignore[typeddict-unknown-key]
 
