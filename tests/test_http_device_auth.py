@@ -549,6 +549,16 @@ def test_the_phone_itself_uploads_with_its_login_and_reads_it_back(served):
     other = httpx.get(served.url(name), auth=httpx.DigestAuth(*LOGINS[AASTRA_1]))
     assert other.status_code == 401 and b"Ops" not in other.content
     assert httpx.get(served.url(name)).status_code == 401
+    # Too large for the name: refused, and the event says who asked.
+    big = httpx.put(served.url(name), content=b"x" * (300 * 1024),
+                    auth=httpx.DigestAuth(user, password),
+                    headers={"User-Agent": "device-auth big put"})  # fmt: skip
+    assert big.status_code == 413
+    events = served.events("device-auth big put", 2)
+    assert [(event.status, event.trust) for event in events] == [
+        ("challenged", "stranger"), ("refused", "authenticated"),
+    ]  # fmt: skip
+    assert stored.read_text() == content
     # ... nor write it.
     answer = httpx.put(served.url(name), content=b"<directory/>",
                        auth=httpx.DigestAuth(*LOGINS[AASTRA_1]))  # fmt: skip

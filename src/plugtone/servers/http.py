@@ -203,14 +203,16 @@ def create_phone_app(provisioner: Provisioner, digest: DigestAuthority | None = 
             provisioner.finished(file_request, refused, "refused", detail="upload not allowed")
             return Response(REFUSED_UPLOAD, status_code=403)
         declared = request.headers.get("content-length", "")
+        too_large = Answer(Status.NOT_FOUND, file_request.path, trust=trust)
         if declared.isdigit() and int(declared) > target.max_bytes:
-            provisioner.finished(file_request, None, "refused", detail="upload too large")
+            provisioner.finished(file_request, too_large, "refused", detail="upload too large")
             return Response(b"too large\n", status_code=413)
         content = bytearray()
         async for chunk in request.stream():
             content += chunk
             if len(content) > target.max_bytes:
-                provisioner.finished(file_request, None, "refused", detail="upload too large")
+                provisioner.finished(file_request, too_large, "refused",
+                                     detail="upload too large")  # fmt: skip
                 return Response(b"too large\n", status_code=413)
         try:
             await provisioner.store_upload(file_request, target, bytes(content))
