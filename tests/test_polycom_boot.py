@@ -5,7 +5,12 @@ AltiGen MAXCS deployment: extension 201 ("Ext_Name", password 1212) on the PBX a
 10.100.2.127, SIP port 10060. The inventory below says the same in plugtone's terms;
 the phone must end up with the seed's parameters. FTP itself comes later: the
 emulator talks to :class:`Resolver` exactly as a transport would (path in, bytes
-out; upload names checked by ``upload_target`` and stored by :class:`UploadStore`).
+out; upload names checked by ``upload_target`` and stored by :class:`UploadStore`,
+each outcome reported to a :class:`Provisioner`, which ties the address to the phone).
+
+The phones ask from 10.0.0.0/8, a trusted network here, as a phone LAN is in a real
+deployment; uploads are accepted only from the address the phone last fetched its
+files from. A stranger (192.0.2.0/24) gets no secret and uploads nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ import pytest
 
 from plugtone.inventory.document import parse_document
 from plugtone.inventory.yaml_source import load_located
+from plugtone.provisioning.events import EventRecorder
+from plugtone.provisioning.provisioner import Provisioner
 from plugtone.provisioning.resolver import FileRequest, Resolver, Status
+from plugtone.provisioning.trust import Trust, parse_network_rules
 from plugtone.provisioning.uploads import UploadStore, UploadTooLarge
 from plugtone.services.inventory_apply import apply_document
 from plugtone.vendors import VendorRegistry
@@ -47,6 +55,7 @@ phones:
   - {mac: 00-04-F2-00-06-08, model: SoundStation IP 6000, site: altigen, lines: ["202"]}
   - {mac: 00:08:5D:00:00:01, model: 6757i, site: altigen, lines: ["3003"]}
 """
+PHONE_LAN = parse_network_rules(["10.0.0.0/8"])
 
 
 @pytest.fixture
@@ -61,7 +70,7 @@ def resolver(store, registry) -> Resolver:
     with store.sessions() as session:
         apply_document(session, document)
         session.commit()
-    return Resolver(store, registry)
+    return Resolver(store, registry, trusted_networks=PHONE_LAN)
 
 
 @pytest.fixture
@@ -70,11 +79,16 @@ def uploads(tmp_path) -> UploadStore:
 
 
 def ftp(resolver: Resolver, uploads: UploadStore, address: str = "10.0.0.50"):
-    """``(fetch, upload)`` as the FTP transport will call the resolver."""
+    """``(fetch, upload)`` as the FTP transport calls the resolver, reporting each
+    fetch's outcome as it does (which is what lets a phone upload from its address)."""
+    provisioner = Provisioner(resolver, EventRecorder(resolver.store), uploads)
 
     def fetch(name: str) -> bytes | None:
-        answer = resolver.resolve(FileRequest(path=name, transport="ftp", client_address=address))
-        return answer.content if answer.status is Status.OK else None
+        request = FileRequest(path=name, transport="ftp", client_address=address)
+        answer = resolver.resolve(request)
+        found = answer.status is Status.OK
+        provisioner.finished(request, answer, "ok" if found else "not_found", answer.size)
+        return answer.content if found else None
 
     def upload(name: str, content: bytes, append: bool) -> bool:
         ref = resolver.upload_target(
@@ -140,6 +154,23 @@ def test_an_unknown_phone_falls_back_to_the_common_master_and_gets_no_secret(res
     assert fetch("0004f2ffffff-site.cfg") is None
 
 
+def test_a_stranger_booting_as_the_seeds_phone_gets_no_secret_and_uploads_nothing(
+    resolver, uploads
+):
+    stranger = PolycomPhone(mac="0004f2000607", model="SPIP_650")
+    stranger.boot(*ftp(resolver, uploads, address="192.0.2.50"))
+    assert stranger.fetched[0] == ("0004f2000607.cfg", True)  # the stock master file
+    assert stranger.config_files == ["phone1.cfg", "sip.cfg"]
+    assert not any(name.startswith(("reg.", "msg.")) for name in stranger.settings)
+    assert stranger.directory == [] and stranger.uploaded == []
+    assert not (uploads.root / "0004F2000607").exists()
+    fetch, upload = ftp(resolver, uploads, address="192.0.2.50")
+    registration = fetch("0004f2000607-reg.cfg")
+    assert registration is not None and b"1212" not in registration and b"201" not in registration
+    assert registration == fetch("0004f2ffffff-reg.cfg")  # the same for an unknown MAC
+    assert not upload("0004f2000607-phone.cfg", b"<PHONE_CONFIG/>", False)
+
+
 def test_vendors_share_mac_cfg_names_without_mixing(resolver, uploads):
     fetch, upload = ftp(resolver, uploads)
     aastra = fetch("00085D000001.cfg")
@@ -152,7 +183,9 @@ def test_vendors_share_mac_cfg_names_without_mixing(resolver, uploads):
 
 
 def test_uploads_only_to_declared_names_and_within_their_size(resolver, uploads):
-    _, upload = ftp(resolver, uploads)
+    fetch, upload = ftp(resolver, uploads)
+    assert not upload("0004f2000607-phone.cfg", b"<PHONE_CONFIG/>", False)  # not seen here yet
+    assert fetch("0004f2000607.cfg") is not None  # as a phone boots: its master file first
     assert upload("0004f2000607-phone.cfg", b"<PHONE_CONFIG><OVERRIDES/></PHONE_CONFIG>", False)
     assert upload("0004F2000607-APP.LOG", b"app started\n", True)
     assert sorted(path.name for path in (uploads.root / "0004F2000607").iterdir()) == [
@@ -160,7 +193,9 @@ def test_uploads_only_to_declared_names_and_within_their_size(resolver, uploads)
     ]  # fmt: skip
     for name in ("0004f2000607-notes.txt", "../0004f2000607-boot.log", "000000000000-boot.log"):
         assert not upload(name, b"x", False), name
-    ref = resolver.upload_target(FileRequest(path="0004f2000607-directory.xml", transport="ftp"))
+    ref = resolver.upload_target(
+        FileRequest(path="0004f2000607-directory.xml", transport="ftp", client_address="10.0.0.50")
+    )
     with pytest.raises(UploadTooLarge):
         uploads.save(ref, b"x" * (ref.max_bytes + 1))
 
@@ -168,9 +203,11 @@ def test_uploads_only_to_declared_names_and_within_their_size(resolver, uploads)
 def test_the_user_agent_names_the_model_on_http(resolver):
     phone = PolycomPhone(mac="0004f2000607")
     answer = resolver.resolve(
-        FileRequest(path="/0004f2000607.cfg", transport="http", user_agent=phone.user_agent)
-    )
+        FileRequest(path="/0004f2000607.cfg", transport="http", user_agent=phone.user_agent,
+                    client_address="10.0.0.50")
+    )  # fmt: skip
     assert answer.status is Status.OK and answer.vendor == "polycom"
+    assert answer.trust is Trust.TRUSTED_NETWORK
     assert (answer.mac, answer.facts.model, answer.facts.firmware_version) == (
         "0004F2000607", "IP650", "3.2.7.0184",
     )  # fmt: skip

@@ -15,6 +15,9 @@ of the tree to the phone plugtone has identified, and to no one else.
 Identification: a Polycom request for an image names no MAC and the User-Agent carries
 none, so plugtone ties the client address to the MAC of its last ``<mac>.cfg`` request.
 Clients here use their own loopback source address (127.0.0.x) where that matters.
+The server trusts that phone LAN (127.0.0.0/28, as ``PLUGTONE_TRUSTED_NETWORKS``), so what
+these tests check is what phones on a trusted network get, unassigned ones included; a
+stranger from outside it (127.0.0.200) is challenged and never sent an image.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import io
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -45,6 +49,20 @@ IMAGE = fake_image(VERSION, 300_000)  # more than one FTP block and one HTTP chu
 SIP_VER = f"{VERSION}\n".encode()
 FLOOR_BREAKER = "3.1.0"  # below SIP 3.2.7, the seed's floor
 OLD_FLASH = "3.2.6"
+PHONE_LAN = "127.0.0.0/28"
+"""The trusted network the emulated phones ask from (127.0.0.1 to 127.0.0.9)."""
+OUTSIDE = "127.0.0.200"
+"""A loopback address outside :data:`PHONE_LAN`: a stranger's."""
+
+
+@contextmanager
+def phone_lan_server(data: Path, **servers: bool) -> Iterator[RunningServer]:
+    """:func:`example_server` trusting :data:`PHONE_LAN` (read by ``plugtone serve``)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PLUGTONE_TRUSTED_NETWORKS", PHONE_LAN)
+        with example_server(data, trusted=False, **servers) as running:
+            env.delenv("PLUGTONE_TRUSTED_NETWORKS")  # the server has read it
+            yield running
 
 
 def release_files(folder: Path, version: str, *, bootrom: bytes | None = None) -> list[Path]:
@@ -212,7 +230,7 @@ def assert_stays_put_on_next_boot(phone: PolycomPhone, fetch, upload) -> None:
 def pinned(tmp_path_factory) -> Iterator[RunningServer]:
     """The example inventory, release 3.2.7.0184 added and pinned on the IP 650 model."""
     root = tmp_path_factory.mktemp("polycom-firmware")
-    with example_server(root / "data", ftp=True) as running:
+    with phone_lan_server(root / "data", ftp=True) as running:
         added = add_release(running, root / "release", VERSION)
         running.added_output = added  # type: ignore[attr-defined]
         pinned_output = run_cli("firmware", "pin", "--model", "IP650", VERSION, data=running.data)
@@ -385,6 +403,14 @@ def test_an_unassigned_or_unknown_asker_gets_404_over_http(pinned):
         assert response.status_code == 404 and response.content == b"not found\n"
     finally:
         shared.close()
+    # from outside the trusted network, even with the IP 650's User-Agent: challenged
+    outside = HttpLink(pinned, ip650(), source=OUTSIDE)
+    try:
+        for name in (f"{MAC}.cfg", IMAGE_PATH):
+            response = outside.get(name)
+            assert response.status_code == 401 and IMAGE not in response.content, name
+    finally:
+        outside.close()
 
 
 def test_other_releases_models_and_hostile_paths_are_not_found(pinned):
@@ -423,7 +449,7 @@ def test_other_releases_models_and_hostile_paths_are_not_found(pinned):
 
 
 def test_a_pin_below_the_seeds_floor_needs_force(tmp_path):
-    with example_server(tmp_path / "data", ftp=True) as running:
+    with phone_lan_server(tmp_path / "data", ftp=True) as running:
         add_release(running, tmp_path / "current", VERSION)
         run_cli("firmware", "pin", "--model", "IP650", VERSION, data=running.data)
         add_release(running, tmp_path / "old", FLOOR_BREAKER)
@@ -477,7 +503,7 @@ def test_a_pin_below_the_seeds_floor_needs_force(tmp_path):
 
 def test_a_risky_pin_in_the_inventory_file_names_its_place(tmp_path):
     """The same rule through ``plugtone apply``: file:line:col, and nothing changed."""
-    with example_server(tmp_path / "data") as running:
+    with phone_lan_server(tmp_path / "data") as running:
         add_release(running, tmp_path / "old", FLOOR_BREAKER)
         before = run_cli("export", data=running.data).stdout
         lines = EXAMPLE.read_text().splitlines()
@@ -500,7 +526,7 @@ def test_a_risky_pin_in_the_inventory_file_names_its_place(tmp_path):
 
 def test_a_bootrom_of_the_pin_is_served_at_the_top_to_the_identified_phone_only(tmp_path):
     bootrom = fake_image("4.2.1.0275", 8192)
-    with example_server(tmp_path / "data", ftp=True) as running:
+    with phone_lan_server(tmp_path / "data", ftp=True) as running:
         data = running.data
         added = add_release(running, tmp_path / "release", VERSION, bootrom=bootrom)
         assert "  bootrom.ld  bootrom  8192 bytes" in added
