@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from plugtone.inventory.secret_column import SecretText
+from plugtone.inventory.secret_column import SecretLongText, SecretText
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -268,7 +268,10 @@ class VendorSetting(Base):
     )
     vendor: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(255))
-    value: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(SecretLongText())
+    """Sealed like every secret column: a raw key can hold anything a vendor takes,
+    passwords included (an admin password, an LDAP or XML-API login), and plugtone cannot
+    know every vendor's secret names, so none of them sits in clear in the database."""
 
 
 class BrandingSet(Base):

@@ -72,3 +72,13 @@ class SecretText(TypeDecorator[str]):
 
     def process_literal_param(self, value: Any, dialect: Dialect) -> str:
         raise SecretKeyError("a secret is never rendered into SQL text")
+
+
+class SecretLongText(SecretText):
+    """:class:`SecretText` that is ``TEXT`` on every dialect: for values with no length
+    bound worth declaring (raw vendor settings, which may hold a whole dial plan)."""
+
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return Text()
