@@ -15,7 +15,8 @@ judged by its network or window), and a client certificate that a configured CA
 verified becomes the MACs it names. The resolver decides. Then:
 
 - an answer marked ``personal`` (a stranger asking for a per-device name, known MAC or
-  not) or ``auth_failed`` (credentials presented that proved nothing) is not sent: the
+  not) or ``auth_failed`` for a stranger (credentials presented that proved nothing; a
+  trusted network or open window is served despite them) is not sent: the
   answer is ``401`` with a Digest challenge (:data:`CHALLENGE_BODY`, ``text/plain``,
   ``WWW-Authenticate`` of a fixed length, ``Cache-Control: no-store``): the same
   status, headers and body size for every such request, so a stranger learns nothing
@@ -171,7 +172,9 @@ def create_phone_app(provisioner: Provisioner, digest: DigestAuthority | None = 
     async def serve_file(request: Request) -> Response | StoredFileResponse:
         file_request = _file_request(request, digest)
         answer = await provisioner.answer(file_request)
-        if answer.auth_failed:
+        if answer.auth_failed and not answer.trust.privileged:
+            # From a trusted network or an open window the answer stands: a phone whose
+            # login went stale must still reach the file that brings it the new one.
             return challenge(file_request, answer, "credentials refused")
         if answer.personal and answer.trust is Trust.STRANGER:
             return challenge(file_request, answer, answer.detail or "stranger")
