@@ -60,6 +60,9 @@ MODELS = ("6757i", "6731i", "6867i", "6869i", "6739i")
 SITE_SIZE = 100
 """Phones per site.  Rendering a phone's file loads its site's member list, so one site
 of thousands of phones would measure that (a resolver matter) rather than TFTP."""
+TRUSTED_LAN = '\n[security]\ntrusted_networks = ["127.0.0.0/8"]\n'
+"""The simulated phones boot from a trusted network (their own loopback addresses), so
+they get their own files, as the exported tree holds them; nothing is trusted by default."""
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PLUGTONE = [sys.executable, "-m", "plugtone"]
 
@@ -130,6 +133,8 @@ def prepare(work: Path, fleet: Fleet) -> tuple[Path, Path, dict[str, bytes]]:
     inventory = work / "inventory.yaml"
     inventory.write_text(fleet.inventory_yaml())
     run_cli("init", data=data)
+    with (data / "plugtone.toml").open("a") as settings:  # the phones' LAN is trusted
+        settings.write(TRUSTED_LAN)
     run_cli("apply", str(inventory), data=data)
     tree = work / "tree"
     store = Store(f"sqlite:///{data / 'plugtone.db'}")

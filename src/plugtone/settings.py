@@ -48,6 +48,61 @@ class SecuritySettings:
     client_ca: tuple[Path, ...] = ()
     """CA bundles (PEM) whose client certificates authenticate phones over HTTPS."""
 
+    # Sweep defence (plugtone.provisioning.sweep_guard). The defaults are sized for a
+    # fleet of about 10,000 phones in sites of up to a few hundred behind one NAT.
+    sweep_seconds: float = 300.0
+    """The window the sweep thresholds count over: a source's count of suspicious
+    requests (strangers asking for per-device names, unknown MACs, failed credentials)
+    leaks ``sweep_alert / sweep_seconds`` per second. Five minutes: a site's phones
+    are back within a minute or two of a power cut, so its boot falls in one window,
+    and a sweep must stay under 100 names per five minutes (under 30,000 a day) to go
+    unnoticed."""
+    sweep_alert: int = 100
+    """Suspicious requests within ``sweep_seconds`` from one address, or one /24 (IPv4)
+    or /64 (IPv6), that raise a ``sweep`` alert. A phone asks for one to four names of
+    its own at boot (Aastra one, Polycom up to four), so a site of 200 stranger phones
+    behind one NAT rebooting (200 to 800 names in a minute or two) raises it; a
+    sweeper reaches it in a fraction of a second. Phones with their own logins are
+    forgiven their first, challenged, request, so they do not add up to it; trusted
+    phones count only for MACs the inventory does not have."""
+    sweep_block: int = 300
+    """The count past which a source's stranger requests are blocked (``block_seconds``).
+    Between ``sweep_alert`` and this they are slowed. Three times the alert: a
+    sequential sweeper slowed to ``sweep_delay_max`` still outpaces the leak (four
+    requests a second against a third of one) and reaches it within a minute, having
+    asked a few hundred names instead of the thousands it asked for per second."""
+    sweep_prefix_alert: int = 1000
+    """As ``sweep_alert``, for every request naming one vendor prefix (the first six hex
+    digits of the MAC), whoever asks: a sweep spread over many addresses. Ten times the
+    per-address figure, since a whole fleet's strangers share a few prefixes."""
+    sweep_prefix_block: int = 3000
+    """As ``sweep_block``, for a vendor prefix."""
+    sweep_delay_max: float = 0.25
+    """Longest wait of a slowed stranger request, in seconds (the wait grows with the
+    count from ``sweep_alert`` to ``sweep_block``). A quarter second takes a sweeper from
+    thousands of names a second to four, and is nothing to a phone's boot: privileged
+    requests never wait, and a phone answering a challenge waits once."""
+    block_seconds: float = 600.0
+    """How long a blocked source (or an address refused FTP logins) stays blocked; a
+    sweeper that keeps going is blocked again at once. Ten minutes: long enough to
+    make a sweep pointless, short enough that a misconfigured site recovers by itself."""
+    login_failures_before_delay: int = 3
+    """Failed FTP logins (per address, and per account for logins that authenticate a
+    phone) before each further attempt waits: 1 s, doubling up to ``login_delay_max``.
+    Three forgives a typo and a phone retrying a stale password once or twice."""
+    login_delay_max: float = 30.0
+    """Longest wait of a throttled login, in seconds: two guesses a minute per address
+    or account, while a phone whose own login is being guessed at still logs in, 30 s
+    late at worst. Accounts are only ever delayed, never locked out."""
+    login_block: int = 50
+    """Failed FTP logins from one address within ``login_seconds`` after which that
+    address is refused outright for ``block_seconds``. Fifty is beyond a NAT of phones
+    that retry a wrong password, and is what a guesser with many parallel connections
+    reaches in one round of waits."""
+    login_seconds: float = 600.0
+    """The window login failures count over (they leak ``login_block / login_seconds``
+    per second: one failure forgotten every 12 s with the defaults)."""
+
 
 @dataclass
 class Settings:
@@ -152,7 +207,41 @@ def _security(table: dict) -> SecuritySettings:
     return SecuritySettings(
         trusted_networks=rules,
         client_ca=tuple(Path(str(bundle)).expanduser() for bundle in bundles),
+        **_sweep_limits(table),
     )
+
+
+_SWEEP_LIMITS = ("sweep_seconds", "sweep_alert", "sweep_block", "sweep_prefix_alert",
+                 "sweep_prefix_block", "sweep_delay_max", "block_seconds",
+                 "login_failures_before_delay", "login_delay_max", "login_block",
+                 "login_seconds")  # fmt: skip
+
+
+def _sweep_limits(table: dict) -> dict:
+    """The sweep and login thresholds ``[security]`` sets, checked: a number of the
+    field's type (whole for counts), positive (zero for ``login_failures_before_delay``),
+    and each block threshold above its alert."""
+    limits = {}
+    for name in _SWEEP_LIMITS:
+        if name not in table:
+            continue
+        value, kind = table[name], type(getattr(SecuritySettings, name))
+        if isinstance(value, bool) or not isinstance(value, int | float) or (
+            kind is int and not isinstance(value, int)
+        ):  # fmt: skip
+            what = "whole number" if kind is int else "number"
+            raise SystemExit(f"{SETTINGS_FILE}: security.{name} must be a {what}")
+        least = 0 if name == "login_failures_before_delay" else 1 if kind is int else 0.001
+        if value < least:
+            raise SystemExit(f"{SETTINGS_FILE}: security.{name} must be at least {least}")
+        limits[name] = kind(value)
+    for alert, block in (("sweep_alert", "sweep_block"),
+                         ("sweep_prefix_alert", "sweep_prefix_block")):  # fmt: skip
+        low = limits.get(alert, getattr(SecuritySettings, alert))
+        high = limits.get(block, getattr(SecuritySettings, block))
+        if high <= low:
+            raise SystemExit(f"{SETTINGS_FILE}: security.{block} must be above {alert}")
+    return limits
 
 
 def _ftp_accounts(stored: dict) -> tuple[tuple[str, str], ...]:

@@ -3,35 +3,53 @@
 It couples the resolver (what to answer) with the event recorder (what happened),
 so a transport's whole job is: build a :class:`FileRequest`, await
 :meth:`Provisioner.answer`, send the bytes, call :meth:`Provisioner.finished`.
+
+It also owns the sweep guard (:mod:`plugtone.provisioning.sweep_guard`): every answer
+is noted with it, and :meth:`Provisioner.screen` applies its verdict (a wait, or a
+blocked stranger's answer) and records its alerts. Transports with a synchronous fast
+path (TFTP) call :meth:`Provisioner.screen` themselves on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from plugtone.firmware.repository import FileStore
 from plugtone.provisioning.events import Event, EventRecorder
-from plugtone.provisioning.resolver import Answer, FileRequest, Resolver
+from plugtone.provisioning.resolver import Answer, FileRequest, Resolver, Status
+from plugtone.provisioning.sweep_guard import Alert, SweepGuard
 from plugtone.provisioning.trust import NetworkRule, Trust
 from plugtone.provisioning.uploads import UploadStore
 from plugtone.vendors.base import UploadRef
 
+log = logging.getLogger(__name__)
+
 SENT = frozenset({"ok", "partial", "incomplete"})
 """Transport outcomes in which (some of) the answer's bytes went out."""
 
+BLOCKED = "blocked"
+"""The ``detail`` of the answer a blocked stranger gets (see :meth:`Provisioner.screen`)."""
+
 
 class Provisioner:
-    def __init__(self, resolver: Resolver, recorder: EventRecorder, uploads: UploadStore) -> None:
+    def __init__(
+        self, resolver: Resolver, recorder: EventRecorder, uploads: UploadStore,
+        guard: SweepGuard | None = None,
+    ) -> None:  # fmt: skip
         self.resolver = resolver
         self.recorder = recorder
         self.uploads = uploads
+        self.guard = guard if guard is not None else SweepGuard()
+        """Sweep defence and login throttling; its ``counters`` are the totals."""
 
     @classmethod
     def for_store(
         cls, store, registry, data_dir: Path, *, cache_phones: int = 20_000,
-        trusted_networks: Sequence[NetworkRule] = (),
+        trusted_networks: Sequence[NetworkRule] = (), guard: SweepGuard | None = None,
     ) -> Provisioner:  # fmt: skip
         uploads = UploadStore(data_dir / "uploads")
         resolver = Resolver(
@@ -39,7 +57,7 @@ class Provisioner:
             firmware_files=FileStore(data_dir / "firmware"), trusted_networks=trusted_networks,
         )  # fmt: skip
         resolver.refresh(force=True)
-        return cls(resolver, EventRecorder(store), uploads)
+        return cls(resolver, EventRecorder(store), uploads, guard)
 
     async def upload_target(self, request: FileRequest) -> UploadRef | None:
         """Whether ``request`` may upload, and where to; ``None`` means refuse."""
@@ -72,11 +90,64 @@ class Provisioner:
         return size
 
     async def answer(self, request: FileRequest) -> Answer:
-        """Resolve on the event loop when cached, else in a worker thread."""
+        """Resolve on the event loop when cached, else in a worker thread; then
+        :meth:`screen` it, waiting as long as the sweep guard says."""
         answer = self.resolver.cached(request)
         if answer is None:
             answer = await asyncio.to_thread(self.resolver.resolve, request)
+        answer, delay = self.screen(request, answer)
+        if delay:
+            await asyncio.sleep(delay)
         return answer
+
+    def screen(self, request: FileRequest, answer: Answer) -> tuple[Answer, float]:
+        """Note ``answer`` with the sweep guard: the answer to send, and the seconds to
+        wait before sending it. Synchronous, for transports' fast paths; call it once
+        per request (:meth:`answer` does).
+
+        A blocked stranger gets what a stranger gets for a name that is not there,
+        marked ``personal`` (HTTP challenges it, so a phone with its own login behind a
+        blocked NAT still gets in) with detail :data:`BLOCKED` (TFTP stays silent).
+        """
+        if (
+            answer.trust is not Trust.STRANGER
+            and (answer.known or answer.mac is None)
+            and not answer.auth_failed
+            and not len(self.guard.challenges)
+        ):
+            return answer, 0.0  # the warm path of a trusted phone: nothing to note
+        stranger = answer.trust is Trust.STRANGER
+        verdict = self.guard.check(
+            request.client_address,
+            answer.mac,
+            personal=stranger and answer.personal,
+            unknown_mac=answer.mac is not None and not answer.known,
+            auth_failed=answer.auth_failed,
+            privileged=not stranger,
+        )
+        if verdict.alert is not None:
+            self._alert(request, answer, verdict.alert)
+        if verdict.blocked:
+            blocked = replace(answer, status=Status.NOT_FOUND, content=None, file=None,
+                              personal=True, detail=BLOCKED)  # fmt: skip
+            return blocked, 0.0
+        return answer, verdict.delay
+
+    def _alert(self, request: FileRequest, answer: Answer, alert: Alert) -> None:
+        """One warning in the log and one ``sweep`` event per episode of a source."""
+        log.warning("%s", alert.detail)
+        self.recorder.record(
+            Event(
+                transport=request.transport,
+                path=request.path,
+                status="sweep",
+                client_address=None if alert.kind == "prefix" else alert.source,
+                user_agent=request.user_agent,
+                detail=alert.detail,
+                trust=answer.trust.value,
+                update_device=False,
+            )
+        )
 
     def finished(
         self,
@@ -135,7 +206,6 @@ def _names_itself(answer: Answer | None) -> bool:
     inventory and its User-Agent names that same MAC. A sweep of made-up file names then
     leaves no trace in the device list, and nothing a stranger sends moves a real phone's
     state."""
-    if answer is None or answer.known or answer.mac is None or answer.detail == "blocked":
+    if answer is None or answer.known or answer.mac is None or answer.detail == BLOCKED:
         return False
     return answer.facts is not None and answer.facts.mac == answer.mac
-

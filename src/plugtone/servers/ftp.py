@@ -9,14 +9,40 @@ write anywhere else is refused before any data flows.
 
 Stored files (firmware, tens of MB) are streamed from disk in :data:`CHUNK` pieces,
 never read whole; ``SIZE`` gives their stored size and ``REST`` a restart offset (a phone
-that lost its connection mid-image resumes). The event log hears of such a RETR when
-it ends: ``ok`` with every byte sent, ``partial`` for a restarted transfer sent to its
-end, ``incomplete`` otherwise. They are not sent by ``sendfile``: FTP firmware is rare
-next to HTTP, and aioftp's stream gives the per-write timeout for free.
+that lost its connection mid-image resumes). Rendered files go the same way from
+memory, so every RETR is resolved (and screened by the sweep guard) exactly once. The
+event log hears of a RETR when it ends: ``ok`` with every byte sent, ``partial`` for a
+restarted transfer sent to its end, ``incomplete`` otherwise. Stored files are not sent
+by ``sendfile``: FTP firmware is rare next to HTTP, and aioftp's stream gives the
+per-write timeout for free.
 
-Phones log in with their vendor's factory account (each plug-in declares its own in
-``factory_ftp_accounts``) unless those are turned off; other accounts can be added, and
-each site can have its own.
+Logins, and what they prove:
+
+- a vendor's factory account (each plug-in declares its own in ``factory_ftp_accounts``,
+  unless they are turned off), an account added in the settings, or a site's own
+  account: *gates* only. Their passwords are public or shared by a site, so they prove
+  nothing about which phone is asking: the requests of such a session are trusted only
+  as their address or an armed window allows (a site account also confines the session
+  to its site's phones);
+- a phone's own provisioning login (``http_user``/``http_password`` of the inventory,
+  :meth:`Resolver.device_login`): every request of the session then carries those
+  credentials and names that phone (``FileRequest.mac``), and the resolver decides it
+  is *authenticated* for that phone's files (and for nothing of another phone's).
+
+Login throttling (:meth:`SweepGuard.login_attempt`): failed logins are counted per
+address and, for logins that authenticate (not the gates), per account; after a few,
+each attempt waits before its password is even checked (1 s, doubling up to a cap),
+and an address with many failures is answered 421 and disconnected for a while. An
+account is only ever delayed, so nobody can lock a phone out by failing its login.
+Attempts of one connection are taken one at a time (aioftp runs commands as tasks, so
+a pipelined stream of ``PASS`` would otherwise wait in parallel).
+
+To a stranger, a per-device name answers ``SIZE`` exactly as ``RETR`` would send it (the
+stranger file's size, or 550), the same for known and unknown MACs; a blocked
+stranger (:mod:`plugtone.provisioning.sweep_guard`) gets 550 as for a missing file. An
+upload (``STOR``/``APPE``) the resolver does not authorize (an undeclared name, a
+stranger, or a phone the session may not act as) gets one and the same 550 before any
+data flows.
 """
 
 from __future__ import annotations
@@ -36,8 +62,9 @@ import aioftp
 from aioftp import pathio
 from aioftp.server import Connection, ConnectionConditions, worker
 
+from plugtone.provisioning.credentials import PasswordCredentials
 from plugtone.provisioning.provisioner import Provisioner
-from plugtone.provisioning.resolver import Answer, FileRequest, Status
+from plugtone.provisioning.resolver import MAX_LOGIN, Answer, FileRequest, Status
 from plugtone.provisioning.uploads import UploadTooLarge
 
 log = logging.getLogger(__name__)
@@ -48,6 +75,8 @@ CHUNK = 256 * 1024
 DRAIN_FACTOR = 4
 """An over-size upload is read (and discarded) up to this many times the cap, so the
 client sees a clean 552 rather than a reset connection."""
+UPLOAD_REFUSED = "uploads of this name are not allowed"
+"""The one answer (550) to every upload that is not authorized, whatever the reason."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +124,21 @@ class AccountManager(aioftp.AbstractUserManager):
             return False
         return hmac.compare_digest(user.password.encode(), password.encode())
 
+    def is_gate(self, login: str) -> bool:
+        """A static account (factory or settings): its password proves nothing, so
+        failing it is not counted against the account (see the module docstring)."""
+        return login in self.static
+
+    async def check(self, login: str, user: aioftp.User, password: str) -> tuple[bool, str | None]:
+        """``(logged in, MAC)``: a gate account's password, else a phone's own login
+        (the MAC it belongs to). A site account's name may also be a phone's login."""
+        if await self.authenticate(user, password):
+            return True, None
+        if login in self.static or not login or len(login) > MAX_LOGIN:
+            return False, None
+        mac = await asyncio.to_thread(self.provisioner.resolver.device_login, login, password)
+        return mac is not None, mac
+
     def site_of(self, connection: Connection) -> str | None:
         user = getattr(connection, "user", None)
         login = getattr(user, "login", None)
@@ -111,11 +155,23 @@ def _user(login: str, password: str | None) -> aioftp.User:
     )
 
 
+def _state(connection: Connection, name: str):
+    """What the session holds under ``name`` (``None`` when unset), without making a
+    future for it as ``connection.name`` would."""
+    future = dict.get(connection, name)
+    if future is None or not future.done():
+        return None
+    return future.result()
+
+
 def _request(connection: Connection, path: Path | PurePosixPath) -> FileRequest:
+    """The request of one command, with the session's phone login if it has one."""
     return FileRequest(
         path=str(PurePosixPath("/") / PurePosixPath(path).relative_to("/")),
         transport="ftp",
         client_address=connection.client_host,
+        credentials=_state(connection, "credentials"),
+        mac=_state(connection, "device_mac"),
     )
 
 
@@ -248,8 +304,70 @@ class ProvisioningFtpServer(aioftp.Server):
         connection.response("550", "listing is not allowed")
         return True
 
+    # -- logins
+
+    async def user(self, connection: Connection, rest: str) -> bool:  # type: ignore[override]
+        """``USER``: a new login ends the session's phone login, if any."""
+        for name in ("credentials", "device_mac"):
+            connection.pop(name, None)
+        connection.login_name = rest
+        return await super().user(connection, rest)
+
+    @ConnectionConditions(ConnectionConditions.user_required)
+    async def pass_(self, connection: Connection, rest: str) -> bool:  # type: ignore[override]
+        """``PASS``, throttled by the sweep guard, one at a time per connection."""
+        user = connection.user
+        login = _state(connection, "login_name") or user.login
+        lock = _state(connection, "login_lock")
+        if lock is None:
+            lock = connection.login_lock = asyncio.Lock()
+        async with lock:
+            return await self._log_in(connection, user, login, rest)
+
+    async def _log_in(
+        self, connection: Connection, user: aioftp.User, login: str, password: str
+    ) -> bool:
+        if connection.future.logged.done():
+            connection.response("503", "already logged in")
+            return True
+        guard = self.provisioner.guard
+        address = connection.client_host
+        account = None if self.accounts.is_gate(login) else login
+        delay = guard.login_attempt(address, account)
+        if delay is None:
+            connection.response("421", "too many failed logins; try again later")
+            return False
+        admitted, ok, mac = False, None, None
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            admitted = guard.login_admit(address)
+            if not admitted:
+                connection.response("421", "too many failed logins; try again later")
+                return False
+            ok, mac = await self.accounts.check(login, user, password)
+        finally:
+            if guard.login_finished(address, account, ok, admitted):
+                log.warning(
+                    "FTP logins from %s refused for %g s: too many failed logins",
+                    address, guard.settings.block_seconds,
+                )  # fmt: skip
+        if not ok:
+            connection.response("530", "login incorrect")
+            return True
+        if mac is not None:  # the phone's own login: its requests carry it from now on
+            connection.credentials = PasswordCredentials(login, password)
+            connection.device_mac = mac
+            connection.user = self.accounts.nobody  # confined to no site's account
+        connection.logged = True
+        connection.response("230", "logged in")
+        return True
+
+    # -- reads
+
     @ConnectionConditions(ConnectionConditions.login_required)
     async def size(self, connection: Connection, rest) -> bool:
+        """``SIZE``: what ``RETR`` would send, or 550 as ``RETR`` would answer."""
         real_path, _ = self.get_paths(connection, rest)
         _, answer, readable = await readable_answer(
             self.provisioner, self.accounts, connection, real_path
@@ -275,21 +393,19 @@ class ProvisioningFtpServer(aioftp.Server):
             self.provisioner.finished(request, answer, status)
             connection.response("550", "no such file")
             return True
-        if answer.file is not None:
-            return await self.retr_stored(connection, request, answer)
-        return await super().retr(connection, rest)
+        return await self.send_answer(connection, request, answer)
 
     @ConnectionConditions(ConnectionConditions.passive_server_started)
-    async def retr_stored(
+    async def send_answer(
         self, connection: Connection, request: FileRequest, answer: Answer
     ) -> bool:
-        """RETR of a stored file: from ``REST``'s offset, in chunks read off the disk."""
-        stored = answer.file
-        assert stored is not None
+        """RETR of an answer: from ``REST``'s offset, rendered bytes from memory and a
+        stored file in chunks read off the disk."""
+        size = answer.size
         offset = connection.restart_offset  # the dispatcher clears it at the next command
-        if offset > stored.size:
+        if offset > size:
             self.provisioner.finished(request, answer, "unsatisfiable", 0, "REST beyond the end")
-            connection.response("554", f"restart offset beyond {stored.size} bytes")
+            connection.response("554", f"restart offset beyond {size} bytes")
             return True
         provisioner = self.provisioner
 
@@ -303,34 +419,31 @@ class ProvisioningFtpServer(aioftp.Server):
         async def send(self: ProvisioningFtpServer, connection: Connection, rest) -> bool:
             stream = connection.data_connection
             del connection.data_connection
-            wanted, sent, status, detail = stored.size - offset, 0, "incomplete", None
-            try:
-                fd = os.open(stored.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            except OSError as problem:
-                detail = f"stored file unreadable: {problem.strerror or problem}"
-                log.error("cannot serve %s from %s: %s", request.path, stored.path, detail)
-                provisioner.finished(request, answer, "error", 0, detail)
-                stream.close()
-                connection.response("451", "file unavailable")
-                return True
-            # Read in a worker thread into one buffer, copied on the loop: bytes made in
-            # worker threads land in glibc's per-thread arenas, which grew with the file
-            # size (see plugtone.servers.http._stream).
-            buffer = memoryview(bytearray(min(CHUNK, wanted)))
+            wanted, sent, status, detail = size - offset, 0, "incomplete", None
+            fd = None
+            if answer.file is not None:
+                try:
+                    fd = os.open(answer.file.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                except OSError as problem:
+                    detail = f"stored file unreadable: {problem.strerror or problem}"
+                    log.error("cannot serve %s from %s: %s", request.path, answer.file.path,
+                              detail)  # fmt: skip
+                    provisioner.finished(request, answer, "error", 0, detail)
+                    stream.close()
+                    connection.response("451", "file unavailable")
+                    return True
             try:
                 async with stream:
-                    while sent < wanted:
-                        part = buffer[: min(CHUNK, wanted - sent)]
-                        read = await asyncio.to_thread(os.preadv, fd, [part], offset + sent)
-                        if not read:
-                            detail = "stored file shorter than recorded"
-                            break
-                        await stream.write(bytes(buffer[:read]))
-                        sent += read
+                    async for chunk in _chunks(answer, fd, offset):
+                        await stream.write(chunk)
+                        sent += len(chunk)
+                if sent < wanted:
+                    detail = "stored file shorter than recorded"
             except OSError as problem:  # the phone went away, or stopped reading (timeout)
                 detail = f"connection lost: {problem.strerror or type(problem).__name__}"
             finally:
-                os.close(fd)
+                if fd is not None:
+                    os.close(fd)
                 if sent == wanted:
                     status = "ok" if offset == 0 else "partial"
                 provisioner.finished(request, answer, status, sent, detail)
@@ -359,7 +472,7 @@ class ProvisioningFtpServer(aioftp.Server):
             target = None
         if target is None or (append and not target.append_allowed):
             self.provisioner.finished(request, None, "refused", detail="upload not allowed")
-            connection.response("553", "uploads of this name are not allowed")
+            connection.response("550", UPLOAD_REFUSED)
             return True
 
         @ConnectionConditions(
@@ -401,6 +514,29 @@ class ProvisioningFtpServer(aioftp.Server):
 
     async def appe(self, connection: Connection, rest) -> bool:  # type: ignore[override]
         return await self.stor(connection, rest, "ab")
+
+
+async def _chunks(answer: Answer, fd: int | None, offset: int) -> AsyncIterator[bytes]:
+    """The bytes of ``answer`` from ``offset``, :data:`CHUNK` at a time: rendered bytes
+    from memory, a stored file from ``fd`` (the caller's to close)."""
+    if fd is None:
+        view = memoryview(answer.content or b"")
+        for start in range(offset, len(view), CHUNK):
+            yield bytes(view[start : start + CHUNK])
+        return
+    # Read in a worker thread into one buffer, copied on the loop: bytes made in worker
+    # threads land in glibc's per-thread arenas, which grew with the file size (see
+    # plugtone.servers.http._stream).
+    wanted = answer.size - offset
+    buffer = memoryview(bytearray(min(CHUNK, wanted) or 1))
+    sent = 0
+    while sent < wanted:
+        part = buffer[: min(CHUNK, wanted - sent)]
+        read = await asyncio.to_thread(os.preadv, fd, [part], offset + sent)
+        if not read:
+            return  # shorter than recorded: the caller sees fewer bytes than wanted
+        yield bytes(buffer[:read])
+        sent += read
 
 
 class FtpService:

@@ -26,6 +26,7 @@ import uvicorn
 
 from plugtone.inventory.store import Store, check_schema, check_secret_key
 from plugtone.provisioning.provisioner import Provisioner
+from plugtone.provisioning.sweep_guard import SweepGuard
 from plugtone.servers.http import ZeroCopyHttpToolsProtocol, create_phone_app
 from plugtone.settings import SecuritySettings, Settings, load_settings
 from plugtone.vendors import default_registry
@@ -75,6 +76,7 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
     provisioner = Provisioner.for_store(
         store, default_registry(), options.data_dir, cache_phones=options.cache_phones,
         trusted_networks=options.security.trusted_networks,
+        guard=SweepGuard(options.security),  # sweep and login thresholds of [security]
     )  # fmt: skip
     collect_garbage_less_often()
     try:

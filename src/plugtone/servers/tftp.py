@@ -52,6 +52,15 @@ gets error 2, access violation: the request is refused as such, whatever the fil
 or inventory hold.  A WRQ for a name no vendor plug-in declares as an upload also gets
 error 2, and nothing is written.
 
+Sweep defence (:mod:`plugtone.provisioning.sweep_guard`): every answer is screened by
+:meth:`Provisioner.screen`, on the fast path too (a few attribute reads for a trusted
+phone's warm request).  A stranger the guard slows waits in a task, holding its
+transfer slot (so a slowed sweep is bounded by ``max_transfers`` like anything else);
+a blocked stranger gets no answer at all, as from a server that is not there (no error
+a scanner could count), counted in :attr:`TftpServer.blocked` and logged as ``blocked``.
+A WRQ that may not upload (a stranger's, or for a phone it may not act as) gets the
+same error 2 as a name no plug-in declares.
+
 Every request that decodes lands in the event log through
 :meth:`Provisioner.finished` with one of the statuses of :data:`STATUS` (a completed
 upload is logged as ``uploaded`` by :meth:`Provisioner.store_upload`).
@@ -92,7 +101,7 @@ from plugtone.protocols.tftp import (
     netascii_size,
     reject_request,
 )
-from plugtone.provisioning.provisioner import Provisioner
+from plugtone.provisioning.provisioner import BLOCKED, Provisioner
 from plugtone.provisioning.resolver import Answer, FileRequest, Status, StoredFile
 from plugtone.provisioning.uploads import UploadTooLarge
 from plugtone.servers.udp import SOCK_NONBLOCK, Address, Poller, UdpEndpoint
@@ -160,7 +169,8 @@ class TftpServer:
     ``completed`` transfers that ended complete, ``failed`` requests and transfers that
     did not, ``dropped`` requests ignored because ``max_transfers`` were running,
     ``duplicates`` repeated requests ignored, ``malformed`` datagrams that were not a
-    usable request.  ``active`` is the number of transfers under way, including those
+    usable request, ``blocked`` requests of blocked strangers left unanswered.
+    ``active`` is the number of transfers under way, including those
     still being resolved.
     """
 
@@ -176,6 +186,7 @@ class TftpServer:
         self.dropped = 0
         self.duplicates = 0
         self.malformed = 0
+        self.blocked = 0
         self.buffer = bytearray(MAX_DATAGRAM + 1)
         """Receive buffer shared by every socket (one callback runs at a time); a datagram
         that fills it is longer than any legal TFTP packet."""
@@ -184,6 +195,9 @@ class TftpServer:
         self._poller = Poller(self.loop)
         self.timers = _TimerWheel(self.loop)
         self._cached = provisioner.resolver.cached
+        # A stand-in provisioner without a sweep guard (protocol tests, benchmarks)
+        # has every answer sent as it is.
+        self._screen = getattr(provisioner, "screen", None) or _unscreened
         self._transfers: dict[Key, _Session | None] = {}
         self._sessions: set[_Session] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -277,13 +291,18 @@ class TftpServer:
         if isinstance(packet, WriteRequest):
             self.spawn(self._serve_upload(job))
             return
+        delay = 0.0
         try:
             answer = self._cached(request)
+            if answer is not None:
+                answer, delay = self._screen(request, answer)
         except Exception as problem:
             self._server_error(job, problem)
             return
         if answer is None:
-            self.spawn(self._serve_download(job))
+            self.spawn(self._serve_download(job))  # screened by Provisioner.answer
+        elif delay:
+            self.spawn(self._serve_slowed(job, answer, delay))
         else:
             self._download(job, answer)
 
@@ -306,6 +325,14 @@ class TftpServer:
         finally:
             self._release_if_unopened(job.key)
 
+    async def _serve_slowed(self, job: _Job, answer: Answer, delay: float) -> None:
+        """A stranger the sweep guard slows: the answer goes out after ``delay``."""
+        try:
+            await asyncio.sleep(delay)
+            self._download(job, answer)
+        finally:
+            self._release_if_unopened(job.key)
+
     def _download(self, job: _Job, answer: Answer) -> None:
         try:
             machine = self._download_machine(job, answer)
@@ -321,7 +348,9 @@ class TftpServer:
         if answer.status is Status.OK and answer.file is not None:
             return self._stored_file_machine(job, answer)
         if answer.status is not Status.OK or answer.content is None:
-            if answer.status is Status.BAD_PATH:
+            if answer.detail == BLOCKED:
+                self._ignore(job, answer)
+            elif answer.status is Status.BAD_PATH:
                 self._reject(job, answer, ErrorCode.ACCESS_VIOLATION, "access violation")
             else:
                 self._reject(job, answer, ErrorCode.FILE_NOT_FOUND, "file not found")
@@ -432,6 +461,11 @@ class TftpServer:
                 detail = (answer.detail if answer else None) or action.detail
                 self.provisioner.finished(job.request, answer, STATUS[action.outcome], 0, detail)
 
+    def _ignore(self, job: _Job, answer: Answer) -> None:
+        """A blocked stranger's request: nothing is sent, not even an error."""
+        self.blocked += 1
+        self.provisioner.finished(job.request, answer, "blocked", 0)
+
     def _server_error(self, job: _Job, problem: Exception) -> None:
         """Setting a transfer up failed: tell the client, log it, free the slot."""
         self._release_if_unopened(job.key)
@@ -444,6 +478,10 @@ class TftpServer:
             log.debug("TFTP request for %r failed: %r", job.request.path, problem)
         self._send_error(job.peer, ErrorCode.UNDEFINED, "server error")
         self.provisioner.finished(job.request, None, "error", 0, "server error")
+
+
+def _unscreened(request: FileRequest, answer: Answer) -> tuple[Answer, float]:
+    return answer, 0.0
 
 
 class StoredBlocks:
@@ -754,7 +792,7 @@ async def start_tftp_server(
     """Listen for TFTP requests on ``host``:``port`` (0 picks a free port, see ``.port``).
 
     Runs on the caller's event loop until :meth:`TftpServer.close`.  ``provisioner``
-    is the :class:`Provisioner` every transport shares; only its ``answer``,
+    is the :class:`Provisioner` every transport shares; only its ``answer``, ``screen``,
     ``finished``, ``upload_target``, ``store_upload`` and ``resolver.cached`` are used.
     """
     server = TftpServer(provisioner, max_transfers=max_transfers, limits=limits)
