@@ -30,10 +30,11 @@ Logins, and what they prove:
   is *authenticated* for that phone's files (and for nothing of another phone's).
 
 Login throttling (:meth:`SweepGuard.login_attempt`): failed logins are counted per
-address and, for logins that authenticate (not the gates), per account; after a few,
-each attempt waits before its password is even checked (1 s, doubling up to a cap),
-and an address with many failures is answered 421 and disconnected for a while. An
-account is only ever delayed, so nobody can lock a phone out by failing its login.
+address and, for logins that may authenticate a phone (not the gates), per account;
+after a few, each attempt waits before its password is even checked (1 s, doubling up
+to a cap), and an address with many failures is answered 421 and disconnected for a
+while. An account is only ever delayed, so nobody can lock a phone out by failing its
+login.
 Attempts of one connection are taken one at a time (aioftp runs commands as tasks, so
 a pipelined stream of ``PASS`` would otherwise wait in parallel).
 
@@ -125,9 +126,10 @@ class AccountManager(aioftp.AbstractUserManager):
         return hmac.compare_digest(user.password.encode(), password.encode())
 
     def is_gate(self, login: str) -> bool:
-        """A static account (factory or settings): its password proves nothing, so
-        failing it is not counted against the account (see the module docstring)."""
-        return login in self.static
+        """A static account (factory or settings) or a site's: its password proves
+        nothing about a phone, so failing it is counted against the address only; per
+        account, anyone could make every phone of a vendor or a site wait."""
+        return login in self.static or login in self.sites
 
     async def check(self, login: str, user: aioftp.User, password: str) -> tuple[bool, str | None]:
         """``(logged in, MAC)``: a gate account's password, else a phone's own login
