@@ -303,7 +303,10 @@ def export(settings: Settings, output: Path | None, output_format: str, kind: st
         from plugtone.services.csv_export import export_csv
 
         sheet = kind or "phones"
-        text = run_service(settings, lambda store: export_csv(store, local_admin(), sheet))
+        text = run_service(
+            settings,
+            lambda store: export_csv(store, local_admin(), sheet, secrets=with_secrets),
+        )
     elif kind is not None:
         raise click.UsageError("--kind is for --format csv (the inventory file has every kind)")
     else:
@@ -447,6 +450,14 @@ _register_firmware(main, common, run_service)
 from plugtone.cli_accounts import register as _register_accounts  # noqa: E402
 
 _register_accounts(main, common, run_service, _table)
+
+from plugtone.cli_security import register as _register_security  # noqa: E402
+
+_register_security(main, common, run_service, _table)
+
+from plugtone.cli_events import register as _register_events  # noqa: E402
+
+_register_events(main, common, run_service, _table)
 
 
 @main.command()

@@ -71,11 +71,13 @@ class CsvFormat:
 PHONES = CsvFormat(
     kind="phones",
     noun="phone",
-    columns=("mac", "model", "site", "branding", "firmware", "description"),
+    columns=("mac", "model", "site", "branding", "firmware", "description", "http_user",
+             "http_password"),
     required=("mac", "model", "site"),
     all_fields=PHONE_FIELDS,
     lines=True,
-)
+    secrets=("http_password",),
+)  # fmt: skip
 EXTENSIONS = CsvFormat(
     kind="extensions",
     noun="extension",

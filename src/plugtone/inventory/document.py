@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from plugtone.inventory.gc_pause import gc_paused
 from plugtone.inventory.yaml_source import Located, Path
 from plugtone.macaddr import MacError, normalize_mac
+from plugtone.provisioning.trust import MAX_RULES, parse_network_rules
 from plugtone.vendors import UnknownModel, VendorRegistry
 from plugtone.vendors.base import NEUTRAL_KEY_TYPES
 
@@ -44,14 +45,24 @@ SITE_FIELDS = (
     "name", "sip_server", "sip_transport", "timezone", "ntp_servers", "dial_plan",
     "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
     "codecs", "config_server", "resync_time", "nat", "public_url", "keys", "directory",
-    "branding", "firmware", "ftp_account", "vendor_settings",
+    "branding", "firmware", "ftp_account", "vendor_settings", "trusted_networks",
 )  # fmt: skip
 EXTENSION_FIELDS = ("number", "site", "name", "auth_user", "password", "shared")
 PHONE_FIELDS = (
     "mac", "model", "site", "lines", "keys", "vendor_settings", "description", "branding",
-    "firmware",
+    "firmware", "http_user", "http_password",
 )  # fmt: skip
 FTP_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MAX_HTTP_USER = 40
+MAX_HTTP_PASSWORD = 20
+"""A phone's own provisioning login (``http_user``/``http_password``) is typed into the
+phone or rendered into its files, so it must fit the strictest supported phone: 40
+characters of login and 20 of password (docs/inventory-format.md cites the vendor's
+document). The login is also an FTP ``USER`` and an HTTP Digest ``username`` quoted
+string, hence the plain character set; the password is printable ASCII without spaces
+(a space at either end does not survive a phone's configuration file)."""
+HTTP_USER_RE = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{MAX_HTTP_USER - 1}}}$")
+HTTP_PASSWORD_RE = re.compile(r"^[\x21-\x7e]+$")
 DIAL_RE = re.compile(r"^[0-9A-Za-z*#+@._:-]{1,64}$")
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_BRANDING_FILE_BYTES = 8 * 1024 * 1024
@@ -202,6 +213,8 @@ class SiteSpec:
     branding: str | None = None
     firmware: list[PinSpec] = field(default_factory=list)
     vendor_settings: dict[str, dict[str, str]] = field(default_factory=dict)
+    trusted_networks: list[str | dict] = field(default_factory=list)
+    """As stored and exported: each rule's canonical form (``NetworkRule.as_data``)."""
 
 
 @dataclass
@@ -236,6 +249,8 @@ class PhoneSpec:
     description: str | None = None
     branding: str | None = None
     firmware: PinSpec | None = None
+    http_user: str | None = None
+    http_password: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -575,7 +590,34 @@ class _Checker:
         spec.vendor_settings = self.vendor_settings(
             item.get("vendor_settings"), (*path, "vendor_settings")
         )
+        spec.trusted_networks = self.trusted_networks(
+            item.get("trusted_networks"), (*path, "trusted_networks")
+        )
         return spec if len(self.problems) == before else None
+
+    def trusted_networks(self, value: Any, path: Path) -> list[str | dict]:
+        """``["10.0.0.0/8", {network: 192.0.2.0/24, transports: [tftp]}]``, each entry
+        judged by the resolver's own parser, so what passes here is what it trusts."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(path, f"expected a list of networks, got {_kind(value)}")
+            return []
+        if len(value) > MAX_RULES:
+            self.fail(path, f"more than {MAX_RULES} networks ({len(value)})")
+            return []
+        result: list[str | dict] = []
+        for index, entry in enumerate(value):
+            if isinstance(entry, str) and len(entry) > MAX_TEXT:
+                self.fail((*path, index), f"longer than {MAX_TEXT} characters ({len(entry)})")
+                continue
+            try:
+                (rule,) = parse_network_rules([entry], "entry")
+            except ValueError as problem:
+                self.fail((*path, index), str(problem).removeprefix("entry[1]: "))
+                continue
+            result.append(rule.as_data())
+        return result
 
     def config_server(self, value: Any, path: Path) -> str | None:
         text = self.text(value, path)
@@ -762,7 +804,37 @@ class _Checker:
             branding=self.text(item.get("branding"), (*path, "branding"), NAME_RE, "branding name"),
             firmware=self.pin(item.get("firmware"), (*path, "firmware"), staged=False),
         )
+        spec.http_user, spec.http_password = self.http_login(item, path)
         return spec if len(self.problems) == before else None
+
+    def http_login(self, item: dict, path: Path) -> tuple[str | None, str | None]:
+        """A phone's own provisioning login: both fields or neither. The password is a
+        secret, so no message here ever quotes it."""
+        user = self.text(
+            item.get("http_user"), (*path, "http_user"), HTTP_USER_RE,
+            f"login (1-{MAX_HTTP_USER} letters, digits, '_', '.', '@', '-')",
+        )  # fmt: skip
+        password = item.get("http_password")
+        where = (*path, "http_password")
+        if password is not None:
+            if isinstance(password, int | float) and not isinstance(password, bool):
+                password = str(password)
+            if not isinstance(password, str):
+                self.fail(where, f"expected text, got {_kind(password)}")
+                password = None
+            elif not password or len(password) > MAX_HTTP_PASSWORD:
+                self.fail(where, f"a provisioning password is 1 to {MAX_HTTP_PASSWORD}"
+                          f" characters (this one has {len(password)})")  # fmt: skip
+                password = None
+            elif not HTTP_PASSWORD_RE.match(password):
+                self.fail(where, "a provisioning password is printable ASCII, without spaces")
+                password = None
+        if item.get("http_user") is not None and item.get("http_password") is None:
+            self.fail(where, "http_user needs an http_password (plugtone credentials generate"
+                      " makes both)")  # fmt: skip
+        elif item.get("http_password") is not None and item.get("http_user") is None:
+            self.fail((*path, "http_user"), "http_password needs an http_user")
+        return user, password
 
     def model_defaults(self, item: Any, path: Path) -> ModelDefaultsSpec | None:
         item = self.mapping(item, path, ("model", "vendor_settings", "firmware"))
@@ -991,6 +1063,8 @@ def _check_duplicates(document: Document, checker: _Checker) -> None:
     report([s for s in document.sites if s.ftp_user], lambda s: s.ftp_user, "FTP user")
     report(document.extensions, lambda e: f"{e.site}/{e.number}", "extension")
     report(document.phones, lambda p: p.mac, "phone")
+    report([p for p in document.phones if p.http_user], lambda p: p.http_user,
+           "provisioning login (http_user)")  # fmt: skip
     report(document.models, lambda m: m.model, "model")
     for site in document.sites:
         report(site.firmware, lambda pin: pin.applies_to or "every phone", "firmware pin for")

@@ -22,6 +22,7 @@ resolver can memoize answers per level and tests can drive them without a server
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -174,7 +175,18 @@ class WindowView:
         return mac in self.macs or (self.site is not None and self.site == site)
 
 
-ONCE_GRACE = 300.0
+def _once_grace(default: float = 300.0) -> float:
+    """``PLUGTONE_ONCE_GRACE`` (seconds, 0 to a day) when set, else five minutes: a
+    site whose phones boot slowly needs more, and tests need less."""
+    text = os.environ.get("PLUGTONE_ONCE_GRACE", "").strip()
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        return default
+    return value if 0 <= value <= 86400 else default
+
+
+ONCE_GRACE = _once_grace()
 """Seconds a ``once`` window stays open for a phone after its first secret-bearing file."""
 
 

@@ -2,8 +2,8 @@
 
 Roles are checked here, in the service layer, for every caller: the CLI, the API and
 the UI cannot forget a check they never make. Viewers read; operators change phones,
-extensions, directory contacts and firmware pins; admins change everything else too
-(sites, models, branding, releases, users, tokens, settings).
+extensions, directory contacts and firmware pins, and arm provisioning windows; admins
+change everything else too (sites, models, branding, releases, users, tokens, settings).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ KIND_ROLES: dict[str, Role] = {
     "directory": Role.OPERATOR,
     "pin": Role.OPERATOR,
     "claim": Role.OPERATOR,
+    "window": Role.OPERATOR,
     "site": Role.ADMIN,
     "model": Role.ADMIN,
     "branding": Role.ADMIN,

@@ -15,7 +15,7 @@ from typing import Any
 from plugtone.inventory.document import KeySpec, PinSpec
 from plugtone.services.apply_snapshot import ExtensionKey, KeyTuple
 
-SECRET_FIELDS = ("password", "ftp_password")
+SECRET_FIELDS = ("password", "ftp_password", "http_password")
 MASK = "********"
 """What a change shows in place of a secret, before and after alike."""
 KINDS = ("branding", "site", "directory", "extension", "model", "phone", "pin")
@@ -110,6 +110,8 @@ def phone_fields(
     lines: dict[int, ExtensionKey],
     keys: Iterable[KeyTuple],
     settings: dict[str, dict[str, str]],
+    http_user: str | None = None,
+    http_password: str | None = None,
 ) -> dict[str, Any]:
     return {
         "model": model,
@@ -120,6 +122,8 @@ def phone_fields(
         "lines": {str(index): f"{s}/{number}" for index, (s, number) in sorted(lines.items())},
         "keys": key_dicts(keys),
         "vendor_settings": nonempty_settings(settings),
+        "http_user": http_user,
+        "http_password": MASK if http_password is not None else None,
     }
 
 

@@ -7,13 +7,15 @@ and report every problem with the ``file:line:col`` of the entry it is about.
 from __future__ import annotations
 
 from plugtone.inventory.document import Document, Problem
+from plugtone.macaddr import colon_mac
 from plugtone.services.apply_snapshot import ExtensionKey, Snapshot
 
 
 def check_references(snap: Snapshot, doc: Document, prune: bool) -> list[Problem]:
     """Sites, extensions, branding sets and stored files that entries name must exist,
     in the document or (without ``prune``, which deletes the rest) in the store; an
-    FTP user may not be another stored site's."""
+    FTP user may not be another stored site's, nor a provisioning login another stored
+    phone's."""
     problems: list[Problem] = []
     file_sites = {site.name for site in doc.sites}
     file_users = {site.ftp_user: site.name for site in doc.sites if site.ftp_user}
@@ -22,6 +24,22 @@ def check_references(snap: Snapshot, doc: Document, prune: bool) -> list[Problem
         if claimed and claimed != name and name not in file_sites:
             where = next(s.where for s in doc.sites if s.name == claimed)
             problems.append(Problem(where, f"FTP user {user!r} already belongs to site {name!r}"))
+    file_logins = {phone.mac: phone.http_user for phone in doc.phones}
+    for phone in doc.phones:
+        holder = snap.http_owners.get(phone.http_user) if phone.http_user else None
+        if holder is None or holder == phone.mac:
+            continue
+        if holder in file_logins and file_logins[holder] != phone.http_user:
+            continue  # the document gives the holder another login (or none)
+        if prune and holder not in file_logins:
+            continue  # pruning deletes the holder
+        problems.append(
+            Problem(
+                phone.where,
+                f"provisioning login (http_user) {phone.http_user!r} already belongs to phone "
+                f"{colon_mac(holder)}: each phone needs a login of its own",
+            )
+        )
     for branding in doc.branding:
         logo = branding.logo
         if logo is not None and logo.content is None and logo.sha256 not in snap.blobs:

@@ -59,6 +59,12 @@ class Planner(RowPlanner):
             self.plan_phone(spec)
         if self.prune:
             self.prune_rest()
+        if self.released_logins:
+            # Logins are unique and the phones' updates run one row after another: a
+            # login moving from one phone to another (or two phones swapping theirs)
+            # would collide mid-way, so the phones giving theirs up let go first.
+            released = [{"id": row_id, "http_user": None} for row_id in self.released_logins]
+            self.writes.updates["phones"][:0] = released
 
     def plan_site(self, spec: SiteSpec) -> None:
         row = self.snap.sites.get(spec.name)
@@ -262,6 +268,8 @@ class Planner(RowPlanner):
             site_id=self.site_id(spec.site),
             description=spec.description,
             branding_id=self.branding_id(spec.branding),
+            http_user=spec.http_user,
+            http_password=spec.http_password,
         )
         if row is None:
             owner: int | Ref = Ref("phone", spec.mac)
@@ -284,28 +292,35 @@ class Planner(RowPlanner):
         current_keys = self.snap.keys.get(("phone_id", row.id), [])
         current_settings = self.snap.settings.get(("phone_id", row.id), {})
         diffs = []
-        if (row.model, row.vendor, site, row.description) != (
+        stored = (row.model, row.vendor, site, row.description, row.http_user, row.http_password)
+        if stored != (
             spec.model,
             spec.vendor,
             spec.site,
             spec.description,
+            spec.http_user,
+            spec.http_password,
         ):
             diffs = diff_fields(
-                dict(model=row.model, vendor=row.vendor, site=site, description=row.description),
+                dict(model=row.model, vendor=row.vendor, site=site, description=row.description,
+                     http_user=row.http_user, http_password=row.http_password),
                 dict(
                     model=spec.model,
                     vendor=spec.vendor,
                     site=spec.site,
                     description=spec.description,
+                    http_user=spec.http_user,
+                    http_password=spec.http_password,
                 ),
-            )
+            )  # fmt: skip
+            if row.http_user is not None and row.http_user != spec.http_user:
+                self.released_logins.append(row.id)
         diffs += self.replace_lines(row.id, bool(current_lines), current_lines, lines)
         diffs += self.replace_keys(("phone_id", row.id), current_keys, keys)
         if row.branding_id != fields["branding_id"]:
             diffs.append(f"branding -> {spec.branding or 'none'}")
-        if (row.model, row.vendor, row.site_id, row.description, row.branding_id) != tuple(
-            fields.values()
-        ):
+        if (row.model, row.vendor, row.site_id, row.description, row.branding_id,
+                row.http_user, row.http_password) != tuple(fields.values()):  # fmt: skip
             self.writes.updates["phones"].append({"id": row.id, **fields})
         for vendor in sorted(set(current_settings) | {spec.vendor}):
             wanted = spec.vendor_settings if vendor == spec.vendor else {}
@@ -323,6 +338,8 @@ class Planner(RowPlanner):
                 current_lines,
                 current_keys,
                 setting_values(current_settings),
+                row.http_user,
+                row.http_password,
             )
             after = self.phone_after(spec, lines, keys)
             self.record("update", "phone", spec.mac, diffs, before, after)
@@ -344,6 +361,8 @@ class Planner(RowPlanner):
             lines,
             keys,
             settings,
+            spec.http_user,
+            spec.http_password,
         )
 
     # -- pruning
@@ -363,6 +382,8 @@ class Planner(RowPlanner):
                 self.snap.lines.get(row.id, {}),
                 self.snap.keys.get(("phone_id", row.id), []),
                 setting_values(self.snap.settings.get(("phone_id", row.id), {})),
+                row.http_user,
+                row.http_password,
             )
             self.record("delete", "phone", mac, before=before)
             self.pins_gone(("phone_id", row.id), f"phone {mac}")

@@ -39,6 +39,8 @@ class RowPlanner:
         self.pin_places: PinPlaces = {}
         self.now = datetime.now(UTC)
         self.new_blobs: set[str] = set()
+        self.released_logins: list[int] = []
+        """Stored phones whose provisioning login changes (see ``Planner.plan``)."""
 
     def record(
         self,

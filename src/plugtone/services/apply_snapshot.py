@@ -61,8 +61,11 @@ SITE_COLUMNS = (
     "sip_server", "sip_port", "sip_transport", "timezone", "ntp_servers", "dial_plan",
     "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
     "codecs", "config_server", "resync_time", "nat", "public_url", "ftp_user", "ftp_password",
+    "trusted_networks",
 )  # fmt: skip
 EXTENSION_COLUMNS = ("name", "auth_user", "password", "shared")
+PHONE_COLUMNS = ("http_user", "http_password")
+"""The phone's columns compared field by field (besides model, site, description...)."""
 KEY_COLUMNS = ("type", "value", "label", "line", "family", "slot")
 LEADING_OWNERS = {
     "keys": ("site_id", "phone_id"),
@@ -122,6 +125,9 @@ class Snapshot:
     models: dict[str, Row] = field(default_factory=dict)
     ftp_owners: dict[str, str] = field(default_factory=dict)
     """FTP user -> the stored site holding it, for the FTP users the document assigns."""
+    http_owners: dict[str, str] = field(default_factory=dict)
+    """Provisioning login -> the MAC of the stored phone holding it, for the logins the
+    document assigns."""
     blobs: set[str] = field(default_factory=set)
     """Which of the hashes the document refers to are stored."""
     keys: dict[Owner, list[KeyTuple]] = field(default_factory=dict)
@@ -171,9 +177,13 @@ def read_snapshot(session: Session, document: Document, prune: bool) -> Snapshot
         snap.extensions[(snap.site_names[row.site_id], row.number)] = row
 
     columns = _columns(Phone, "id", "mac", "model", "vendor", "site_id", "description",
-                       "branding_id")  # fmt: skip
+                       "branding_id", *PHONE_COLUMNS)  # fmt: skip
     for row in reader.rows(columns, Phone.mac, {p.mac for p in doc.phones}):
         snap.phones[row.mac] = row
+    logins = {p.http_user for p in doc.phones if p.http_user}
+    for mac, login in reader.rows(_columns(Phone, "mac", "http_user"), Phone.http_user, logins,
+                                  all=False):  # fmt: skip
+        snap.http_owners[login] = mac
     columns = _columns(ModelProfile, "id", "model", "vendor")
     for row in reader.rows(columns, ModelProfile.model, {m.model for m in doc.models}):
         snap.models[row.model] = row

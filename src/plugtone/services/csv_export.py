@@ -19,10 +19,11 @@ from plugtone.services.actors import Actor
 from plugtone.services.inventory import export_inventory
 
 
-def export_csv(store: Store, actor: Actor, kind: str = "phones") -> str:
-    """The store's phones or extensions as CSV text (secrets included, as in the file)."""
+def export_csv(store: Store, actor: Actor, kind: str = "phones", *, secrets: bool = False) -> str:
+    """The store's phones or extensions as CSV text; passwords are :data:`MASK` (which
+    an import reads as "keep the stored one") unless ``secrets`` (admins; audited)."""
     fmt = FORMATS[kind]
-    return write_csv(fmt, export_inventory(store, actor).get(fmt.kind, []))
+    return write_csv(fmt, export_inventory(store, actor, secrets=secrets).get(fmt.kind, []))
 
 
 def write_csv(fmt: CsvFormat, entries: list[dict[str, Any]]) -> str:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from plugtone.firmware.repository import FileStore
@@ -135,6 +135,11 @@ class EventInfo:
     bytes: int
     user_agent: str | None
     detail: str | None
+    trust: str | None
+    """The request's trust level (``local``, ``authenticated``, ``trusted_network``,
+    ``window``, ``stranger``); ``None`` for events from before levels were recorded."""
+    secrets: bool
+    """The answer carried a secret: this event is a disclosure."""
 
 
 @dataclass(frozen=True)
@@ -378,19 +383,37 @@ def list_events(
     status: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    secrets: bool | None = None,
+    trust: str | None = None,
     after: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> EventPage:
     """Requests, newest first, ``limit`` at a time after the cursor ``after``.
 
     ``since`` is inclusive and ``until`` exclusive; a time without a zone is UTC.
+    ``secrets=True`` keeps the disclosures only (answers that carried a secret: which
+    device got which file, when, from where, at which trust level), read on their own
+    partial index however long the log; ``trust`` keeps one trust level.
     """
     check_limit(limit)
     query = select(ProvisioningEvent)
+    order = [ProvisioningEvent.id.desc()]
+    if secrets:
+        # spelt as the partial index's own predicate, and in its order (time), so both
+        # SQLite and PostgreSQL walk that index, whatever the share of disclosures
+        query = query.where(text("provisioning_events.secrets"))
+        order = [ProvisioningEvent.time.desc(), ProvisioningEvent.id.desc()]
+    elif secrets is not None:
+        query = query.where(ProvisioningEvent.secrets.is_(False))
+    if trust is not None:
+        query = query.where(ProvisioningEvent.trust == trust)
+    cursor: int | None = None
     if after is not None:
         if not after.isdigit() or len(after) > 19:
             raise Invalid([Problem("after", "not a cursor this list handed out")])
-        query = query.where(ProvisioningEvent.id < int(after))
+        cursor = int(after)
+        if not secrets:
+            query = query.where(ProvisioningEvent.id < cursor)
     if mac is not None:
         query = query.where(ProvisioningEvent.mac == _mac(mac, "mac"))
     if transport is not None:
@@ -402,13 +425,23 @@ def list_events(
     if until is not None:
         query = query.where(ProvisioningEvent.time < _utc(until))
     with reading(store, actor) as session:
-        found = list(session.scalars(query.order_by(ProvisioningEvent.id.desc()).limit(limit + 1)))
+        if secrets and cursor is not None:  # after (time, id) of the page's last row
+            last = session.scalar(select(ProvisioningEvent.time).where(
+                ProvisioningEvent.id == cursor))  # fmt: skip
+            if last is None:
+                raise Invalid([Problem("after", "not a cursor this list handed out")])
+            query = query.where(
+                or_(ProvisioningEvent.time < last,
+                    and_(ProvisioningEvent.time == last, ProvisioningEvent.id < cursor))
+            )  # fmt: skip
+        found = list(session.scalars(query.order_by(*order).limit(limit + 1)))
         items = [
             EventInfo(
                 id=row.id, time=_utc(row.time), transport=row.transport,
                 client_address=row.client_address, path=row.path, mac=row.mac,
                 vendor=row.vendor, status=row.status, bytes=row.bytes or 0,
-                user_agent=row.user_agent, detail=row.detail,
+                user_agent=row.user_agent, detail=row.detail, trust=row.trust,
+                secrets=bool(row.secrets),
             )
             for row in found[:limit]
         ]  # fmt: skip
@@ -511,8 +544,8 @@ def _shown(store: Store, actor: Actor, mac: str, name: str, content: bytes,
 
 
 def phone_secrets(session: Session, mac: str) -> list[str]:
-    """The secrets a file served to ``mac`` may hold: its lines' SIP passwords and its
-    site's FTP password."""
+    """The secrets a file served to ``mac`` may hold: its lines' SIP passwords, its
+    site's FTP password and its own provisioning password."""
     phone = session.scalar(select(Phone).where(Phone.mac == mac))
     if phone is None:
         return []
@@ -524,6 +557,7 @@ def phone_secrets(session: Session, mac: str) -> list[str]:
         )
     )
     found.append(session.scalar(select(Site.ftp_password).where(Site.id == phone.site_id)))
+    found.append(phone.http_password)
     return [secret for secret in found if secret]
 
 

@@ -8,7 +8,8 @@ written once.
 Reads show secrets as :data:`MASK`; a face that sends an entry back as it read it
 (GET, change a field, PUT) sends the mask too. A mask in place of an extension's
 password or a site's FTP password therefore means "keep the stored one": a round trip
-never overwrites a password with eight asterisks.
+never overwrites a password with eight asterisks. The same holds for a phone's
+``http_password``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugtone.inventory.document import Document, Problem
-from plugtone.inventory.models import Extension, Site
+from plugtone.inventory.models import Extension, Phone, Site
 from plugtone.inventory.store import Store
 from plugtone.services.actors import Actor, Role
 from plugtone.services.errors import Conflict, Invalid
@@ -101,7 +102,8 @@ def keep_masked_secrets(session: Session, document: Document) -> Document:
     """
     masked_extensions = [ext for ext in document.extensions if ext.password == MASK]
     masked_sites = [site for site in document.sites if site.ftp_password == MASK]
-    if not masked_extensions and not masked_sites:
+    masked_phones = [phone for phone in document.phones if phone.http_password == MASK]
+    if not masked_extensions and not masked_sites and not masked_phones:
         return document
     problems: list[Problem] = []
     stored: dict[tuple[str, str], str | None] = {}
@@ -140,9 +142,27 @@ def keep_masked_secrets(session: Session, document: Document) -> Document:
                 problems.append(Problem(site.where, _mask_refusal("site", "ftp_account.password")))
             site = dataclasses.replace(site, ftp_password=kept)
         sites.append(site)
+    phones = document.phones
+    if masked_phones:
+        logins: dict[str, str | None] = {}
+        for start in range(0, len(masked_phones), 500):
+            macs = [phone.mac for phone in masked_phones[start : start + 500]]
+            logins.update(
+                session.execute(
+                    select(Phone.mac, Phone.http_password).where(Phone.mac.in_(macs))
+                ).all()
+            )
+        phones = []
+        for phone in document.phones:
+            if phone.http_password == MASK:
+                kept = logins.get(phone.mac)
+                if not kept:
+                    problems.append(Problem(phone.where, _mask_refusal("phone", "http_password")))
+                phone = dataclasses.replace(phone, http_password=kept)
+            phones.append(phone)
     if problems:
         raise Invalid(problems)
-    return dataclasses.replace(document, extensions=extensions, sites=sites)
+    return dataclasses.replace(document, extensions=extensions, sites=sites, phones=phones)
 
 
 def _mask_refusal(kind: str, field: str) -> str:

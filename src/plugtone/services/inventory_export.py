@@ -6,7 +6,8 @@ file format knows is written, in the same shape ``parse_document`` reads. One en
 rows of just those objects, loaded with one query per table for the whole batch, so
 answering one phone never reads the other 100,000.
 
-Secrets (an extension's ``password``, a site's ``ftp_account.password``) are written
+Secrets (an extension's ``password``, a site's ``ftp_account.password``, a phone's
+``http_password``) are written
 as they are for the file (``secrets=True``, what ``plugtone export`` does) or as
 :data:`MASK` for everyone else; applying the mask back keeps the stored secret
 (``services.inventory``).
@@ -49,7 +50,7 @@ SITE_DEFAULTS: dict[str, Any] = {
 SITE_COLUMNS = (
     "sip_transport", "timezone", "ntp_servers", "dial_plan", "digit_timeout",
     "voicemail", "conference", "dtmf_method", "registration_period", "codecs",
-    "config_server", "resync_time", "public_url",
+    "config_server", "resync_time", "public_url", "trusted_networks",
 )  # fmt: skip
 
 ENTRY_KINDS = ("site", "extension", "phone", "branding")
@@ -272,6 +273,10 @@ def _phone_entry(phone: Phone, batch: _Batch) -> dict[str, Any]:
         entry["branding"] = batch.branding_names[phone.branding_id]
     if batch.pins.get(("phone", phone.id)):
         entry["firmware"] = _pin(batch.pins[("phone", phone.id)][0])
+    if phone.http_user:
+        entry["http_user"] = phone.http_user
+    if phone.http_password:
+        entry["http_password"] = _secret(phone.http_password, batch)
     return entry
 
 
@@ -355,12 +360,13 @@ def export_extension(
     return None if ext is None else _extension_entry(ext, site, secrets)
 
 
-def export_phone(session: Session, mac: str) -> dict[str, Any] | None:
-    """The phone with MAC ``mac`` (12 upper-case hex digits); phones hold no secret."""
+def export_phone(session: Session, mac: str, *, secrets: bool = False) -> dict[str, Any] | None:
+    """The phone with MAC ``mac`` (12 upper-case hex digits); its ``http_password`` is
+    masked unless ``secrets``."""
     phone = session.scalar(select(Phone).where(Phone.mac == mac))
     if phone is None:
         return None
-    return _phone_entry(phone, _load(session, secrets=False, phones=[phone]))
+    return _phone_entry(phone, _load(session, secrets=secrets, phones=[phone]))
 
 
 def export_branding(session: Session, name: str) -> dict[str, Any] | None:
@@ -380,7 +386,7 @@ def export_entry(
         site, _, number = key.partition("/")
         return export_extension(session, site, number, secrets=secrets)
     if kind == "phone":
-        return export_phone(session, key)
+        return export_phone(session, key, secrets=secrets)
     if kind == "branding":
         return export_branding(session, key)
     raise ValueError(f"no entries of kind {kind!r}")
@@ -437,7 +443,7 @@ def list_extensions(
 def list_phones(
     session: Session, *, site: str | None = None, model: str | None = None,
     vendor: str | None = None, q: str | None = None, after: str | None = None,
-    limit: int = DEFAULT_LIMIT,
+    limit: int = DEFAULT_LIMIT, secrets: bool = False,
 ) -> Page:  # fmt: skip
     """Phones in MAC order, filtered; each filter walks an index ending in ``mac``.
 
@@ -474,7 +480,7 @@ def list_phones(
         query = query.where(Phone.mac > start[0])
     phones = list(session.scalars(query.limit(check_limit(limit) + 1)))
     more, phones = len(phones) > limit, phones[:limit]
-    batch = _load(session, secrets=False, phones=phones)
+    batch = _load(session, secrets=secrets, phones=phones)
     items = [_phone_entry(phone, batch) for phone in phones]
     return Page(items, encode_cursor(phones[-1].mac) if more else None)
 

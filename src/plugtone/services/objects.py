@@ -36,6 +36,8 @@ from plugtone.vendors import VendorRegistry
 
 SECTIONS = {"site": "sites", "extension": "extensions", "phone": "phones", "branding": "branding"}
 """The inventory file's list for each kind of entry."""
+SECRET_KINDS = ("site", "extension", "phone")
+"""Kinds whose entries hold a secret (FTP, SIP, provisioning passwords)."""
 
 
 def phone_mac(text: str, field: str = "mac") -> str:
@@ -58,7 +60,7 @@ def get_entry(store: Store, actor: Actor, kind: str, key: str, *, secrets: bool 
     """One entry in the inventory file's shape; secrets shown only to an admin who asks
     (audited as a disclosure)."""
     _known(kind, key)
-    if secrets and kind in ("site", "extension"):
+    if secrets and kind in SECRET_KINDS:
         with unit_of_work(store, actor) as work:
             work.authorize(["disclosure"])
             entry = export.export_entry(work.session, kind, key, secrets=True)
@@ -82,7 +84,7 @@ def list_entries(store: Store, actor: Actor, kind: str, *, secrets: bool = False
     }  # fmt: skip
     for name in ("site", "model", "vendor", "q"):
         check_text(name, filters.get(name), 64 if name == "site" else 255)
-    if secrets and kind in ("site", "extension"):
+    if secrets and kind in SECRET_KINDS:
         filters["secrets"] = True
         with unit_of_work(store, actor) as work:
             work.authorize(["disclosure"])

@@ -1,5 +1,8 @@
 """``/api/devices``, ``/api/unassigned``, ``/api/events`` and what a phone is served.
 
+``/api/events?secrets=true`` is the audit of disclosures: every answer that carried a
+secret, with the device, file, client address, trust level and transport.
+
 A thin face over ``services.devices``: lists are keyset pages (pass ``next`` back as
 ``after``), a device seen but not in the inventory is claimed into it, and a file a
 phone is served (or uploaded) is answered as its bytes with every secret masked;
@@ -9,7 +12,7 @@ phone is served (or uploaded) is answered as its bytes with every secret masked;
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -126,6 +129,10 @@ class EventOut(BaseModel):
     bytes: int
     user_agent: str | None
     detail: str | None
+    trust: Literal["local", "authenticated", "trusted_network", "window", "stranger"] | None = (
+        Field(description="the request's trust level; `null` for events recorded before levels")
+    )
+    secrets: bool = Field(description="the answer carried a secret (a disclosure)")
 
 
 class EventPage(BaseModel):
@@ -189,12 +196,18 @@ def list_events(
     status: str | None = Query(None, max_length=16, description="ok, not_found, ..."),
     since: Annotated[datetime | None, Query(description="from this time (inclusive)")] = None,
     until: Annotated[datetime | None, Query(description="before this time")] = None,
+    secrets: bool | None = Query(None, description=(
+        "`true`: only answers that carried a secret, the audit of disclosures (newest first"
+        " by time); `false`: only the others")),
+    trust: Literal["local", "authenticated", "trusted_network", "window", "stranger"] | None
+        = Query(None, description="only requests at this trust level"),
     after: str | None = Query(None, max_length=19, pattern=r"^[0-9]+$",
                               description="the `next` of the previous page"),
     limit: int = LIMIT,
 ) -> devices.EventPage:  # fmt: skip
     return devices.list_events(store, actor, mac=mac, transport=transport, status=status,
-                               since=since, until=until, after=after, limit=limit)  # fmt: skip
+                               since=since, until=until, secrets=secrets, trust=trust,
+                               after=after, limit=limit)  # fmt: skip
 
 
 # -- uploads and served files

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from plugtone.macaddr import colon_mac
 from plugtone.services import objects
 from plugtone.web import entry_routes as routes
-from plugtone.web.answers import AFTER, DRY_RUN, LIMIT, entry, page
+from plugtone.web.answers import AFTER, DRY_RUN, LIMIT, SECRETS, entry, page
 from plugtone.web.deps import BodyDep, CallerDep, RegistryDep, StoreDep
 from plugtone.web.schemas import PhoneEntry, PhonePage
 
@@ -31,10 +31,11 @@ def list_phones(
     vendor: str | None = Query(None, max_length=32, description="only this vendor's"),
     q: str | None = Query(None, max_length=255,
                           description="a Mac prefix in any notation, or part of the description"),
-    after: str | None = AFTER, limit: int = LIMIT,
+    after: str | None = AFTER, limit: int = LIMIT, secrets: bool = SECRETS,
 ) -> Response:  # fmt: skip
     return page(objects.list_entries(store, actor, "phone", site=site, model=model,
-                                     vendor=vendor, q=q, after=after, limit=limit))  # fmt: skip
+                                     vendor=vendor, q=q, after=after, limit=limit,
+                                     secrets=secrets))  # fmt: skip
 
 
 @router.post("/phones", status_code=201, summary="Create a phone", **routes.WRITE,
@@ -46,8 +47,8 @@ def create_phone(actor: CallerDep, body: BodyDep, store: StoreDep, registry: Reg
 
 
 @router.get("/phones/{mac}", response_model=PhoneEntry, summary="Get a phone")
-def get_phone(mac: Mac, actor: CallerDep, store: StoreDep) -> Response:
-    return entry(objects.get_entry(store, actor, "phone", objects.phone_mac(mac)))
+def get_phone(mac: Mac, actor: CallerDep, store: StoreDep, secrets: bool = SECRETS) -> Response:
+    return entry(objects.get_entry(store, actor, "phone", objects.phone_mac(mac), secrets=secrets))
 
 
 @router.put("/phones/{mac}", summary="Create or replace a phone", **routes.WRITE,

@@ -40,6 +40,7 @@ API_ROUTERS = (
     "api_firmware",
     "api_devices",
     "api_import",
+    "api_security",
 )
 """Router modules of ``plugtone.web``, included in this order."""
 

@@ -21,6 +21,7 @@ from plugtone.vendors.base import NEUTRAL_KEY_TYPES
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 USER = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 NUMBER = r"^[0-9A-Za-z*#+][0-9A-Za-z*#+._-]{0,63}$"
+HTTP_USER = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,39}$"
 
 KeyType = Literal[NEUTRAL_KEY_TYPES]  # type: ignore[valid-type]
 Transport = Literal[TRANSPORTS]  # type: ignore[valid-type]
@@ -67,6 +68,16 @@ class FtpAccount(_Strict):
     password: str = Field(description="`********` in reads unless `secrets=true` (admins)")
 
 
+class TrustedNetwork(_Strict):
+    """A network trusted for some transports only."""
+
+    network: str = Field(description="a network such as `10.1.0.0/16` (no host bits set)",
+                         examples=["192.0.2.0/24"])  # fmt: skip
+    transports: list[Literal["tftp", "ftp", "http", "https"]] | None = Field(
+        None, description="default: every transport"
+    )
+
+
 class SiteEntry(_Strict):
     """A site: see docs/inventory-format.md, section sites."""
 
@@ -95,6 +106,11 @@ class SiteEntry(_Strict):
     )
     ftp_account: FtpAccount | None = None
     vendor_settings: VendorSettings | None = None
+    trusted_networks: list[str | TrustedNetwork] | None = Field(
+        None, max_length=256,
+        description="networks whose clients get this site's phones' secrets: `10.1.0.0/16` "
+        "(every transport) or `{network, transports}`",
+    )  # fmt: skip
 
 
 class ExtensionEntry(_Strict):
@@ -127,6 +143,14 @@ class PhoneEntry(_Strict):
     description: str | None = None
     branding: str | None = None
     firmware: Pin | None = None
+    http_user: str | None = Field(
+        None, pattern=HTTP_USER, description="the phone's own provisioning login (HTTP "
+        "Digest, Basic over TLS, FTP); with `http_password`",
+    )  # fmt: skip
+    http_password: str | None = Field(
+        None, pattern=r"^[!-~]{1,20}$", description="`********` in reads unless "
+        "`secrets=true` (admins); sending the mask back keeps the stored password",
+    )  # fmt: skip
 
 
 class BrandingFileRef(_Strict):
