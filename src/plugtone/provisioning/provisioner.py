@@ -33,6 +33,7 @@ SENT = frozenset({"ok", "partial", "incomplete"})
 
 BLOCKED = "blocked"
 """The ``detail`` of the answer a blocked stranger gets (see :meth:`Provisioner.screen`)."""
+_STRANGER = Trust.STRANGER  # a module constant: an enum member's look-up costs more
 
 
 class Provisioner:
@@ -45,6 +46,8 @@ class Provisioner:
         self.uploads = uploads
         self.guard = guard if guard is not None else SweepGuard()
         """Sweep defence and login throttling; its ``counters`` are the totals."""
+        self._challenges = self.guard.challenges.items
+        """The guard's challenges awaiting proof (the same dict for the guard's life)."""
 
     @classmethod
     def for_store(
@@ -110,13 +113,13 @@ class Provisioner:
         blocked NAT still gets in) with detail :data:`BLOCKED` (TFTP stays silent).
         """
         if (
-            answer.trust is not Trust.STRANGER
+            answer.trust is not _STRANGER
             and (answer.known or answer.mac is None)
             and not answer.auth_failed
-            and not len(self.guard.challenges)
+            and not self._challenges
         ):
             return answer, 0.0  # the warm path of a trusted phone: nothing to note
-        stranger = answer.trust is Trust.STRANGER
+        stranger = answer.trust is _STRANGER
         verdict = self.guard.check(
             request.client_address,
             answer.mac,
