@@ -24,6 +24,7 @@ from plugtone.inventory.document import parse_document
 from plugtone.inventory.yaml_source import load_located
 from plugtone.provisioning import resolver as resolver_module
 from plugtone.provisioning.resolver import FileRequest, Resolver, Status
+from plugtone.provisioning.trust import Trust, parse_network_rules
 from plugtone.servers.http_limits import MAX_HEAD, MAX_TARGET, MAX_USER_AGENT
 from plugtone.vendors import default_registry
 from tests.conftest import EXAMPLE, apply_text, example_server, run_cli, start_server, stop_server
@@ -31,6 +32,9 @@ from tests.conftest import EXAMPLE, apply_text, example_server, run_cli, start_s
 AASTRA_UA = "Aastra6757i MAC:00-08-5D-00-00-01 V:3.2.2.1136-SIP"
 POLYCOM_UA = "FileTransport PolycomSoundPointIP-SPIP_650-UA/3.3.4.0085 Type/Application"
 CISCO_MAC = "00115C93AFD1"
+PHONE_LAN = parse_network_rules(["10.0.0.0/8"])
+"""The phones' network, trusted: real phones ask from it (a sweep comes from inside and
+from outside it, 192.168.0.0/16, so both kinds of answer are memoized and bounded)."""
 
 
 def raw_request(port: int, head: bytes, *, timeout: float = 10.0) -> bytes:
@@ -125,7 +129,10 @@ def random_text(rng: random.Random, size: int) -> str:
 
 def test_real_phones_are_served_and_memoized(store):
     apply_text(store, EXAMPLE.read_text())
-    resolver = Resolver(store, default_registry())
+    # cached() answers only while the generation check is fresh: a long interval, so a
+    # slow render on a loaded machine does not read as "not memoized"
+    resolver = Resolver(store, default_registry(), trusted_networks=PHONE_LAN,
+                        generation_check_interval=60)  # fmt: skip
     resolver.refresh(force=True)
     requests = [
         FileRequest("/00085D000001.cfg", "http", "10.0.0.1", AASTRA_UA),
@@ -137,6 +144,7 @@ def test_real_phones_are_served_and_memoized(store):
     for request in requests:
         answer = resolver.resolve(request)
         assert answer.status is Status.OK and answer.content, request
+        assert answer.trust is Trust.TRUSTED_NETWORK, request
         assert resolver.cached(request) is answer, f"{request.path} not memoized"
     mac_file = resolver.resolve(requests[0]).content or b""
     assert b"sip line1 auth name: 3003" in mac_file
@@ -157,7 +165,8 @@ def test_hostile_user_agents_and_names_leave_the_caches_bounded(store, monkeypat
     monkeypatch.setattr(resolver_module, "MISSES_MAX", 500)
     monkeypatch.setattr(resolver_module, "MISSES_BYTES", 200_000)
     apply_text(store, EXAMPLE.read_text())
-    resolver = Resolver(store, default_registry(), cache_size=50)
+    resolver = Resolver(store, default_registry(), cache_size=50, trusted_networks=PHONE_LAN,
+                        generation_check_interval=60)  # fmt: skip
     resolver.refresh(force=True)
     rng = random.Random(11)
     for index in range(3_000):
@@ -166,11 +175,14 @@ def test_hostile_user_agents_and_names_leave_the_caches_bounded(store, monkeypat
             user_agent = f"Aastra{random_text(rng, 300)} MAC:00-08-5D-00-00-01 V:{user_agent}"
         mac = f"{rng.getrandbits(48):012X}"
         path = rng.choice([f"/{mac}.cfg", f"/{mac}-phone.cfg", "/aastra.cfg", f"/x{mac}.bin"])
-        request = FileRequest(path, "http", f"10.{index % 250}.{index // 250}.1", user_agent)
+        a, b = index % 250, index // 250
+        address = f"10.{a}.{b}.1" if index % 2 else f"192.168.{a}.{b + 1}"  # in, out of the LAN
+        request = FileRequest(path, "http", address, user_agent)
         answer = resolver.cached(request) or resolver.resolve(request)
         assert answer.status in (Status.OK, Status.NOT_FOUND)
     caches = [resolver._answers, resolver._misses, resolver._files, resolver._phones,
-              resolver._absent, resolver._addresses]  # fmt: skip
+              resolver._absent, resolver._addresses, resolver._matches, resolver._users,
+              resolver._last_address, resolver.networks._memo]  # fmt: skip
     for cache in caches:
         assert len(cache) <= cache.size and cache.bytes <= cache.max_bytes
     assert len(resolver._misses) > 100  # the sweep did reach the miss memo
@@ -184,6 +196,7 @@ def test_hostile_user_agents_and_names_leave_the_caches_bounded(store, monkeypat
     request = FileRequest("/00085D000001.cfg", "http", "10.9.9.9", AASTRA_UA)
     answer = resolver.resolve(request)
     assert answer.status is Status.OK and resolver.cached(request) is answer
+    assert answer.trust is Trust.TRUSTED_NETWORK and b"sip line1 password: 22222" in answer.content
 
 
 def test_a_sweep_of_made_up_macs_does_not_evict_real_phones(store):
