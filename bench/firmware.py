@@ -18,8 +18,10 @@ disk instead and its SHA-256 checked after the timed run, so hashing 3 GB does n
 compete with the servers for the CPU.
 
 Which plugtone: ``--server real`` is ``plugtone serve`` on a data directory with the
-example inventory, the image added as a Polycom release (``plugtone firmware add``),
-pinned to the IP 650 (``plugtone firmware pin``) and fetched the way that phone does
+example inventory, 127.0.0.1 a trusted network (``[security]`` in its ``plugtone.toml``:
+nothing is trusted by default, and a stranger gets no firmware), the image added as a
+Polycom release (``plugtone firmware add``), pinned to the IP 650 (``plugtone firmware
+pin``) and fetched the way that phone does
 (its master file first, so plugtone knows the address, then ``sip.ld`` with its
 User-Agent). Polycom because a Polycom phone is sent its pinned image whenever it asks
 (it compares it with its flash itself), so one phone can download it a hundred times;
@@ -159,6 +161,8 @@ def prepare_real(work: Path, image: Path) -> tuple[Path, str]:
         if result.returncode != 0:
             message = (result.stderr or result.stdout).strip().splitlines()[-1:]
             raise Unavailable(f"plugtone {' '.join(step[:2])}: {' '.join(message)}")
+        if step[0] == "init":  # the clients' address is the phones' trusted network
+            processes.trust_networks(data, f"{HOST}/32")
     return data, "sip.ld"
 
 

@@ -7,13 +7,19 @@ User-Agent), every tenth one with an 8 KB User-Agent or a 9 KB header that must 
 Requests go over keep-alive raw sockets from ``--threads`` threads (refused ones on a
 connection of their own, since a 431 closes it).
 
+By default 127.0.0.1 is a trusted network (``[security]`` in the server's
+``plugtone.toml``): the requests take the resolver's whole path (identification, phone
+look-ups, renders, the memos), as a hostile client on the phones' LAN would, and no
+sweep defence slows them. ``--stranger`` sends them as a stranger instead (nothing
+trusted, as a new install): stranger files, not-found, and the sweep defence's blocks.
+
 After a warm-up (``--warm-up`` requests: worker threads, store connections and their
 page caches, allocator arenas all come up), it reads ``VmRSS`` of the server from
 ``/proc/PID/status``, sends ``--requests`` (default 100,000), sampling RSS every 0.2 s
 for the peak, and prints RSS before, after and peak, and requests/s. The issue's bound:
 within 20 MB of where it started.
 
-    .venv/bin/python bench/hostile_memory.py [--requests 100000] [--threads 8]
+    .venv/bin/python bench/hostile_memory.py [--requests 100000] [--threads 8] [--stranger]
 """
 
 from __future__ import annotations
@@ -128,12 +134,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--warm-up", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--stranger", action="store_true",
+                        help="do not trust 127.0.0.1: the requests are a stranger's")  # fmt: skip
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
         data = Path(work) / "data"
         for command in (["init"], ["apply", str(EXAMPLE)]):
             subprocess.run([*PLUGTONE, *command, "--data", str(data)], check=True,
                            capture_output=True, timeout=300)  # fmt: skip
+            if command == ["init"] and not args.stranger:
+                processes.trust_networks(data, "127.0.0.1/32")
         port = free_port()
         command = [*PLUGTONE, "serve", "--data", str(data), "--host", "127.0.0.1",
                    "--http-port", str(port), "--tftp-port", "0", "--ftp-port", "0",
@@ -176,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             after = rss_kib(pid)
     sent = sum(statuses.values())
     print(f"hostile HTTP requests against plugtone serve: {sent:,} after a warm-up of "
-          f"{args.warm_up:,}, {args.threads} client threads, loopback")  # fmt: skip
+          f"{args.warm_up:,}, {args.threads} client threads, loopback "
+          f"({'a stranger' if args.stranger else 'a trusted network'})")  # fmt: skip
     print(f"statuses: {dict(sorted(statuses.items()))}")
     grown, peaked = (after - before) / 1024, (peak - before) / 1024
     print(f"RSS idle {idle / 1024:.1f} MiB, before {before / 1024:.1f} MiB, "

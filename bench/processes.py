@@ -34,3 +34,12 @@ def stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def trust_networks(data: Path, *networks: str) -> None:
+    """Make ``networks`` trusted in ``data``'s ``plugtone.toml`` (after ``plugtone init``),
+    as a deployment trusts its phones' LAN: a benchmark's clients then get what a phone
+    gets (its files with their accounts, its firmware), not what a stranger does."""
+    listed = ", ".join(f'"{network}"' for network in networks)
+    with (data / "plugtone.toml").open("a") as settings:
+        settings.write(f"\n[security]\ntrusted_networks = [{listed}]\n")
