@@ -31,6 +31,8 @@ from .conftest import EXAMPLE, apply_text, run_cli, start_server, stop_server
 
 PASSWORDS = {"4001": "Zq7-first-secret-4001", "4002": "Wx9-second-secret-4002"}
 FTP_PASSWORD = "Ftp-site-secret-77aa"
+RAW_PASSWORD = "Adm-raw-secret-9913"
+"""A password given as a raw vendor setting: sealed like the others (migration 0010)."""
 EXTRA = f"""
 sites:
   - name: annex
@@ -41,9 +43,10 @@ extensions:
   - {{number: "4002", site: annex, password: {PASSWORDS["4002"]}}}
 phones:
   - {{mac: "00:08:5D:00:40:01", model: 6757i, site: annex, lines: ["4001"]}}
-  - {{mac: "00:08:5D:00:40:02", model: 6757i, site: annex, lines: ["4002"]}}
+  - {{mac: "00:08:5D:00:40:02", model: 6757i, site: annex, lines: ["4002"],
+      vendor_settings: {{aastra: {{admin password: {RAW_PASSWORD}}}}}}}
 """
-SECRETS = (*PASSWORDS.values(), FTP_PASSWORD)
+SECRETS = (*PASSWORDS.values(), FTP_PASSWORD, RAW_PASSWORD)
 
 
 def served(store: Store, mac: str) -> str:
@@ -80,6 +83,7 @@ def test_stored_bytes_hold_no_password_and_phones_get_theirs(store, tmp_path):
         assert secret.encode() not in dump, secret
     assert f"password: {PASSWORDS['4001']}" in served(store, "00085D004001")
     assert f"password: {PASSWORDS['4002']}-v2" in served(store, "00085D004002")
+    assert f"admin password: {RAW_PASSWORD}" in served(store, "00085D004002")
     assert "password: 22222" in served(store, "00085D000001")
 
 
@@ -245,7 +249,9 @@ def test_rotate_key_under_a_running_server(tmp_path):
         assert PASSWORDS["4001"] in httpx.get(url).text
         old = file_key(data)
         result = run_cli("rotate-key", data=data, env=cli_env())
-        assert "7 secret(s) encrypted again" in result.stdout
+        # 7 passwords, the example's 15 raw vendor settings and EXTRA's one (sealed
+        # since migration 0010)
+        assert "23 secret(s) encrypted again" in result.stdout
         assert "every other machine" in result.stdout
         assert file_key(data) != old
         assert not (data / OLD_KEY_FILE).exists()
@@ -306,6 +312,25 @@ def test_export_masks_secrets_unless_asked(tmp_path):
     for secret in SECRETS:
         assert secret in revealed
     assert mode(output) == 0o600
+
+
+def test_a_masked_raw_setting_is_kept_and_a_mask_with_nothing_stored_is_refused(tmp_path):
+    data = applied(tmp_path)
+    edited = tmp_path / "edited.yaml"
+    # the exported mask keeps the stored admin password while another setting changes
+    edited.write_text(EXTRA.replace(
+        f"admin password: {RAW_PASSWORD}", "admin password: '********', sip mode: 1"
+    ))  # fmt: skip
+    run_cli("apply", str(edited), data=data, env=cli_env())
+    rendered = render(data, mac="00085D004002").stdout
+    assert f"admin password: {RAW_PASSWORD}" in rendered and "sip mode: 1" in rendered
+    # a mask where nothing is stored is never taken as the value
+    edited.write_text(EXTRA.replace(
+        'lines: ["4001"]}', "lines: [\"4001\"], vendor_settings: {aastra: {admin password: '********'}}}"
+    ))  # fmt: skip
+    refused = run_cli("apply", str(edited), data=data, check=False, env=cli_env())
+    assert refused.returncode != 0 and "nothing is stored to keep" in refused.stderr
+    assert "admin password" not in render(data, mac="00085D004001").stdout
 
 
 def test_bind_errors_name_no_value(store):

@@ -33,6 +33,7 @@ from plugtone.services.inventory_apply import (
     plan_document,
 )
 from plugtone.services.inventory_export import document_yaml, entry_exists, export_document
+from plugtone.services.masked_settings import keep_masked_settings
 from plugtone.services.unit_of_work import MASK, reading, unit_of_work
 from plugtone.vendors import VendorRegistry
 
@@ -100,12 +101,14 @@ def keep_masked_secrets(session: Session, document: Document) -> Document:
     A mask for an entry that has no stored password (a new extension, a site without
     an FTP account) is refused: the mask is never a password.
     """
+    document, problems = keep_masked_settings(session, document)
     masked_extensions = [ext for ext in document.extensions if ext.password == MASK]
     masked_sites = [site for site in document.sites if site.ftp_password == MASK]
     masked_phones = [phone for phone in document.phones if phone.http_password == MASK]
     if not masked_extensions and not masked_sites and not masked_phones:
+        if problems:
+            raise Invalid(problems)
         return document
-    problems: list[Problem] = []
     stored: dict[tuple[str, str], str | None] = {}
     site_names = {ext.site for ext in masked_extensions}
     if site_names:

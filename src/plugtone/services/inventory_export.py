@@ -39,6 +39,7 @@ from plugtone.inventory.models import (
 )
 from plugtone.macaddr import colon_mac
 from plugtone.services.cursors import DEFAULT_LIMIT, check_limit, decode_cursor, encode_cursor
+from plugtone.services.masked_settings import is_secret_setting
 from plugtone.services.unit_of_work import MASK
 
 SITE_DEFAULTS: dict[str, Any] = {
@@ -105,7 +106,7 @@ def _load(
         ids = None if everything else [item.id for item in items]
         if ids == []:
             continue
-        batch.settings.update(_settings(session, kind, ids))
+        batch.settings.update(_settings(session, kind, ids, secrets))
         if kind in ("site", "phone"):
             batch.keys.update(_keys(session, kind, ids))
         if kind in ("site", "phone", "model"):
@@ -151,12 +152,15 @@ def _owner_filter(query: Select, model: type, kind: str, ids: list[int] | None) 
     return query.where(column.in_(ids) if ids is not None else column.is_not(None))
 
 
-def _settings(session: Session, kind: str, ids: list[int] | None):
+def _settings(session: Session, kind: str, ids: list[int] | None, secrets: bool):
+    """Raw settings by owner; those a vendor calls secret are masked unless ``secrets``."""
     column = getattr(VendorSetting, _OWNERS[kind][0])
     query = select(column, VendorSetting.vendor, VendorSetting.name, VendorSetting.value)
     query = _owner_filter(query, VendorSetting, kind, ids).order_by(VendorSetting.name)
     found: dict[tuple[str, int], dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
     for owner, vendor, name, value in session.execute(query):
+        if not secrets and is_secret_setting(vendor, name):
+            value = MASK
         found[(kind, owner)][vendor][name] = value
     return {owner: _plain(values) for owner, values in found.items()}
 
