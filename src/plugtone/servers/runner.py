@@ -201,6 +201,7 @@ def _admin_server(provisioner: Provisioner, options: ServeOptions, host: str):
     settings = options.settings or load_settings(str(options.data_dir), options.db_url)
     resolver = provisioner.resolver
     app = create_admin_app(resolver.store, resolver.registry, settings)
+    app.state.security_counters = provisioner.guard.counters.as_dict
     cert, key = options.tls_cert, options.tls_key
     tls = cert is not None and key is not None and cert.is_file() and key.is_file()
     assert options.admin_port is not None

@@ -31,6 +31,7 @@ OPENAPI_URL = "/api/openapi.json"
 
 API_ROUTERS = (
     "api_inventory",
+    "api_guard",
     "api_sites",
     "api_extensions",
     "api_phones",
