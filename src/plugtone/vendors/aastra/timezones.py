@@ -10,6 +10,7 @@ accepts reaches the phone correctly.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 NAMED = {
@@ -38,8 +39,19 @@ def aastra_timezone(zone: str, year: int | None = None) -> list[tuple[str, str]]
     """The ``time zone ...`` and ``dst ...`` settings for IANA ``zone``."""
     if zone in NAMED:
         return [("time zone name", NAMED[zone])]
+    return list(_custom_zone(zone, year or datetime.now(UTC).year))
+
+
+@lru_cache(maxsize=1024)
+def _custom_zone(zone: str, year: int) -> tuple[tuple[str, str], ...]:
+    """:func:`aastra_timezone` for a zone outside the phone's list, once per zone and
+    year: finding the transitions walks the year hour by hour (tens of milliseconds),
+    and every phone of a site asks for the same zone."""
+    return tuple(_custom_settings(zone, year))
+
+
+def _custom_settings(zone: str, year: int) -> list[tuple[str, str]]:
     tz = ZoneInfo(zone)
-    year = year or datetime.now(UTC).year
     transitions = _transitions(tz, year)
     january = datetime(year, 1, 15, 12, tzinfo=tz)
     july = datetime(year, 7, 15, 12, tzinfo=tz)
