@@ -12,6 +12,8 @@ import csv
 import io
 import json
 import re
+import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -31,7 +33,7 @@ from plugtone.services.errors import Conflict, Denied, Invalid, NotFound
 from plugtone.services.inventory import export_inventory_yaml
 from plugtone.services.unit_of_work import MASK
 from plugtone.vendors import default_registry
-from tests.conftest import EXAMPLE, apply_text, run_cli, stop_server
+from tests.conftest import EXAMPLE, apply_text, need, run_cli, start_server, stop_server
 from tests.test_api import Api, assert_problem, start_api
 
 ADMIN = Actor("ada", Role.ADMIN, "api")
@@ -262,3 +264,43 @@ def test_the_api_makes_a_login_once_for_operators(api):
     everything = json.dumps(audit) + api.log()
     assert made["http_password"] not in everything
     assert again.json()["http_password"] not in everything
+
+
+# -- end to end: a generated login is what the phone then authenticates with
+
+
+def test_a_generated_login_authenticates_the_phone_with_a_real_server(tmp_path):
+    data = tmp_path / "data"
+    server = start_server(data, trusted=False)
+    try:
+        run_cli("apply", str(EXAMPLE), data=data)
+        out = run_cli("credentials", "generate", "00:08:5D:00:00:01", "--format", "csv",
+                      data=data).stdout  # fmt: skip
+        (row,) = csv.DictReader(io.StringIO(out))
+        ua = "Aastra6757i MAC:00-08-5D-00-00-01 V:3.2.2.1136-SIP"
+
+        def fetch(password: str) -> tuple[str, str]:
+            command = [need("curl"), "-s", "--digest", "-u", f"{row['http_user']}:{password}",
+                       "-A", ua, "-w", "\n%{http_code}", f"{server.base}/00085D000001.cfg"]  # fmt: skip
+            body, _, status = subprocess.run(command, capture_output=True, text=True,
+                                             timeout=30).stdout.rpartition("\n")  # fmt: skip
+            return status, body
+
+        deadline = time.monotonic() + 5
+        while fetch(row["http_password"])[0] != "200" and time.monotonic() < deadline:
+            time.sleep(0.1)  # the resolver rereads the generation twice a second
+        status, body = fetch(row["http_password"])
+        assert status == "200" and "sip line1 password: 22222" in body
+        status, body = fetch("not-the-password")
+        assert status == "401" and "22222" not in body
+        deadline = time.monotonic() + 10
+        while True:
+            lines = run_cli("events", "--secrets", data=data).stdout.splitlines()
+            if len(lines) > 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert lines[1].split()[2:] == ["00:08:5D:00:00:01", "/00085D000001.cfg", "127.0.0.1",
+                                        "authenticated", "http"]  # fmt: skip
+        assert row["http_password"] not in (data / "serve.log").read_text()
+    finally:
+        stop_server(server)

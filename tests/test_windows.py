@@ -477,7 +477,7 @@ def test_the_api_window_is_served_too(api):
 
     assert "password" not in served()
     window = api.client().post("/api/windows", json={"macs": [AASTRA_1], "duration": "5m"})
-    assert window.status_code == 201
+    assert window.status_code == 201, window.text
     eventually(lambda: SECRET_1 in served())
     assert api.client().delete(f"/api/windows/{window.json()['id']}").status_code == 204
     eventually(lambda: "password" not in served())
