@@ -201,6 +201,8 @@ def test_a_login_is_one_phones_only(lite):
          "a provisioning password is 1 to 20 characters (this one has 21)"),
         ("http_user: a, http_password: 'has space'", "printable ASCII, without spaces"),
         ("http_user: a, http_password: 'pässwörd'", "printable ASCII, without spaces"),
+        ("http_user: a, http_password: 'say\"hi'", "without spaces, quotes or backslashes"),
+        ("http_user: a, http_password: 'back\\slash'", "without spaces, quotes or backslashes"),
         ("http_user: a, http_password: ''", "1 to 20 characters (this one has 0)"),
         ("http_user: a, http_password: [x]", "expected text"),
         (f"http_user: {'u' * 41}, http_password: x", "is not a valid login (1-40 letters"),

@@ -62,7 +62,10 @@ document). The login is also an FTP ``USER`` and an HTTP Digest ``username`` quo
 string, hence the plain character set; the password is printable ASCII without spaces
 (a space at either end does not survive a phone's configuration file)."""
 HTTP_USER_RE = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{MAX_HTTP_USER - 1}}}$")
-HTTP_PASSWORD_RE = re.compile(r"^[\x21-\x7e]+$")
+HTTP_PASSWORD_RE = re.compile(r"^[\x21\x23-\x26\x28-\x5b\x5d-\x7e]+$")
+"""Printable ASCII without spaces, quotes or backslashes: a login ends up quoted in some
+vendor's file (Aastra quotes values, and has no escape for ``"``), and a password a phone
+cannot be given would lock it out of its own files."""
 DIAL_RE = re.compile(r"^[0-9A-Za-z*#+@._:-]{1,64}$")
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_BRANDING_FILE_BYTES = 8 * 1024 * 1024
@@ -827,7 +830,8 @@ class _Checker:
                           f" characters (this one has {len(password)})")  # fmt: skip
                 password = None
             elif not HTTP_PASSWORD_RE.match(password):
-                self.fail(where, "a provisioning password is printable ASCII, without spaces")
+                self.fail(where, "a provisioning password is printable ASCII, without "
+                                 "spaces, quotes or backslashes")  # fmt: skip
                 password = None
         if item.get("http_user") is not None and item.get("http_password") is None:
             self.fail(where, "http_user needs an http_password (plugtone credentials generate"

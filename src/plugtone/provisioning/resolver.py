@@ -661,7 +661,7 @@ class Resolver:
                 })  # fmt: skip
             content = plugin.render(ref, phone if personal else None, model)
         if generation == self.generation:
-            self._files.put(key, content)
+            self._files.put(key, content, ENTRY_OVERHEAD + text_bytes(content))
         return content
 
     def _file_matches(self, path: str) -> tuple[tuple[VendorPlugin, FileRef], ...]:
@@ -781,9 +781,31 @@ class Resolver:
         if content is None:
             return Answer(Status.NOT_FOUND, path, vendor=plugin.name, mac=mac, facts=facts,
                           detail="nothing to serve", trust=trust, known=known)  # fmt: skip
-        secrets = phone is not None and plugin.holds_secrets(ref, phone)
+        if phone is not None and phone.vendor == plugin.name:
+            secrets = plugin.holds_secrets(ref, phone)
+        else:
+            secrets = self._model_holds_secrets(plugin, ref, allow_io)
         return Answer(Status.OK, path, content, vendor=plugin.name, mac=mac, facts=facts,
                       trust=trust, secrets=secrets, known=known)  # fmt: skip
+
+    def _model_holds_secrets(self, plugin: VendorPlugin, ref: FileRef, allow_io: bool) -> bool:
+        """Whether a model file sent without knowing the phone carries a raw setting the
+        plug-in calls secret (so the disclosure is audited whoever asked)."""
+        if ref.scope is not FileScope.MODEL or ref.model is None:
+            return False
+        key = ("model-secrets", plugin.name, ref.model)
+        cached = self._files.get(key, _MISSING)
+        if cached is not _MISSING:
+            return bool(cached)
+        if not allow_io:
+            raise _NeedsStore
+        generation = self.generation
+        with self.store.sessions() as session:
+            model = load_model(session, ref.model, plugin.name)
+        found = model is not None and any(plugin.is_secret_setting(name) for name in model.settings)
+        if generation == self.generation:
+            self._files.put(key, found)
+        return found
 
     def _stranger_answer(
         self, path: str, facts: DeviceFacts | None,
@@ -853,7 +875,7 @@ class Resolver:
                     )
                 )
             if generation == self.generation:
-                self._files.put(key, content)
+                self._files.put(key, content, ENTRY_OVERHEAD + text_bytes(content))
         if content is None:
             return Answer(Status.NOT_FOUND, path, mac=mac, facts=facts, detail="unknown file")
         return Answer(Status.OK, path, content, mac=mac, facts=facts)
