@@ -23,6 +23,7 @@ def test_counters_count_what_strangers_did(tmp_path, monkeypatch):
         assert counters["stranger_answers"] == 3
         assert counters["unknown_macs"] == 2
         assert counters["alerts"] == counters["blocked"] == 0
-        assert httpx.get(f"{api.server.admin_base}/api/security/counters").status_code == 401  # no token
+        anonymous = httpx.get(f"{api.server.admin_base}/api/security/counters")
+        assert anonymous.status_code == 401  # no token
     finally:
         stop_server(api.server)
