@@ -156,7 +156,7 @@ def _targets(session: Session, macs: Sequence[str], site: str | None) -> list[Ph
         return list(
             session.scalars(select(Phone).where(Phone.site_id == site_id).order_by(Phone.mac))
         )
-    wanted = _macs(macs)
+    wanted = normalized_macs(macs)
     found: dict[str, Phone] = {}
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
@@ -168,23 +168,6 @@ def _targets(session: Session, macs: Sequence[str], site: str | None) -> list[Ph
     if missing:
         raise NotFound(_not_phones(missing))
     return [found[mac] for mac in wanted]
-
-
-def _macs(texts: Iterable[str]) -> list[str]:
-    """MACs in any notation, normalised, each once; bad ones refused together."""
-    result: list[str] = []
-    problems = []
-    for index, text in enumerate(texts):
-        try:
-            mac = normalize_mac(text)
-        except MacError as error:
-            problems.append(Problem(f"macs[{index}]", str(error)))
-            continue
-        if mac not in result:
-            result.append(mac)
-    if problems:
-        raise Invalid(problems)
-    return result
 
 
 def _not_phones(missing: Sequence[str]) -> str:
@@ -212,3 +195,21 @@ def _refuse_taken(session: Session, wanted: dict[str, str]) -> None:
     if clashes:
         raise Conflict("provisioning login " + "; ".join(clashes[:5]) + ": change that phone's"
                        " http_user first")  # fmt: skip
+
+
+def normalized_macs(texts: Iterable[str]) -> list[str]:
+    """MACs in any notation, normalised, each once; bad ones refused together, each
+    named by its position (``macs[2]``)."""
+    result: list[str] = []
+    problems = []
+    for index, text in enumerate(texts):
+        try:
+            mac = normalize_mac(text)
+        except MacError as error:
+            problems.append(Problem(f"macs[{index}]", str(error)))
+            continue
+        if mac not in result:
+            result.append(mac)
+    if problems:
+        raise Invalid(problems)
+    return result

@@ -30,8 +30,9 @@ from sqlalchemy.orm import Session
 from plugtone.inventory.document import Problem
 from plugtone.inventory.models import Phone, ProvisioningWindow, Site
 from plugtone.inventory.store import Store
-from plugtone.macaddr import MacError, colon_mac, normalize_mac
+from plugtone.macaddr import colon_mac
 from plugtone.services.actors import Actor
+from plugtone.services.credentials import normalized_macs
 from plugtone.services.errors import Invalid, NotFound
 from plugtone.services.unit_of_work import UnitOfWork, reading, unit_of_work
 
@@ -140,7 +141,7 @@ def arm(
             if site_id is None:
                 raise NotFound(f"no site {site}")
         else:
-            wanted = _macs(macs)
+            wanted = normalized_macs(macs)
             if len(wanted) > MAX_MACS:
                 raise Invalid([Problem("macs", f"at most {MAX_MACS} phones per window; arm a"
                                                " window for their site")])  # fmt: skip
@@ -194,7 +195,7 @@ def disarm(
         elif everything:
             picked = rows
         else:
-            wanted = set(_macs(macs))
+            wanted = set(normalized_macs(macs))
             picked = []
             for row, name in rows:
                 listed = [mac for mac in row.macs or () if mac in wanted]
@@ -269,22 +270,6 @@ def _site_windows_covering(
                 row, name = site_rows[site_id]
                 found.append((mac, _info(row, name)))
     return found
-
-
-def _macs(texts: Sequence[str]) -> list[str]:
-    result: list[str] = []
-    problems = []
-    for index, text in enumerate(texts):
-        try:
-            mac = normalize_mac(text)
-        except MacError as error:
-            problems.append(Problem(f"macs[{index}]", str(error)))
-            continue
-        if mac not in result:
-            result.append(mac)
-    if problems:
-        raise Invalid(problems)
-    return result
 
 
 def _refuse_unknown(session: Session, macs: Sequence[str]) -> None:

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from urllib.parse import urlsplit
 
 NEUTRAL_KEY_TYPES = (
     "line",
@@ -439,6 +440,17 @@ class VendorPlugin(ABC):
         if ref.version is not None and ref.version != phone.firmware.version:
             return None
         return phone.firmware.file(ref.name)
+
+
+def url_password(value: str) -> bool:
+    """Whether ``value`` is a URL carrying a password (``ftp://user:pw@host/x``): a secret
+    whatever the setting is called."""
+    if "@" not in value or "://" not in value:
+        return False
+    try:
+        return bool(urlsplit(value.strip()).password)
+    except ValueError:
+        return False
 
 
 def _model_token(name: str) -> str:

@@ -74,7 +74,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+
+from plugtone.vendors.base import url_password
 
 MAC_PREFIXES = ("00085D",)
 DIGEST_USERNAME = "http digest username"
@@ -102,7 +103,7 @@ def is_secret_name(name: str) -> bool:
 def has_secret(settings: Mapping[str, str]) -> bool:
     """Whether ``settings`` (as written into a file) carry a secret value."""
     return any(
-        value and (is_secret_name(name) or _url_password(value)) for name, value in settings.items()
+        value and (is_secret_name(name) or url_password(value)) for name, value in settings.items()
     )
 
 
@@ -128,12 +129,3 @@ def login_settings(username: str | None, password: str | None) -> tuple[dict[str
     if problems:
         return {}, ["provisioning login left out: " + "; ".join(problems)]
     return {DIGEST_USERNAME: username, DIGEST_PASSWORD: password}, []
-
-
-def _url_password(value: str) -> bool:
-    if "@" not in value or "://" not in value:
-        return False
-    try:
-        return bool(urlsplit(value.strip().strip('"')).password)
-    except ValueError:
-        return False

@@ -59,9 +59,8 @@ either. These phones rely on trusted networks (for ``tftp``) and provisioning wi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
-from plugtone.vendors.base import FileRef
+from plugtone.vendors.base import FileRef, url_password
 from plugtone.vendors.cisco79xx.cnf import serialize
 from plugtone.vendors.cisco79xx.dialplan import dial_template
 from plugtone.vendors.cisco79xx.directory import empty_page
@@ -88,14 +87,5 @@ def is_secret_name(name: str) -> bool:
 def has_secret(settings: Mapping[str, str]) -> bool:
     """Whether ``settings`` (as written into a file) carry a secret value."""
     return any(
-        value and (is_secret_name(name) or _url_password(value)) for name, value in settings.items()
+        value and (is_secret_name(name) or url_password(value)) for name, value in settings.items()
     )
-
-
-def _url_password(value: str) -> bool:
-    if "@" not in value or "://" not in value:
-        return False
-    try:
-        return bool(urlsplit(value.strip()).password)
-    except ValueError:
-        return False

@@ -71,7 +71,8 @@ own (its ``http_user``/``http_password``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+
+from plugtone.vendors.base import url_password
 
 MAC_PREFIXES = ("0004F2", "482567", "64167F")
 STRANGER_NOTE = "for a requester plugtone does not trust: nothing of the inventory"
@@ -87,13 +88,3 @@ def has_secret(parameters: Mapping[str, str]) -> bool:
         value and (is_secret_name(name) or url_password(value))
         for name, value in parameters.items()
     )
-
-
-def url_password(value: str) -> bool:
-    """Whether ``value`` is a URL carrying a password (``ftp://user:pw@host/x``)."""
-    if "@" not in value or "://" not in value:
-        return False
-    try:
-        return bool(urlsplit(value.strip()).password)
-    except ValueError:
-        return False
