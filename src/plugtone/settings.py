@@ -60,7 +60,7 @@ class SecuritySettings:
     sweep_alert: int = 100
     """Suspicious requests within ``sweep_seconds`` from one address, or one /24 (IPv4)
     or /64 (IPv6), that raise a ``sweep`` alert. A phone asks for one to four names of
-    its own at boot (Aastra one, Polycom up to four), so a site of 200 stranger phones
+    its own at boot (one to four, by vendor), so a site of 200 stranger phones
     behind one NAT rebooting (200 to 800 names in a minute or two) raises it; a
     sweeper reaches it in a fraction of a second. Phones with their own logins are
     forgiven their first, challenged, request, so they do not add up to it; trusted

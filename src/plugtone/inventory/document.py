@@ -64,7 +64,7 @@ string, hence the plain character set; the password is printable ASCII without s
 HTTP_USER_RE = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.@-]{{0,{MAX_HTTP_USER - 1}}}$")
 HTTP_PASSWORD_RE = re.compile(r"^[\x21\x23-\x26\x28-\x5b\x5d-\x7e]+$")
 """Printable ASCII without spaces, quotes or backslashes: a login ends up quoted in some
-vendor's file (Aastra quotes values, and has no escape for ``"``), and a password a phone
+vendor's file (one that quotes values may have no escape for ``"``), and a password a phone
 cannot be given would lock it out of its own files."""
 DIAL_RE = re.compile(r"^[0-9A-Za-z*#+@._:-]{1,64}$")
 MAX_LOGO_BYTES = 2 * 1024 * 1024

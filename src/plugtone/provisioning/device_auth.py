@@ -530,7 +530,7 @@ _MAC_IN_NAME = re.compile(
     r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![0-9A-Fa-f])"
 )
 """A MAC inside a certificate name, in any of plugtone's notations, not part of a longer
-run of hex digits: ``0004F2000607``, ``SEP001122334455`` (Cisco), ``CP-7965G-SEP...``,
+run of hex digits: ``0004F2000607``, ``SEP001122334455``, ``CP-7965G-SEP...``,
 ``00:04:f2:00:06:07``, ``0004f2000607.phones.example``. A prefix that ends in a hex
 digit (``DE0004F2000607``) cannot be told from the MAC, so such a name names none."""
 
