@@ -459,6 +459,10 @@ from plugtone.cli_events import register as _register_events  # noqa: E402
 
 _register_events(main, common, run_service, _table)
 
+from plugtone.cli_check import register as _register_check  # noqa: E402
+
+_register_check(main, common, run_service)
+
 
 @main.command()
 @common

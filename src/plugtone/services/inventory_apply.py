@@ -22,14 +22,14 @@ Applying is two steps, so the inventory write lock is held only while writing:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from plugtone.inventory.document import Document, Problem
 from plugtone.inventory.gc_pause import gc_paused
 from plugtone.inventory.store import bump_generation, lock_inventory, read_generation
-from plugtone.services import firmware_pins
+from plugtone.services import firmware_pins, phone_checks
 from plugtone.services.apply_changes import KINDS, MASK, SECRET_FIELDS, Change
 from plugtone.services.apply_checks import check_assignments, check_references
 from plugtone.services.apply_planner import SITE_FIELDS, Planner
@@ -84,6 +84,8 @@ class Plan:
     writes: RowWrites
     pin_places: PinPlaces
     registry: VendorRegistry | None = None
+    places: dict[tuple[str, str], str] = field(default_factory=dict)
+    """``(kind, key)`` of the document's entries to their ``file:line:col``."""
 
     def __repr__(self) -> str:
         return f"<Plan generation={self.generation} changes={len(self.changes)}>"
@@ -110,6 +112,7 @@ class Plan:
             Problem(where, message)
             for where, message in firmware_pins.settle(session, self.registry, places)
         ]
+        problems += phone_checks.refusals(session, self.registry, self.changes, self.places)
         if problems:
             raise ApplyRefused(problems)
         generation = bump_generation(session) if self.changes else None
@@ -139,7 +142,17 @@ def plan_document(
         problems = check_assignments(snapshot, document)
         if problems:
             raise ApplyRefused(problems)
-    return Plan(snapshot.generation, planner.changes, planner.writes, planner.pin_places, registry)
+    places = {("site", spec.name): spec.where for spec in document.sites}
+    places.update({("phone", spec.mac): spec.where for spec in document.phones})
+    places.update({("model", spec.model): spec.where for spec in document.models})
+    places.update({("branding", spec.name): spec.where for spec in document.branding})
+    places.update(
+        {("extension", f"{spec.site}/{spec.number}"): spec.where for spec in document.extensions}
+    )
+    return Plan(
+        snapshot.generation, planner.changes, planner.writes, planner.pin_places, registry,
+        places,
+    )  # fmt: skip
 
 
 def apply_document(

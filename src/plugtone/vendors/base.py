@@ -289,6 +289,22 @@ class DeviceFacts:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """Something that would keep a phone from working as its inventory says.
+
+    Plug-ins return these from :meth:`VendorPlugin.check_phone`; the core names the
+    phone, so the message names the key, line, field or zone and the reason
+    (``key 12 (blf 201): the 6867i's bottom softkeys cannot show a BLF``).
+    """
+
+    message: str
+    refuse: bool = True
+    """``True``: an apply that would leave the phone so is refused, nothing changed.
+    ``False``: a warning (``plugtone check`` lists it; the phone still gets its
+    files, degraded in the way the message says)."""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One model a plug-in supports."""
 
@@ -390,6 +406,17 @@ class VendorPlugin(ABC):
 
     def validate_settings(self, settings: Mapping[str, str]) -> list[str]:
         """Problems with raw vendor settings (empty when they are acceptable)."""
+        return []
+
+    def check_phone(self, phone: PhoneView) -> list[Finding]:
+        """What in ``phone``'s inventory this vendor's files cannot carry as asked.
+
+        Run on every phone an apply touches (after the writes, inside the transaction,
+        so it sees the phone as it would be): a key the model cannot show, a value
+        with a character the file format cannot hold, a time zone the firmware cannot
+        express. A refusing finding rolls the apply back; never drop such a thing
+        silently at render time. ``plugtone check`` lists every finding of the fleet.
+        """
         return []
 
     # -- firmware

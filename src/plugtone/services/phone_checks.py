@@ -1,0 +1,213 @@
+"""What would keep a phone from working: asked of every phone a change touches, and of
+the whole fleet by ``plugtone check``.
+
+Vendor plug-ins know what their files can carry (a key the model cannot show, a
+character the format cannot hold, a zone the firmware cannot express); the core knows
+what the inventory lacks (a site without a SIP server, a pin without a release). Both
+are asked here, with the phone as it will be once the change is written, so an apply
+is refused with the phone, the key and the reason instead of a file that silently
+drops them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from plugtone.firmware.targets import phone_targets
+from plugtone.inventory.document import Problem
+from plugtone.inventory.models import BrandingSet, Extension, LineAssignment, Phone, Site
+from plugtone.macaddr import colon_mac
+from plugtone.provisioning.views import load_phones
+from plugtone.vendors import VendorRegistry
+from plugtone.vendors.base import Finding
+
+BATCH = 2_000
+"""Phones whose views are built at once: bounded memory for a 100,000-phone check."""
+
+
+@dataclass(frozen=True)
+class PhoneFinding:
+    """One finding about one phone, as ``plugtone check`` and the API show it."""
+
+    mac: str
+    model: str
+    site: str
+    message: str
+    refuse: bool
+
+    def __str__(self) -> str:
+        level = "error" if self.refuse else "warning"
+        return (
+            f"phone {colon_mac(self.mac)} ({self.model}, site {self.site}): {level}: {self.message}"
+        )
+
+
+def fleet_findings(
+    session: Session, registry: VendorRegistry, macs: Iterable[str] | None = None
+) -> list[PhoneFinding]:
+    """Every finding of every phone (or of ``macs``), ordered by MAC."""
+    query = select(Phone).order_by(Phone.mac)
+    if macs is not None:
+        query = query.where(Phone.mac.in_(list(macs)))
+    found: list[PhoneFinding] = []
+    for batch in _batches(session, query):
+        found.extend(_findings(session, registry, batch))
+    return found
+
+
+def refusals(
+    session: Session,
+    registry: VendorRegistry | None,
+    changes: Iterable[object],
+    places: Mapping[tuple[str, str], str],
+) -> list[Problem]:
+    """The refusing findings of the phones ``changes`` touch, as apply problems.
+
+    ``changes`` are an apply's :class:`~plugtone.services.apply_changes.Change` rows
+    (already written in ``session``); ``places`` maps ``(kind, key)`` to the entry's
+    ``file:line:col`` so each problem points at what the admin wrote.
+    """
+    if registry is None:
+        return []
+    causes = _touched(changes)
+    if not causes:
+        return []
+    conditions = _conditions(session, causes)
+    if not conditions:
+        return []
+    query = select(Phone).where(or_(*conditions)).order_by(Phone.mac)
+    problems: list[Problem] = []
+    for batch in _batches(session, query):
+        for finding in _findings(session, registry, batch, core=False):
+            if not finding.refuse:
+                continue
+            where = (
+                places.get(("phone", finding.mac))
+                or _first_place(places, causes)
+                or (f"phone {colon_mac(finding.mac)}")
+            )
+            problems.append(
+                Problem(
+                    where, f"phone {colon_mac(finding.mac)} ({finding.model}): {finding.message}"
+                )
+            )
+    return problems
+
+
+def _touched(changes: Iterable[object]) -> list[tuple[str, str]]:
+    kinds = {"phone", "site", "directory", "extension", "model", "branding"}
+    return [
+        (change.kind, change.key)  # type: ignore[attr-defined]
+        for change in changes
+        if change.kind in kinds and change.action != "delete"  # type: ignore[attr-defined]
+    ]
+
+
+def _conditions(session: Session, causes: Sequence[tuple[str, str]]) -> list:
+    by_kind: dict[str, set[str]] = {}
+    for kind, key in causes:
+        by_kind.setdefault(kind, set()).add(key)
+    conditions = []
+    if "phone" in by_kind:
+        conditions.append(Phone.mac.in_(by_kind["phone"]))
+    sites = by_kind.get("site", set()) | by_kind.get("directory", set())
+    if sites:
+        conditions.append(Phone.site_id.in_(select(Site.id).where(Site.name.in_(sites))))
+    if "model" in by_kind:
+        conditions.append(Phone.model.in_(by_kind["model"]))
+    if "branding" in by_kind:
+        names = by_kind["branding"]
+        branding = select(BrandingSet.id).where(BrandingSet.name.in_(names))
+        conditions.append(Phone.branding_id.in_(branding))
+        conditions.append(Phone.site_id.in_(select(Site.id).where(Site.branding_id.in_(branding))))
+    if "extension" in by_kind:
+        pairs = [key.split("/", 1) for key in by_kind["extension"] if "/" in key]
+        ids = [
+            row
+            for site, number in pairs
+            for row in session.scalars(
+                select(Extension.id)
+                .join(Site, Site.id == Extension.site_id)
+                .where(Site.name == site, Extension.number == number)
+            )
+        ]
+        if ids:
+            conditions.append(
+                Phone.id.in_(
+                    select(LineAssignment.phone_id).where(LineAssignment.extension_id.in_(ids))
+                )
+            )
+    return conditions
+
+
+def _first_place(places: Mapping[tuple[str, str], str], causes: Sequence[tuple[str, str]]):
+    return next((places[cause] for cause in causes if cause in places), None)
+
+
+def _batches(session: Session, query) -> Iterator[list[Phone]]:
+    batch: list[Phone] = []
+    for phone in session.scalars(query):
+        batch.append(phone)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _findings(
+    session: Session, registry: VendorRegistry, phones: list[Phone], core: bool = True
+) -> list[PhoneFinding]:
+    views = load_phones(session, phones)
+    site_ids = {phone.site_id for phone in phones}
+    site_names = dict(
+        session.execute(select(Site.id, Site.name).where(Site.id.in_(site_ids))).all()
+    )
+    targets = phone_targets(session, phones) if core else {}
+    found: list[PhoneFinding] = []
+    for phone in phones:
+        view = views[phone.mac]
+        site = site_names.get(phone.site_id, "?")
+        items: list[Finding] = []
+        if core:
+            items.extend(_core_findings(view, targets.get(phone.id)))
+        plugin = registry.by_name.get(phone.vendor)
+        if plugin is not None:
+            items.extend(plugin.check_phone(view))
+        found.extend(
+            PhoneFinding(phone.mac, phone.model, site, item.message, item.refuse) for item in items
+        )
+    return found
+
+
+def _core_findings(view, target) -> list[Finding]:
+    """What the inventory lacks for any vendor's phone."""
+    items: list[Finding] = []
+    if not view.site.sip_server:
+        items.append(Finding(f"site {view.site.name} has no SIP server"))
+    if not view.lines:
+        items.append(Finding("no line is assigned: the phone registers nowhere", refuse=False))
+    if target is not None:
+        outcome, release = target
+        if getattr(outcome, "version", None) is not None and release is None:
+            items.append(
+                Finding(
+                    f"pinned to firmware {outcome.version}, but no stored release of that "
+                    f"version is for the {view.model}: its firmware is left alone"
+                )
+            )
+    return items
+
+
+def check_fleet(
+    store, actor, registry: VendorRegistry, macs: Iterable[str] | None = None
+) -> list[PhoneFinding]:
+    """:func:`fleet_findings` for a caller with at least the viewer role."""
+    from plugtone.services.unit_of_work import reading
+
+    with reading(store, actor) as session:
+        return fleet_findings(session, registry, macs)
