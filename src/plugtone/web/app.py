@@ -42,6 +42,7 @@ API_ROUTERS = (
     "api_devices",
     "api_import",
     "api_security",
+    "api_check",
 )
 """Router modules of ``plugtone.web``, included in this order."""
 
