@@ -22,8 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from plugtone.vendors.base import LineView, SiteView
+from plugtone.vendors.base import LineView, PhoneView, SiteView
 from plugtone.vendors.polycom.digitmap import polycom_digitmap
+from plugtone.vendors.polycom.keys import key_parameters
 from plugtone.vendors.polycom.timezones import sntp_time_settings
 
 SEED_DEFAULTS: dict[str, str] = {
@@ -117,6 +118,14 @@ def line_parameters(site: SiteView, lines: Iterable[LineView]) -> dict[str, str]
             params[mwi + "callBack"] = f"{site.voicemail}@{host}"
         else:
             params[mwi + "callBackMode"] = "disabled"
+    return params
+
+
+def registration_parameters(phone: PhoneView) -> dict[str, str]:
+    """The lines file's derived parameters: the lines, and the keys laid on them
+    (``reg.x.lineKeys``, the BLF resource list; see :mod:`.keys`)."""
+    params = line_parameters(phone.site, phone.lines)
+    params.update(key_parameters(phone))
     return params
 
 

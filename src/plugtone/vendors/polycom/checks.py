@@ -1,0 +1,18 @@
+"""What a Polycom's files cannot carry as the inventory says (``check_phone``).
+
+Each finding names the key, line, field or setting and the reason, so an apply that
+would leave a phone so is refused with something the admin can act on (see
+:meth:`plugtone.vendors.base.VendorPlugin.check_phone`). Nothing a finding names is
+dropped silently at render time: the render writes what fits, and the apply that
+would need more is refused.
+"""
+
+from __future__ import annotations
+
+from plugtone.vendors.base import Finding, PhoneView
+from plugtone.vendors.polycom.keys import check_keys
+
+
+def phone_findings(phone: PhoneView) -> list[Finding]:
+    """Every finding of the parameters side of the plug-in for ``phone``."""
+    return check_keys(phone)
