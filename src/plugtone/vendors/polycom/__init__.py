@@ -55,6 +55,7 @@ from plugtone.vendors.base import (
     DeviceFacts,
     FileRef,
     FileScope,
+    Finding,
     FirmwareDevice,
     FirmwareFile,
     FirmwareView,
@@ -65,12 +66,13 @@ from plugtone.vendors.base import (
 )
 from plugtone.vendors.polycom import firmware
 from plugtone.vendors.polycom.branding import background_parameters
-from plugtone.vendors.polycom.directory import directory_file, site_contacts
+from plugtone.vendors.polycom.checks import phone_findings
+from plugtone.vendors.polycom.directory import directory_file, phone_contacts
 from plugtone.vendors.polycom.master import master_file
 from plugtone.vendors.polycom.models import BY_NAME, MODELS
 from plugtone.vendors.polycom.parameters import (
     MASTER_SETTING,
-    line_parameters,
+    registration_parameters,
     site_parameters,
     split_settings,
 )
@@ -202,6 +204,9 @@ class PolycomPlugin(VendorPlugin):
                 problems.append(f"{name!r}: control characters cannot go into a Polycom file")
         return problems
 
+    def check_phone(self, phone: PhoneView) -> list[Finding]:
+        return phone_findings(phone)
+
     def firmware_role(self, name: str) -> str | None:
         return firmware.firmware_role(name)
 
@@ -287,7 +292,7 @@ class PolycomPlugin(VendorPlugin):
             return _site(phone, f"{mac}-site.cfg: site settings for {heading}")
         if ref.name == "directory.xml":
             note = f"{mac}-directory.xml: contacts for {heading}"
-            return directory_file(site_contacts(phone.site), note)
+            return directory_file(phone_contacts(phone), note)
         return None
 
 
@@ -335,7 +340,7 @@ def _registrations(phone: PhoneView, note: str) -> bytes:
 def _registration_parameters(phone: PhoneView) -> tuple[dict[str, str], dict[str, str]]:
     """Lines, plus the raw settings that neither this file nor the site file derives."""
     _, raw = split_settings(phone.vendor_settings())
-    params = line_parameters(phone.site, phone.lines)
+    params = registration_parameters(phone)
     site_params, _ = _site_parameters(phone)
     overrides = {}
     for name, value in raw.items():
