@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import urlsplit
@@ -72,6 +72,10 @@ class FirmwareFile:
     """The name phones ask for (``6757i.st``, ``2345-12600-001.sip.ld``, ``P0S3-8-12-00.sb2``)."""
     sha256: str
     size: int
+    role: str | None = None
+    """What the file is in its release, in the plug-in's own words (as
+    :meth:`VendorPlugin.firmware_role` and :meth:`VendorPlugin.arrange_release` gave it
+    when the release was added)."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,12 @@ class PhoneView:
     :attr:`VendorPlugin.device_credentials`)."""
     http_password: str | None = field(default=None, repr=False)
     """Its password: a secret."""
+    running_release: FirmwareView | None = None
+    """For a phone with no pin (``firmware`` is ``None``): a stored release of its vendor
+    for its model holding release configuration files (see
+    :meth:`VendorPlugin.is_release_config`) that the phone is known to run, from this
+    request's User-Agent or the version plugtone remembers. Device state, not
+    inventory: set per request by the resolver, which keys its caches by it."""
 
     @property
     def effective_keys(self) -> tuple[KeyView, ...]:
@@ -429,6 +439,27 @@ class VendorPlugin(ABC):
         plug-in's own words (``application``, ``bootrom``, ``loads``...).
         """
         return None
+
+    def is_release_config(self, name: str) -> bool:
+        """Whether a release file called ``name`` is a configuration file the vendor ships
+        with the release (Polycom's ``sip.cfg``) rather than an image.
+
+        Such a file is not secret and delivers nothing: the resolver sends it as stored,
+        by name, to an identified, assigned phone pinned to a release that holds it, or
+        with no pin and known to run one (:attr:`PhoneView.running_release`), with no
+        firmware bookkeeping. The plug-in's ``match`` returns a FIRMWARE ref for it.
+        """
+        return False
+
+    def arrange_release(
+        self, roles: Mapping[str, str], read: Callable[[str], bytes]
+    ) -> dict[str, str]:
+        """The final role of each file of a release being added, from its
+        :meth:`firmware_role` (``roles``, by file name) and, where names are not enough,
+        its content: ``read(name)`` gives a small file's bytes (a vendor's own master
+        file). Raise :class:`ValueError` naming the file to refuse the release. The
+        default keeps the roles as they are."""
+        return dict(roles)
 
     def check_release(self, models: Sequence[str], names: Sequence[str]) -> list[str]:
         """Problems with a release of these files for these (canonical) models."""
