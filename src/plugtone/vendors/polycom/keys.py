@@ -118,7 +118,7 @@ def key_layout(phone: PhoneView) -> Layout:
     for name, key in _named(phone):
         if key.family is not None and key.family != FAMILY:
             layout.refuse(
-                f"{name}: a {phone.model} has one key family, {FAMILY!r} (its line keys), "
+                f"{name}: the {phone.model} has one key family, {FAMILY!r} (its line keys), "
                 f"not {key.family!r}"
             )
         elif key.type == "empty":
@@ -158,7 +158,7 @@ def key_layout(phone: PhoneView) -> Layout:
         layout.line_keys[index] = min(count, max(1, capacity - first + 1))
         if first > capacity:
             layout.refuse(
-                f"line {index}: a {phone.model} has {_keys(capacity)}; its registrations "
+                f"line {index}: the {phone.model} has {_keys(capacity)}; its registrations "
                 f"before it take them all, so line {index} would have no key and not register"
             )
             continue
@@ -179,11 +179,11 @@ def key_layout(phone: PhoneView) -> Layout:
     for name, key in empties:
         if key.slot is not None and key.slot <= position:
             layout.refuse(
-                f"{name}: a {phone.model} cannot leave line key {key.slot} blank: it lays out "
+                f"{name}: the {phone.model} cannot leave line key {key.slot} blank: it lays out "
                 "its line keys itself (lines, then BLF, then speed dials) and that key is taken"
             )
         elif key.slot is not None and key.slot > capacity:
-            layout.refuse(f"{name}: a {phone.model} has {_keys(capacity)}")
+            layout.refuse(f"{name}: the {phone.model} has {_keys(capacity)}")
     if not layout.blf:
         layout.attendant_reg = None
     return layout
@@ -230,7 +230,7 @@ def _blf(
 ) -> None:
     if phone.model not in STATIC_BLF:
         layout.refuse(
-            f"{name}: a {phone.model} has no busy lamp field keys (SIP 3.2 configures BLF "
+            f"{name}: the {phone.model} has no busy lamp field keys (SIP 3.2 configures BLF "
             "only on the SoundPoint IP 450, 550, 560, 650 and 670)"
         )
         return
@@ -258,12 +258,12 @@ def _place(
     """Whether ``key`` lands on line key ``position`` as the inventory asks."""
     if position > capacity:
         layout.refuse(
-            f"{name}: a {model} has {_keys(capacity)}; this key would be line key {position}"
+            f"{name}: the {model} has {_keys(capacity)}; this key would be line key {position}"
         )
         return False
     if key.slot is not None and key.slot != position:
         layout.refuse(
-            f"{name}: pinned to line key {key.slot}, but a {model} lays out its line keys "
+            f"{name}: pinned to line key {key.slot}, but the {model} lays out its line keys "
             f"itself (lines, then BLF, then speed dials) and puts this key on line key "
             f"{position}"
         )
