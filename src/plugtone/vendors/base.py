@@ -442,7 +442,7 @@ class VendorPlugin(ABC):
 
     def is_release_config(self, name: str) -> bool:
         """Whether a release file called ``name`` is a configuration file the vendor ships
-        with the release (Polycom's ``sip.cfg``) rather than an image.
+        with the release (a stock ``sip.cfg``) rather than an image.
 
         Such a file is not secret and delivers nothing: the resolver sends it as stored,
         by name, to an identified, assigned phone pinned to a release that holds it, or
