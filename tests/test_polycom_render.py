@@ -305,12 +305,64 @@ def test_transport_codecs_nat_and_digit_timeout():
     settings = boot(seed_phone(site=site)).settings
     assert settings["reg.1.server.1.transport"] == "TLS"
     assert settings["reg.1.server.1.port"] == "5061"
-    assert settings["voice.codecPref.G722"] == "1"
-    assert settings["voice.codecPref.G711A"] == "2"
-    assert settings["voice.codecPref.G711Mu"] == ""  # not listed: off
+    assert settings["voice.codecPref.IP_650.G722"] == "1"  # an IP 650's own list
+    assert settings["voice.codecPref.IP_650.G711A"] == "2"
+    assert settings["voice.codecPref.IP_650.G711Mu"] == ""  # not listed: off
     assert settings["nat.keepalive.interval"] == "30"
     assert settings["dialplan.digitmap.timeOut"] == "4"
     assert "tcpIpApp.sntp.address" not in settings
+
+
+def codec_preferences(settings: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in settings.items() if k.startswith("voice.codecPref.")}
+
+
+def test_codec_preferences_are_named_for_the_phones_model():
+    # SIP 3.x: per-platform lists (IP_650, IP_6000, IP_7000), else the plain SoundPoint
+    # list; no voice.codecPref.G722 anywhere
+    site = seed_site(codecs=("g722", "pcma", "opus"))
+    assert codec_preferences(boot(seed_phone(site=site)).settings) == {
+        "voice.codecPref.IP_650.G711Mu": "", "voice.codecPref.IP_650.G711A": "2",
+        "voice.codecPref.IP_650.G729AB": "", "voice.codecPref.IP_650.G722": "1",
+    }  # fmt: skip
+    narrow = seed_site(codecs=("pcmu", "g722", "g729"))
+    ip335 = boot(seed_phone(model="IP335", site=narrow), model="SPIP_335").settings
+    assert codec_preferences(ip335) == {
+        "voice.codecPref.G711Mu": "1", "voice.codecPref.G711A": "",
+        "voice.codecPref.G729AB": "2",
+    }  # fmt: skip
+    station = boot(seed_phone(model="SSIP7000", site=site), model="SSIP_7000").settings
+    preferences = codec_preferences(station)
+    assert preferences["voice.codecPref.IP_7000.G722"] == "1"
+    assert preferences["voice.codecPref.IP_7000.G711A"] == "2"
+    ranked = {name for name, rank in preferences.items() if rank}
+    assert ranked == {"voice.codecPref.IP_7000.G722", "voice.codecPref.IP_7000.G711A"}
+    # the stock file's wideband codecs (Siren22 first on a 7000) are switched off too
+    assert preferences["voice.codecPref.IP_7000.Siren22.64kbps"] == ""
+    assert len(preferences) == 19
+    assert codec_preferences(boot(seed_phone()).settings) == {}  # no codecs: the phone's
+
+
+def test_codecs_a_model_lacks_are_named_in_a_warning():
+    def warnings(model: str, codecs: tuple[str, ...]) -> list[str]:
+        findings = PLUGIN.check_phone(seed_phone(model=model, site=seed_site(codecs=codecs)))
+        assert not any(finding.refuse for finding in findings)
+        return [finding.message for finding in findings]
+
+    assert warnings("IP650", ("g722", "pcmu")) == []
+    assert warnings("IP560", ("g722", "pcmu", "pcma")) == [
+        "codec g722: the IP560 on SIP 3.x has no g722 among its codec preferences; it "
+        "offers the site's other codecs"
+    ]
+    assert warnings("IP321", ("opus", "pcmu")) == [
+        "codec opus: the IP321 on SIP 3.x has no opus among its codec preferences; it "
+        "offers the site's other codecs",
+        "codecs: only pcmu is left for the IP321; with fewer than two codecs it also offers "
+        "G.711 mu-law and A-law",
+    ]
+    assert warnings("IP331", ("opus",))[-1] == (
+        "codecs: none of the site's codecs is the IP331's; it keeps its own"
+    )
 
 
 def test_ipv6_servers_are_bracketed_in_uris():

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from plugtone.vendors.base import LineView, PhoneView, SiteView
+from plugtone.vendors.base import Finding, LineView, PhoneView, SiteView
 from plugtone.vendors.polycom.digitmap import polycom_digitmap
 from plugtone.vendors.polycom.keys import key_parameters
 from plugtone.vendors.polycom.timezones import sntp_time_settings
@@ -55,14 +55,46 @@ DTMF = {
     "info": ("0", "0", "1"),
 }
 CODECS = {"pcmu": "G711Mu", "pcma": "G711A", "g722": "G722", "g729": "G729AB"}
-"""Inventory codecs a SoundPoint IP has, by ``voice.codecPref.*`` name; others are ignored."""
+"""Inventory codecs by their Polycom name in ``voice.codecPref.*``."""
+NARROWBAND = ("G711Mu", "G711A", "G729AB")
+WIDEBAND_6000 = (
+    "G722", "G7221.16kbps", "G7221.24kbps", "G7221.32kbps", "G7221C.24kbps", "G7221C.32kbps",
+    "G7221C.48kbps", "Siren14.24kbps", "Siren14.32kbps", "Siren14.48kbps",
+)  # fmt: skip
+WIDEBAND_7000 = (
+    *WIDEBAND_6000, "Siren22.32kbps", "Siren22.48kbps", "Siren22.64kbps", "Lin16.16ksps",
+    "Lin16.32ksps", "Lin16.48ksps",
+)  # fmt: skip
+MODEL_CODECS: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    # model: (token of voice.codecPref.<token>.<codec>, or None for the plain
+    # voice.codecPref.<codec>; every codec the model's preference list holds).
+    # SIP 3.x names codec preferences per platform: the vendor's stock sip.cfg of SIP
+    # 3.1.6 (as wazo-provd ships it, plugins/wazo_polycom/v3_1_6/var/tftpboot/sip.cfg,
+    # <voice><codecs><preferences>) holds voice.codecPref.{G711Mu,G711A,G729AB} for the
+    # SoundPoint IP platforms ("codec preferences for SoundPoint IP platforms",
+    # Administrator Guide 1.4, 4.6.1.6.1.1 Codec Preferences) and per-platform lists for
+    # IP_650 (with G722), IP_6000 and IP_7000 (with G.722.1, G.722.1C, Siren and, on
+    # the 7000, Lin16). There is no G722 among the plain names ("voice.codecPref.G722"
+    # is not a SIP 3.x parameter) and no list of the IP 321/331/335/560's own: they
+    # take the plain list, and G.722 cannot be asked of them (check_phone says so).
+    "IP321": (None, NARROWBAND),
+    "IP331": (None, NARROWBAND),
+    "IP335": (None, NARROWBAND),
+    "IP560": (None, NARROWBAND),
+    "IP650": ("IP_650", (*NARROWBAND, "G722")),
+    "SSIP6000": ("IP_6000", (*NARROWBAND, *WIDEBAND_6000)),
+    "SSIP7000": ("IP_7000", (*NARROWBAND, *WIDEBAND_7000)),
+}
 
 MASTER_SETTING = re.compile(r"APP_FILE_PATH(?:_([A-Z0-9]+))?")
 """Raw settings that belong in the master file, not in a configuration file."""
 
 
-def site_parameters(site: SiteView, year: int | None = None) -> tuple[dict[str, str], list[str]]:
-    """``(parameters, notes)`` a site gives each of its phones; notes go into the file."""
+def site_parameters(
+    site: SiteView, year: int | None = None, model: str | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """``(parameters, notes)`` a site gives each of its phones of ``model``; notes go into
+    the file. The model decides the names of the codec preferences."""
     notes: list[str] = []
     params: dict[str, str] = {}
     if site.conference:
@@ -88,7 +120,7 @@ def site_parameters(site: SiteView, year: int | None = None) -> tuple[dict[str, 
             )
     if site.digit_timeout:
         params["dialplan.digitmap.timeOut"] = str(site.digit_timeout)
-    params.update(_codecs(site.codecs))
+    params.update(codec_parameters(site.codecs, model))
     if site.nat:
         params["nat.keepalive.interval"] = "30"
     params.update({name: value for name, value in SEED_DEFAULTS.items() if name not in params})
@@ -138,15 +170,51 @@ def split_settings(settings: Mapping[str, str]) -> tuple[dict[str, str], dict[st
     return master, params
 
 
-def _codecs(codecs: Iterable[str]) -> dict[str, str]:
-    """Priorities 1, 2, ... in inventory order; the other known codecs switched off."""
-    wanted = [CODECS[codec] for codec in codecs if codec in CODECS]
+def codec_parameters(codecs: Iterable[str], model: str | None) -> dict[str, str]:
+    """The model's ``voice.codecPref.*``: priorities 1, 2, ... in inventory order for the
+    codecs it has, every other codec of its list switched off (Null: "do not use"), so
+    the phone offers exactly the site's codecs and no priority is given twice."""
+    prefix, names = _codec_list(model)
+    wanted = [CODECS[codec] for codec in codecs if CODECS.get(codec) in names]
     if not wanted:
         return {}
-    params = {f"voice.codecPref.{name}": str(rank) for rank, name in enumerate(wanted, start=1)}
-    for name in CODECS.values():
-        params.setdefault(f"voice.codecPref.{name}", "")
-    return params
+    ranks = {name: str(rank) for rank, name in enumerate(wanted, start=1)}
+    return {prefix + name: ranks.get(name, "") for name in names}
+
+
+def codec_findings(codecs: Iterable[str], model: str | None) -> list[Finding]:
+    """Warnings for the site's codecs the model's list does not hold, and for a list
+    the phone would widen ("if less than two codecs are specified, the phone will
+    automatically use G711Mu and G711A", Administrator Guide 1.4, 4.6.1.6.1.1)."""
+    codecs = list(codecs)
+    if not codecs:
+        return []
+    _, names = _codec_list(model)
+    findings = [
+        Finding(
+            f"codec {codec}: the {model} on SIP 3.x has no {codec} among its codec "
+            "preferences; it offers the site's other codecs",
+            refuse=False,
+        )
+        for codec in codecs
+        if CODECS.get(codec) not in names
+    ]
+    kept = [codec for codec in codecs if CODECS.get(codec) in names]
+    if not kept:
+        message = f"codecs: none of the site's codecs is the {model}'s; it keeps its own"
+        findings.append(Finding(message, refuse=False))
+    elif len(kept) == 1:
+        message = (
+            f"codecs: only {kept[0]} is left for the {model}; with fewer than two codecs it "
+            "also offers G.711 mu-law and A-law"
+        )
+        findings.append(Finding(message, refuse=False))
+    return findings
+
+
+def _codec_list(model: str | None) -> tuple[str, tuple[str, ...]]:
+    token, names = MODEL_CODECS.get(model or "", (None, NARROWBAND))
+    return (f"voice.codecPref.{token}." if token else "voice.codecPref."), names
 
 
 def _uri_host(host: str) -> str:
