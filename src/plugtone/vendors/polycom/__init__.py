@@ -371,6 +371,6 @@ def _site_parameters(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
     One function for both files, so a raw setting naming a derived parameter replaces
     it in the site file and never lands a second time in the lines file.
     """
-    params, notes = site_parameters(phone.site)
+    params, notes = site_parameters(phone.site, model=phone.model)
     params.update(background_parameters(phone))
     return params, notes
