@@ -309,8 +309,27 @@ def test_transport_codecs_nat_and_digit_timeout():
     assert settings["voice.codecPref.IP_650.G711A"] == "2"
     assert settings["voice.codecPref.IP_650.G711Mu"] == ""  # not listed: off
     assert settings["nat.keepalive.interval"] == "30"
-    assert settings["dialplan.digitmap.timeOut"] == "4"
+    assert settings["dialplan.digitmap.timeOut"] == "|".join(["4"] * 9)  # one per pattern
     assert "tcpIpApp.sntp.address" not in settings
+
+
+def test_every_digit_map_pattern_gets_the_sites_timeout():
+    site = seed_site(dial_plan="1xx|(2|3)x|xxx+^|9;xxxxxxx", digit_timeout=6)
+    settings = boot(seed_phone(site=site)).settings
+    patterns = settings["dialplan.digitmap"].split("|")
+    assert patterns == ["1xx", "xxx.T", "9,xxxxxxx"]  # the untranslatable two left out
+    assert settings["dialplan.digitmap.timeOut"].split("|") == ["6"] * len(patterns)
+    findings = PLUGIN.check_phone(seed_phone(site=site))
+    assert [(f.message.split(":")[0], f.refuse) for f in findings] == [
+        ("dial plan pattern '(2'", False), ("dial plan pattern '3)x'", False),
+    ]  # fmt: skip
+    # no dial plan of the site's: the phone's own map keeps its own timeouts, and a
+    # warning says so rather than giving its first pattern alone the site's timeout
+    bare = seed_phone(site=seed_site(dial_plan=None, digit_timeout=6))
+    assert "dialplan.digitmap.timeOut" not in boot(bare).settings
+    (finding,) = PLUGIN.check_phone(bare)
+    assert finding.message.startswith("digit_timeout 6: a Polycom takes one timeout per pattern")
+    assert not finding.refuse
 
 
 def codec_preferences(settings: dict[str, str]) -> dict[str, str]:

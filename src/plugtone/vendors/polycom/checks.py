@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from plugtone.vendors.base import Finding, PhoneView
 from plugtone.vendors.polycom.keys import check_keys
-from plugtone.vendors.polycom.parameters import codec_findings
+from plugtone.vendors.polycom.parameters import codec_findings, dial_plan_findings
 
 
 def phone_findings(phone: PhoneView) -> list[Finding]:
     """Every finding of the parameters side of the plug-in for ``phone``."""
     findings = check_keys(phone)
     findings += codec_findings(phone.site.codecs, phone.model)
+    findings += dial_plan_findings(phone.site)
     return findings

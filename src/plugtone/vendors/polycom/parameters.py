@@ -110,16 +110,13 @@ def site_parameters(
         params["tcpIpApp.sntp.address"] = site.ntp_servers[0]
         params["tcpIpApp.sntp.address.overrideDHCP"] = "1"
     params.update(sntp_time_settings(site.timezone, year))
-    if site.dial_plan:
-        digitmap, dropped = polycom_digitmap(site.dial_plan)
-        if digitmap:
-            params["dialplan.digitmap"] = digitmap
-        if dropped:
-            notes.append(
-                "dial plan patterns Polycom cannot express, left out: " + "|".join(dropped)
-            )
-    if site.digit_timeout:
-        params["dialplan.digitmap.timeOut"] = str(site.digit_timeout)
+    digitmap, dropped = polycom_digitmap(site.dial_plan) if site.dial_plan else ("", [])
+    if digitmap:
+        params["dialplan.digitmap"] = digitmap
+        if site.digit_timeout:
+            params["dialplan.digitmap.timeOut"] = _timeouts(digitmap, site.digit_timeout)
+    if dropped:
+        notes.append("dial plan patterns Polycom cannot express, left out: " + "|".join(dropped))
     params.update(codec_parameters(site.codecs, model))
     if site.nat:
         params["nat.keepalive.interval"] = "30"
@@ -151,6 +148,29 @@ def line_parameters(site: SiteView, lines: Iterable[LineView]) -> dict[str, str]
         else:
             params[mwi + "callBackMode"] = "disabled"
     return params
+
+
+def dial_plan_findings(site: SiteView) -> list[Finding]:
+    """Warnings for what of the site's dial plan a Polycom digit map cannot carry."""
+    digitmap, dropped = polycom_digitmap(site.dial_plan) if site.dial_plan else ("", [])
+    findings = [
+        Finding(
+            f"dial plan pattern {pattern!r}: a Polycom digit map cannot express it (grouping "
+            "and '.' have no equivalent); the phone waits for Send or the timeout instead",
+            refuse=False,
+        )
+        for pattern in dropped
+    ]
+    if site.digit_timeout and not digitmap:
+        findings.append(
+            Finding(
+                f"digit_timeout {site.digit_timeout}: a Polycom takes one timeout per pattern of "
+                "the digit map (dialplan.digitmap.timeOut) and the site gives it no dial plan "
+                "it can express, so the phone keeps its own map and timeouts",
+                refuse=False,
+            )
+        )
+    return findings
 
 
 def registration_parameters(phone: PhoneView) -> dict[str, str]:
@@ -215,6 +235,15 @@ def codec_findings(codecs: Iterable[str], model: str | None) -> list[Finding]:
 def _codec_list(model: str | None) -> tuple[str, tuple[str, ...]]:
     token, names = MODEL_CODECS.get(model or "", (None, NARROWBAND))
     return (f"voice.codecPref.{token}." if token else "voice.codecPref."), names
+
+
+def _timeouts(digitmap: str, seconds: int) -> str:
+    """``dialplan.digitmap.timeOut``: one value per pattern of the digit map, ``|``-separated
+    as the map is (the vendor's stock sip.cfg pairs its six patterns with ``3|3|3|3|3|3``;
+    a pattern without its own value falls back to 3 s: UC Software 3.3 guide, as quoted in
+    the community.polycom.com thread "Dial Plan on IP321"), so every pattern waits the
+    site's timeout, not only the first."""
+    return "|".join([str(seconds)] * len(digitmap.split("|")))
 
 
 def _uri_host(host: str) -> str:
