@@ -22,7 +22,11 @@ the file names, one a line, and a ``.loads`` naming none makes the phone fetch
 
 It reads ``.cnf`` files with the vendor's syntax (``name: value``, values optionally in
 double quotes, ``#`` comment lines, ``;`` starting a comment after an unquoted value),
-and parses the dial plan, directory pages and logo as the phone would need them. When
+and parses the dial plan, directory pages and logo as the phone would need them. The
+dial plan is read strictly: a ``MATCH`` with anything but digits, ``#``, ``.``, ``*``,
+``\\*`` and ``,``, or an attribute other than ``MATCH``, ``Timeout``, ``User`` and
+``Rewrite``, fails the boot (:class:`Refused`), and :func:`dial` types keys through the
+templates as the guide says the phone picks one. When
 asked, it follows ``directory_url`` (and each page's ``Next`` softkey) and ``logo_url``
 over HTTP.
 
@@ -76,20 +80,191 @@ def parse_cnf(text: str) -> dict[str, str]:
     return settings
 
 
+class Refused(AssertionError):
+    """A file the strict phone would not take: the boot fails."""
+
+
 @dataclass
 class DialRule:
     match: str
     timeout: int
     user: str | None
+    rewrite: str | None = None
+
+
+TEMPLATE_ATTRIBUTES = frozenset({"MATCH", "Timeout", "User", "Rewrite"})
+"""The ``<TEMPLATE>`` attributes the guide documents ("How to Create Dial Plans")."""
+MATCH_SYNTAX = re.compile(r"(?:[0-9#.*,]|\\\*)+")
+"""Digits, ``#``, ``.`` (any character), ``*`` (one or more), ``,`` (second dial tone),
+``\\*`` (the star key): nothing else is documented for ``MATCH``."""
+REWRITE_SYNTAX = re.compile(r"(?:[0-9#*]|%[s0-5])*")
 
 
 def parse_dial_plan(body: bytes) -> list[DialRule]:
+    """The templates, as the strict phone reads them: anything undocumented is refused."""
     root = SafeET.fromstring(body)
-    assert root.tag == "DIALTEMPLATE", root.tag
-    return [
-        DialRule(item.get("MATCH"), int(item.get("Timeout")), item.get("User"))
-        for item in root.iter("TEMPLATE")
-    ]
+    if root.tag != "DIALTEMPLATE":
+        raise Refused(f"dial plan root is <{root.tag}>, not <DIALTEMPLATE>")
+    if (root.text or "").strip():
+        raise Refused("text in <DIALTEMPLATE>")
+    rules = []
+    for item in root:
+        if item.tag != "TEMPLATE":
+            raise Refused(f"<{item.tag}> in a dial plan")
+        unknown = set(item.attrib) - TEMPLATE_ATTRIBUTES
+        if unknown:
+            raise Refused(f"undocumented TEMPLATE attributes {sorted(unknown)}")
+        match, timeout = item.get("MATCH"), item.get("Timeout")
+        if match is None or not MATCH_SYNTAX.fullmatch(match):
+            raise Refused(f"MATCH={match!r} is not in the documented template syntax")
+        if timeout is None or not timeout.isdigit():
+            raise Refused(f"Timeout={timeout!r} is not a number of seconds")
+        user = item.get("User")
+        if user is not None and user.lower() not in ("ip", "phone"):
+            raise Refused(f"User={user!r} is neither IP nor Phone")
+        rewrite = item.get("Rewrite")
+        if rewrite is not None and not REWRITE_SYNTAX.fullmatch(rewrite):
+            raise Refused(f"Rewrite={rewrite!r} is not in the documented syntax")
+        rules.append(DialRule(match, int(timeout), user, rewrite))
+    return rules
+
+
+def _tokens(match: str) -> list[str]:
+    """``MATCH`` as tokens: a key (``0``-``9``, ``#``, ``*`` from ``\\*``), ``.``, ``many``
+    (``*``) or ``tone`` (``,``)."""
+    tokens: list[str] = []
+    index = 0
+    while index < len(match):
+        if match.startswith("\\*", index):
+            tokens.append("key*")
+            index += 2
+            continue
+        char = match[index]
+        tokens.append({".": "any", "*": "many", ",": "tone"}.get(char, "key" + char))
+        index += 1
+    return tokens
+
+
+def _match(tokens: list[str], keys: str) -> tuple[int | None, int | None]:
+    """``(complete, incomplete)``: the most literal keys a path that matches ``keys``
+    fully, or one that matches them and could take more, has consumed (``None``: no
+    such path). Matches against a period (or ``*``) do not count, as the guide says."""
+    best_complete: int | None = None
+    best_incomplete: int | None = None  # a rule that matches completely is not incomplete
+    # state: (token index, inside a '*' that has taken a key, literal count)
+    states = {(0, False, 0)}
+    for key in keys:
+        following = set()
+        for index, inside, literal in _settle(tokens, states):
+            if inside:
+                following.add((index, True, literal))
+            if index < len(tokens):
+                token = tokens[index]
+                if token == "any":
+                    following.add((index + 1, False, literal))
+                elif token == "many":
+                    following.add((index, True, literal))
+                elif token == "key" + key:
+                    following.add((index + 1, False, literal + 1))
+        states = following
+    settled = _settle(tokens, states)
+    for index, inside, literal in settled:
+        if index == len(tokens) and not inside:
+            best_complete = literal if best_complete is None else max(best_complete, literal)
+    if best_complete is None:
+        for index, inside, literal in settled:
+            if inside or index < len(tokens):
+                best_incomplete = (
+                    literal if best_incomplete is None else max(best_incomplete, literal)
+                )
+    return best_complete, best_incomplete
+
+
+def _settle(tokens: list[str], states: set[tuple[int, bool, int]]) -> set[tuple[int, bool, int]]:
+    """States reachable without a key: past a dial tone, out of a ``*`` that took one."""
+    result = set(states)
+    pending = list(states)
+    while pending:
+        index, inside, literal = pending.pop()
+        nexts = []
+        if inside or (index < len(tokens) and tokens[index] == "tone"):
+            nexts.append((index + 1, False, literal))
+        for state in nexts:
+            if state not in result:
+                result.add(state)
+                pending.append(state)
+    return result
+
+
+@dataclass
+class Dialled:
+    """What the phone sends when the user types ``keys`` and then waits."""
+
+    number: str
+    """The dialled string (after ``Rewrite``)."""
+    rule: DialRule
+    at_once: bool
+    """Sent as the last key was pressed (a complete rule with ``Timeout="0"``)."""
+    after: int
+    """Seconds the phone waited after the last key (0 when ``at_once``)."""
+    early: str | None = None
+    """The keys at which the phone already dialled, when that was before the last one."""
+
+
+def dial(rules: list[DialRule], keys: str) -> Dialled:
+    """Type ``keys`` one by one as a user would, as the guide says the phone chooses.
+
+    After each key the rules that match what was typed, fully (complete) or as the start
+    of something longer (incomplete), are ranked by the keys they match literally; a
+    complete rule is taken only with more literal matches than every incomplete one. A
+    taken rule with ``Timeout="0"`` dials at once. When the user stops, the complete
+    rule with the most literal matches dials what was typed after its ``Timeout``
+    (the guide: "the number of seconds before a timeout occurs and the number is dialed
+    as entered").
+    """
+    assert keys, "nothing typed"
+    for typed in range(1, len(keys) + 1):
+        chosen, complete = _choose(rules, keys[:typed])
+        if chosen is not None and complete and chosen.timeout == 0:
+            early = keys[:typed] if typed < len(keys) else None
+            return Dialled(_rewrite(chosen, keys[:typed]), chosen, True, 0, early)
+    complete = _best_complete(rules, keys)
+    assert complete is not None, f"no template matches {keys!r} completely: nothing is dialled"
+    return Dialled(_rewrite(complete, keys), complete, False, complete.timeout)
+
+
+def _best_complete(rules: list[DialRule], typed: str) -> DialRule | None:
+    """The rule that dials ``typed`` once the user stops: the complete match with the
+    most literal keys (an incomplete one cannot dial what it has not seen)."""
+    best: tuple[int, DialRule] | None = None
+    for rule in rules:
+        complete, _ = _match(_tokens(rule.match), typed)
+        if complete is not None and (best is None or complete > best[0]):
+            best = (complete, rule)
+    return best[1] if best else None
+
+
+def _choose(rules: list[DialRule], typed: str) -> tuple[DialRule | None, bool]:
+    best_complete: tuple[int, DialRule] | None = None
+    best_incomplete: tuple[int, DialRule] | None = None
+    for rule in rules:
+        complete, incomplete = _match(_tokens(rule.match), typed)
+        if complete is not None and (best_complete is None or complete > best_complete[0]):
+            best_complete = (complete, rule)
+        if incomplete is not None and (best_incomplete is None or incomplete > best_incomplete[0]):
+            best_incomplete = (incomplete, rule)
+    if best_complete and (best_incomplete is None or best_complete[0] > best_incomplete[0]):
+        return best_complete[1], True
+    if best_incomplete:
+        return best_incomplete[1], False
+    return (best_complete[1], True) if best_complete else (None, False)
+
+
+def _rewrite(rule: DialRule, typed: str) -> str:
+    if rule.rewrite is None:
+        return typed
+    assert not re.search(r"%[1-5]", rule.rewrite), "digit groups are not modelled"
+    return rule.rewrite.replace("%s", typed).replace("%0", typed)
 
 
 @dataclass

@@ -52,6 +52,7 @@ from plugtone.vendors.base import (
     DeviceFacts,
     FileRef,
     FileScope,
+    Finding,
     FirmwareDevice,
     FirmwareFile,
     ModelView,
@@ -61,7 +62,7 @@ from plugtone.vendors.base import (
 from plugtone.vendors.cisco79xx import directory, firmware
 from plugtone.vendors.cisco79xx.cnf import serialize
 from plugtone.vendors.cisco79xx.config import branding_logo, default_settings, phone_settings
-from plugtone.vendors.cisco79xx.dialplan import dial_template
+from plugtone.vendors.cisco79xx.dialplan import check_dial_plan, dial_template
 from plugtone.vendors.cisco79xx.logo import logo_bmp
 from plugtone.vendors.cisco79xx.models import BY_NAME, MODELS, CiscoModel
 from plugtone.vendors.cisco79xx.trust import MAC_PREFIXES, has_secret, is_secret_name
@@ -155,6 +156,11 @@ class Cisco79xxPlugin(VendorPlugin):
             if any(char in value for char in '"\r\n'):
                 problems.append(f"{name!r}: 79xx values cannot hold a double quote or line break")
         return problems
+
+    def check_phone(self, phone: PhoneView) -> list[Finding]:
+        """Everything the phone's files cannot carry as the inventory says (see the
+        modules: :mod:`.dialplan`)."""
+        return check_dial_plan(phone.site, phone.model)
 
     # -- trust
 
