@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from plugtone.macaddr import normalize_mac
+from plugtone.vendors.aastra.cfgfile import Raw, serialize, value_problem
+from plugtone.vendors.aastra.checks import phone_findings
 from plugtone.vendors.aastra.firmware import (
     APPLICATION,
     basename,
@@ -36,7 +38,8 @@ from plugtone.vendors.aastra.firmware import (
     same_version,
     should_offer,
 )
-from plugtone.vendors.aastra.models import BY_NAME, MODELS, AastraModel
+from plugtone.vendors.aastra.keys import key_settings, layout, park_settings
+from plugtone.vendors.aastra.models import BY_NAME, MODELS
 from plugtone.vendors.aastra.timezones import aastra_timezone
 from plugtone.vendors.aastra.trust import (
     MAC_PREFIXES,
@@ -49,9 +52,9 @@ from plugtone.vendors.base import (
     DeviceFacts,
     FileRef,
     FileScope,
+    Finding,
     FirmwareDevice,
     FirmwareFile,
-    KeyView,
     ModelSpec,
     ModelView,
     PhoneView,
@@ -73,22 +76,6 @@ DTMF = {
 }
 TRANSPORT = {"udp": "1", "tcp": "2", "tls": "4"}
 CODEC_PAYLOAD = {"pcmu": 0, "pcma": 8, "g722": 9, "g729": 18, "g726": 2, "ilbc": 97}
-KEY_TYPES = {
-    "line": "line",
-    "speeddial": "speeddial",
-    "blf": "blf",
-    "park": "park",
-    "directory": "directory",
-    "callers": "callers",
-    "voicemail": "speeddial",
-    "transfer": "xfer",
-    "conference": "conf",
-    "dnd": "dnd",
-    "flash": "flash",
-    "services": "services",
-    "xml": "xml",
-    "empty": "none",
-}
 SETTING_NAME = re.compile(r"^[a-z0-9][a-z0-9 _./-]{0,127}$")
 
 
@@ -158,13 +145,27 @@ class AastraPlugin(VendorPlugin):
         )
 
     def validate_settings(self, settings: Mapping[str, str]) -> list[str]:
+        """Raw settings are written as given, so each must be one line the phone reads
+        back as written (see :mod:`.cfgfile`): a name of letters, digits and spaces, and
+        a value without line breaks or other control characters, with double quotes
+        only as one pair around the whole value."""
         problems = []
         for name, value in settings.items():
             if not SETTING_NAME.match(name.lower()):
                 problems.append(f"{name!r} is not an Aastra setting name (letters, digits, spaces)")
-            if '"' in value and not (value.startswith('"') and value.endswith('"')):
-                problems.append(f"{name!r}: Aastra values cannot hold a double quote")
+            inner = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+            problem = value_problem(inner)
+            if problem is not None:
+                problems.append(f"{name!r}: {problem.replace('a value', 'this value')}")
         return problems
+
+    def check_phone(self, phone: PhoneView) -> list[Finding]:
+        """Keys without a place or that the model cannot show, values the file cannot
+        carry, lines past the model's, a zone the phone cannot follow (:mod:`.checks`)."""
+        model = BY_NAME.get(self.canonical_model(phone.model) or "")
+        if model is None:
+            return []
+        return [Finding(message, refuse) for message, refuse in phone_findings(phone, model)]
 
     # -- trust
 
@@ -233,16 +234,16 @@ class AastraPlugin(VendorPlugin):
         if ref.scope is FileScope.FIRMWARE:
             return None  # images are stored files, offered by offer_firmware
         if ref.name == "aastra.cfg":
-            return _serialize(
+            return serialize(
                 ["aastra.cfg: common to every Aastra phone; site and lines are in <MAC>.cfg"],
                 {},
             )
         if ref.name == "model.cfg":
             settings = _lowered(model.settings) if model else {}
-            return _serialize([f"{ref.model}.cfg: defaults for every {ref.model}"], settings)
+            return serialize([f"{ref.model}.cfg: defaults for every {ref.model}"], settings)
         if ref.name == "mac.cfg" and phone is not None:
             settings, notes = mac_settings(phone)
-            return _serialize(
+            return serialize(
                 [f"{phone.mac}.cfg: {phone.model} at site {phone.site.name}", *notes], settings
             )
         return None
@@ -280,7 +281,11 @@ def phone_settings(phone: PhoneView) -> dict[str, str]:
         settings[f"{prefix} dtmf method"] = DTMF[site.dtmf_method][1]
         if site.voicemail:
             settings[f"{prefix} vmail"] = site.voicemail
-    settings.update(_keys(phone, BY_NAME.get(phone.model)))
+    model = BY_NAME.get(phone.model)
+    if model is not None:
+        keys = phone.effective_keys
+        settings.update(park_settings(phone, keys)[0])
+        settings.update(key_settings(phone, layout(keys, model).placed))
     settings.update(_lowered(phone.vendor_settings()))
     return settings
 
@@ -349,77 +354,7 @@ def _sip_global(site: SiteView) -> dict[str, str]:
     return settings
 
 
-def _keys(phone: PhoneView, model: AastraModel | None) -> dict[str, str]:
-    """Lay neutral keys onto the model's key families.
-
-    A key pinned with ``family``/``slot`` takes that place; the others fill the free
-    slots in the model's family order. Keys beyond the model's capacity are dropped
-    (the comment in the file says how many).
-    """
-    if model is None:
-        return {}
-    capacity = dict(model.families)
-    taken: set[tuple[str, int]] = set()
-    placed: list[tuple[str, int, KeyView]] = []
-    floating: list[KeyView] = []
-    for key in phone.effective_keys:
-        if key.family and key.family in capacity:
-            slot = key.slot or _first_free(key.family, capacity[key.family], taken)
-            if slot and slot <= capacity[key.family] and (key.family, slot) not in taken:
-                taken.add((key.family, slot))
-                placed.append((key.family, slot, key))
-                continue
-        floating.append(key)
-    for key in floating:
-        for family, count in model.families:
-            slot = _first_free(family, count, taken)
-            if slot:
-                taken.add((family, slot))
-                placed.append((family, slot, key))
-                break
-    settings: dict[str, str] = {}
-    for family, slot, key in placed:
-        name = f"{family}{slot}"  # prgkey3, topsoftkey1, expmod1 key12
-        value = key.value
-        if key.type == "voicemail" and not value:
-            value = phone.site.voicemail
-        label = (
-            key.label if key.label is not None else ("Voicemail" if key.type == "voicemail" else "")
-        )
-        settings[f"{name} type"] = KEY_TYPES[key.type]
-        if value:
-            settings[f"{name} value"] = value
-        settings[f"{name} label"] = label
-        if key.line or key.type in ("line", "speeddial", "blf", "voicemail"):
-            settings[f"{name} line"] = str(key.line or 1)
-    return settings
-
-
-def _first_free(family: str, count: int, taken: set[tuple[str, int]]) -> int | None:
-    for slot in range(1, count + 1):
-        if (family, slot) not in taken:
-            return slot
-    return None
-
-
 def _lowered(settings: Mapping[str, str]) -> dict[str, str]:
-    """Aastra setting names are case-insensitive: one spelling per name."""
-    return {name.lower().strip(): value for name, value in settings.items()}
-
-
-def _serialize(comments: list[str], settings: Mapping[str, str]) -> bytes:
-    lines = ["# generated by plugtone; edit the inventory, not this file"]
-    lines += [f"# {comment}" for comment in comments]
-    for name, value in settings.items():
-        lines.append(f"{name}: {_quote(value)}")
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def _quote(value: str) -> str:
-    """Quote values the phone would otherwise cut (``#`` starts a comment)."""
-    if value.startswith('"') and value.endswith('"') and len(value) >= 2:
-        return value
-    value = value.replace('"', "'")
-    if value != value.strip() or "#" in value or value == "":
-        return f'"{value}"' if value else ""
-    return value
+    """Aastra setting names are case-insensitive: one spelling per name. The values are
+    raw, written as the admin gave them (a quoted one stays quoted)."""
+    return {name.lower().strip(): Raw(value) for name, value in settings.items()}
