@@ -3,12 +3,16 @@ and the vendor side of trust (stranger files, secrets, no provisioning login).""
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from defusedxml import ElementTree as SafeET
 
+from plugtone.timezones import transitions, zone_rules
 from plugtone.vendors import VendorRegistry
 from plugtone.vendors.aastra import AastraPlugin
 from plugtone.vendors.base import (
@@ -22,7 +26,7 @@ from plugtone.vendors.base import (
 )
 from plugtone.vendors.polycom import DEVICE_FILES, PolycomPlugin
 from plugtone.vendors.polycom.digitmap import polycom_digitmap
-from plugtone.vendors.polycom.timezones import sntp_time_settings
+from plugtone.vendors.polycom.timezones import sntp_time_settings, zone_findings
 from tests.emulators.polycom import PolycomPhone, parse_directory, parse_parameters
 
 PLUGIN = PolycomPlugin()
@@ -417,9 +421,98 @@ def test_european_and_southern_zones():
     tokyo = sntp_time_settings("Asia/Tokyo", 2025)
     assert tokyo == {
         "tcpIpApp.sntp.gmtOffset": "32400",
+        "tcpIpApp.sntp.gmtOffset.overrideDHCP": "1",  # DHCP's offset must not win
         "tcpIpApp.sntp.daylightSavings.enable": "0",
     }
     assert sntp_time_settings("Asia/Kolkata", 2025)["tcpIpApp.sntp.gmtOffset"] == "19800"
+
+
+def test_the_zone_wins_over_dhcp_and_so_does_the_sites_ntp_server():
+    settings = boot(seed_phone()).settings
+    assert settings["tcpIpApp.sntp.gmtOffset.overrideDHCP"] == "1"
+    assert settings["tcpIpApp.sntp.address.overrideDHCP"] == "1"
+    assert settings["tcpIpApp.sntp.address"] == "time.nist.gov"
+    no_server = boot(seed_phone(site=seed_site(ntp_servers=(), timezone="UTC"))).settings
+    assert no_server["tcpIpApp.sntp.gmtOffset"] == "0"
+    assert no_server["tcpIpApp.sntp.gmtOffset.overrideDHCP"] == "1"  # UTC is a zone too
+    assert "tcpIpApp.sntp.address.overrideDHCP" not in no_server  # DHCP's server, then
+
+
+def polycom_clock(settings: dict[str, str], year: int):
+    """The offset a Polycom holding ``settings`` shows at an instant of ``year``: the
+    guide's reading of tcpIpApp.sntp.* (date 1/8/15/22 = first to fourth such weekday on
+    or after it, lastInMonth, fixedDayEnable, local hour before the change, a one-hour
+    shift), written apart from the plug-in."""
+    get = {k.removeprefix("tcpIpApp.sntp."): v for k, v in settings.items()}.get
+    standard = timedelta(seconds=int(get("gmtOffset")))
+    if get("daylightSavings.enable") != "1":
+        return lambda moment: standard
+
+    def change(which: str) -> datetime:
+        month, date = (
+            int(get(f"daylightSavings.{which}.month")),
+            int(get(f"daylightSavings.{which}.date")),
+        )
+        hour = int(get(f"daylightSavings.{which}.time"))
+        if get("daylightSavings.fixedDayEnable") == "1":
+            return datetime(year, month, date, hour)
+        weekday = (int(get(f"daylightSavings.{which}.dayOfWeek")) - 2) % 7  # to Monday=0
+        if get(f"daylightSavings.{which}.dayOfWeek.lastInMonth") == "1":
+            day = calendar.monthrange(year, month)[1]
+            while datetime(year, month, day).weekday() != weekday:
+                day -= 1
+        else:
+            day = date
+            while datetime(year, month, day).weekday() != weekday:
+                day += 1
+        return datetime(year, month, day, hour)
+
+    start = (change("start") - standard).replace(tzinfo=UTC)
+    stop = (change("stop") - standard - timedelta(hours=1)).replace(tzinfo=UTC)
+
+    def offset(moment: datetime) -> timedelta:
+        summer = start <= moment < stop if start < stop else (moment >= start or moment < stop)
+        return standard + timedelta(hours=1) if summer else standard
+
+    return offset
+
+
+def test_a_polycom_clock_follows_every_zone_it_can_express_all_year():
+    year = 2026
+    checked = 0
+    for zone in sorted(available_timezones()):
+        if zone_findings(zone, year) or (
+            not zone_rules(zone, year).has_dst and transitions(zone, year)
+        ):
+            continue  # named in a warning, or an irregular year no yearly rule can hold
+        clock = polycom_clock(sntp_time_settings(zone, year), year)
+        tz = ZoneInfo(zone)
+        edges = [
+            change.utc + timedelta(minutes=minutes)
+            for change in transitions(zone, year)
+            for minutes in (-1, 0, 1)
+        ]
+        moment = datetime(year, 1, 1, tzinfo=UTC)
+        while moment.year == year:
+            edges.append(moment)
+            moment += timedelta(hours=5)
+        for moment in edges:
+            assert clock(moment) == moment.astimezone(tz).utcoffset(), (zone, moment)
+        checked += 1
+    assert checked > 400
+
+
+def test_zones_a_polycom_clock_cannot_follow_exactly_are_warned_of():
+    (half_hour,) = zone_findings("Australia/Lord_Howe", 2026)
+    assert half_hour.message.startswith("time zone Australia/Lord_Howe: it saves 30 minutes")
+    assert not half_hour.refuse
+    assert [f.message for f in zone_findings("Pacific/Chatham", 2026)] == [
+        "time zone Pacific/Chatham: summer time starts at 02:45; a Polycom changes its clock "
+        "on the hour, at 02:00",
+        "time zone Pacific/Chatham: summer time ends at 03:45; a Polycom changes its clock on "
+        "the hour, at 03:00",
+    ]
+    assert zone_findings("Europe/Amsterdam", 2026) == []
 
 
 # -- dial plans

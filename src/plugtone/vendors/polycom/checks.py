@@ -12,6 +12,7 @@ from __future__ import annotations
 from plugtone.vendors.base import Finding, PhoneView
 from plugtone.vendors.polycom.keys import check_keys
 from plugtone.vendors.polycom.parameters import codec_findings, dial_plan_findings
+from plugtone.vendors.polycom.timezones import zone_findings
 
 
 def phone_findings(phone: PhoneView) -> list[Finding]:
@@ -19,4 +20,5 @@ def phone_findings(phone: PhoneView) -> list[Finding]:
     findings = check_keys(phone)
     findings += codec_findings(phone.site.codecs, phone.model)
     findings += dial_plan_findings(phone.site)
+    findings += zone_findings(phone.site.timezone)
     return findings

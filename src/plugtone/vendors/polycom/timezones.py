@@ -1,9 +1,17 @@
-"""An IANA time zone as Polycom SNTP settings.
+"""An IANA time zone in Polycom's SNTP spelling.
 
 Polycom phones know no zone names: they take the standard offset from UTC in seconds
-(``tcpIpApp.sntp.gmtOffset``, -28800 for US Pacific) and a daylight-saving rule
-(``tcpIpApp.sntp.daylightSavings.*``). Both are computed here from the tz database
-for the current year, so any zone the inventory accepts reaches the phone right.
+(``tcpIpApp.sntp.gmtOffset``, -28800 for US Pacific) and one daylight-saving rule
+(``tcpIpApp.sntp.daylightSavings.*``). The offsets and this year's changes come from
+:func:`plugtone.timezones.zone_rules`, the one module that reads the tz database; this
+one only spells them.
+
+``tcpIpApp.sntp.gmtOffset.overrideDHCP="1"`` makes the phone keep the configured
+offset when DHCP offers one (option 2), which would otherwise win over the site's
+zone (wazo-provd's Polycom SIP 3.x ``common.cfg`` sets it so). Every site has a zone
+(UTC unless it says otherwise), so it is always written.
+``tcpIpApp.sntp.address.overrideDHCP`` does the same for the server, written with the
+site's NTP servers (see :mod:`.parameters`).
 
 The rule, as the SoundPoint IP administrator guides define it:
 
@@ -15,99 +23,85 @@ The rule, as the SoundPoint IP administrator guides define it:
   means the last one in the month instead. With ``fixedDayEnable=1`` it is simply
   the day of the month (zones that change on a fixed date).
 
-The phone shifts by one hour; zones with another saving (Lord Howe's 30 minutes) get
-the hour and the whole-hour start time.
+The phone shifts by one hour at a whole hour: a zone saving another amount (Lord
+Howe's 30 minutes) or changing at another minute (Chatham's 2:45) gets the nearest it
+can and a warning from :func:`zone_findings`.
 """
 
 from __future__ import annotations
 
-import calendar
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from plugtone.timezones import DstRule, zone_rules
+from plugtone.vendors.base import Finding
 
 PREFIX = "tcpIpApp.sntp."
+NAMES = (
+    "gmtOffset", "gmtOffset.overrideDHCP", "daylightSavings.enable",
+    "daylightSavings.fixedDayEnable",
+    *(
+        f"daylightSavings.{which}.{field}"
+        for which in ("start", "stop")
+        for field in ("month", "date", "time", "dayOfWeek", "dayOfWeek.lastInMonth")
+    ),
+)  # fmt: skip
+"""Every ``tcpIpApp.sntp.*`` name this module writes, without the prefix."""
 
 
 def sntp_time_settings(zone: str, year: int | None = None) -> dict[str, str]:
-    """The ``tcpIpApp.sntp.gmtOffset`` and ``daylightSavings.*`` settings for ``zone``."""
-    return dict(_settings(zone, year or datetime.now(UTC).year))
-
-
-@lru_cache(maxsize=256)
-def _settings(zone: str, year: int) -> tuple[tuple[str, str], ...]:
-    """Cached: every phone of a site renders the same zone, and the search takes ~20 ms."""
-    tz = ZoneInfo(zone)
-    january = datetime(year, 1, 15, 12, tzinfo=tz).utcoffset() or timedelta(0)
-    july = datetime(year, 7, 15, 12, tzinfo=tz).utcoffset() or timedelta(0)
-    settings = {PREFIX + "gmtOffset": str(int(min(january, july).total_seconds()))}
-    changes = _changes(tz, year)
-    if len(changes) != 2:
+    """The ``tcpIpApp.sntp.gmtOffset`` (with its ``overrideDHCP``) and
+    ``daylightSavings.*`` settings for ``zone`` in ``year`` (default: this year)."""
+    rules = zone_rules(zone, year)
+    settings = {
+        PREFIX + "gmtOffset": str(rules.standard_minutes * 60),
+        PREFIX + "gmtOffset.overrideDHCP": "1",
+    }
+    if not rules.has_dst or rules.start_rule is None or rules.end_rule is None:
         settings[PREFIX + "daylightSavings.enable"] = "0"
-        return tuple(settings.items())
-    following = _changes(tz, year + 1)
-    fixed = len(following) == 2 and all(
-        _is_fixed_date(this, that) for this, that in zip(changes, following, strict=True)
-    )
+        return settings
+    fixed = rules.start_rule.fixed and rules.end_rule.fixed
     settings[PREFIX + "daylightSavings.enable"] = "1"
     settings[PREFIX + "daylightSavings.fixedDayEnable"] = "1" if fixed else "0"
-    for which, moment in zip(("start", "stop"), changes, strict=True):
-        settings.update(_rule(which, moment, fixed))
-    return tuple(settings.items())
+    settings.update(_rule("start", rules.start_rule, fixed))
+    settings.update(_rule("stop", rules.end_rule, fixed))
+    return settings
 
 
-def _rule(which: str, moment: datetime, fixed: bool) -> dict[str, str]:
-    last = moment.day + 7 > calendar.monthrange(moment.year, moment.month)[1]
+def zone_findings(zone: str, year: int | None = None) -> list[Finding]:
+    """Warnings for what of ``zone``'s rule a Polycom clock cannot follow exactly."""
+    rules = zone_rules(zone, year)
+    findings = []
+    if rules.has_dst and rules.saving_minutes != 60:
+        findings.append(
+            Finding(
+                f"time zone {zone}: it saves {rules.saving_minutes} minutes in summer; a "
+                "Polycom shifts its clock by one hour, so it is off in summer",
+                refuse=False,
+            )
+        )
+    for which, rule in (("starts", rules.start_rule), ("ends", rules.end_rule)):
+        if rule is not None and rule.minute:
+            findings.append(
+                Finding(
+                    f"time zone {zone}: summer time {which} at {rule.hour:02d}:{rule.minute:02d}"
+                    f"; a Polycom changes its clock on the hour, at {rule.hour:02d}:00",
+                    refuse=False,
+                )
+            )
+    return findings
+
+
+def _rule(which: str, rule: DstRule, fixed: bool) -> dict[str, str]:
     # 1, 8, 15 or 22: the first to fourth such weekday (ignored when last is set)
-    date = moment.day if fixed else min((moment.day - 1) // 7 * 7 + 1, 22)
+    date = rule.day if fixed else min((rule.week - 1) * 7 + 1, 22)
     key = f"{PREFIX}daylightSavings.{which}."
     return {
-        key + "month": str(moment.month),
+        key + "month": str(rule.month),
         key + "date": str(date),
-        key + "time": str(moment.hour),
-        key + "dayOfWeek": str(_sunday_first(moment)),
-        key + "dayOfWeek.lastInMonth": "1" if last and not fixed else "0",
+        key + "time": str(rule.hour),
+        key + "dayOfWeek": str(_sunday_first(rule.weekday)),
+        key + "dayOfWeek.lastInMonth": "1" if rule.last and not fixed else "0",
     }
 
 
-def _sunday_first(moment: datetime) -> int:
+def _sunday_first(weekday: int) -> int:
     """Polycom numbers weekdays from Sunday (1) to Saturday (7); Python from Monday (0)."""
-    return (moment.weekday() + 1) % 7 + 1
-
-
-def _is_fixed_date(this: datetime, that: datetime) -> bool:
-    """Same day of the same month in two years but another weekday: a fixed-date rule."""
-    return (this.month, this.day) == (that.month, that.day) and this.weekday() != that.weekday()
-
-
-def _changes(tz: ZoneInfo, year: int) -> list[datetime]:
-    """Local wall-clock times (before the change) of the offset changes in ``year``.
-
-    Returns ``[start, stop]`` when the zone changes its offset twice that year, the
-    start being the change to the larger offset (whichever comes first in the
-    calendar: in the southern hemisphere the stop does); otherwise what it found.
-    """
-    found: list[tuple[datetime, bool]] = []
-    moment = datetime(year, 1, 1, tzinfo=UTC)
-    end = datetime(year + 1, 1, 1, tzinfo=UTC)
-    step = timedelta(hours=1)
-    before = moment.astimezone(tz).utcoffset()
-    while moment < end:
-        after = (moment + step).astimezone(tz).utcoffset()
-        if after != before:
-            instant = _first_minute(tz, moment, after)
-            wall = (instant + before).replace(tzinfo=None)  # type: ignore[operator]
-            found.append((wall, after > before))  # type: ignore[operator]
-            before = after
-        moment += step
-    found.sort(key=lambda change: not change[1])
-    return [wall for wall, _ in found]
-
-
-def _first_minute(tz: ZoneInfo, start: datetime, offset: timedelta | None) -> datetime:
-    """The first minute in the hour after ``start`` at which ``offset`` applies."""
-    for minute in range(1, 61):
-        candidate = start + timedelta(minutes=minute)
-        if candidate.astimezone(tz).utcoffset() == offset:
-            return candidate
-    return start + timedelta(hours=1)
+    return (weekday + 1) % 7 + 1
