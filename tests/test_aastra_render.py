@@ -94,8 +94,12 @@ def test_keys_fill_the_models_families_in_order_and_pinned_keys_keep_their_slot(
     assert settings["softkey5 type"] == "blf" and settings["softkey5 value"] == "205"
     small = render(phone(model="6731i", keys=keys))
     assert small["prgkey8 value"] == "8"
-    assert "prgkey9 type" not in small  # the 6731i has eight keys: the rest are dropped
-    assert "softkey5 type" not in small
+    assert "prgkey9 type" not in small and "softkey5 type" not in small
+    # the 6731i has eight keys: the other four are refused at apply, not dropped
+    refused = [f.message for f in PLUGIN.check_phone(phone(model="6731i", keys=keys)) if f.refuse]
+    assert [message.split(":")[0] for message in refused] == [
+        "key 9 (speeddial 9)", "key 10 (speeddial 10)", "key 11 (speeddial 11)", "key 12 (blf 205)"
+    ]  # fmt: skip
 
 
 def test_site_keys_apply_when_the_phone_has_none():
@@ -137,6 +141,10 @@ def test_file_names_and_user_agents_are_recognised():
 def test_hostile_raw_settings_are_refused():
     problems = PLUGIN.validate_settings({"sip: injected": "1", "ok name": 'a"b'})
     assert len(problems) == 2
+    # a line break would start a setting of its own: refused, as is a quote inside quotes
+    injected = PLUGIN.validate_settings({"sip mode": "1\nsip proxy ip: evil", "x": '"a"b"'})
+    assert len(injected) == 2 and "'\\n' (U+000A)" in injected[0]
+    assert PLUGIN.validate_settings({"handset1 name": '"480i Cordless"', "y": "a # b"}) == []
 
 
 # -- trust: prefixes, strangers, secrets, the phone's own login
