@@ -26,7 +26,9 @@ and parses the dial plan, directory pages and logo as the phone would need them.
 dial plan is read strictly: a ``MATCH`` with anything but digits, ``#``, ``.``, ``*``,
 ``\\*`` and ``,``, or an attribute other than ``MATCH``, ``Timeout``, ``User`` and
 ``Rewrite``, fails the boot (:class:`Refused`), and :func:`dial` types keys through the
-templates as the guide says the phone picks one. When
+templates as the guide says the phone picks one. :meth:`Cisco7960.clock` keeps the
+time the phone would show from ``time_zone`` (the firmware's names with the offsets
+documents agree on; any other name fails) and the ``dst_*`` rules. When
 asked, it follows ``directory_url`` (and each page's ``Next`` softkey) and ``logo_url``
 over HTTP.
 
@@ -36,10 +38,12 @@ plugtone's renderer, so a renderer bug cannot hide behind a shared helper.
 
 from __future__ import annotations
 
+import calendar
 import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import defusedxml.ElementTree as SafeET
 from PIL import Image
@@ -267,6 +271,140 @@ def _rewrite(rule: DialRule, typed: str) -> str:
     return rule.rewrite.replace("%s", typed).replace("%0", typed)
 
 
+ZONE_NAMES = {
+    # the firmware's time_zone names whose offsets (minutes east of GMT) the classic
+    # abbreviation table and the name's place in the firmware's list agree on
+    "IDL": -720, "NT": -660, "AHST": -600, "YST": -540, "PST": -480, "MST": -420,
+    "CST": -360, "EST": -300, "AST": -240, "NST": -210, "AT": -120, "WAT": -60, "GMT": 0,
+    "CET": 60, "EET": 120, "BT": 180, "IT": 210, "ZP4": 240, "AFG": 270, "ZP5": 300,
+    "IST": 330, "ZP6": 360, "WAST": 420, "JST": 540, "CAST": 570, "EAST": 600, "NZST": 720,
+}  # fmt: skip
+UNKNOWN_ZONE_NAMES = frozenset({"IMT", "BST", "SUM", "HST", "EADT"})
+"""On the firmware's list, but what offset the phone gives them no document says."""
+MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+"""The guide's (case-sensitive) names, 1 (Sunday) to 7 (Saturday)."""
+
+
+@dataclass(frozen=True)
+class DstDate:
+    """One ``dst_start_*`` or ``dst_stop_*`` rule as the phone reads it."""
+
+    month: int
+    day: int
+    """1-31: the absolute rule; 0: the weekday rule."""
+    weekday: int
+    """0 = Monday ... 6 = Sunday (Python's order)."""
+    week: int
+    """1-6, or 8 for the last."""
+    minutes: int
+    """Wall-clock minutes after midnight."""
+
+    def local(self, year: int) -> datetime:
+        """The wall-clock moment of the change in ``year``."""
+        if self.day:
+            date = datetime(year, self.month, self.day)
+        elif self.week == 8:
+            last = calendar.monthrange(year, self.month)[1]
+            date = datetime(year, self.month, last)
+            while date.weekday() != self.weekday:
+                date -= timedelta(days=1)
+        else:
+            date = datetime(year, self.month, 1)
+            while date.weekday() != self.weekday:
+                date += timedelta(days=1)
+            date += timedelta(weeks=self.week - 1)
+            if date.month != self.month:
+                raise Refused(f"there is no week {self.week} of month {self.month} in {year}")
+        return date + timedelta(minutes=self.minutes)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The phone's clock: ``time_zone`` plus the ``dst_*`` rules, as the guide has them."""
+
+    standard: timedelta
+    saving: timedelta
+    start: DstDate | None
+    stop: DstDate | None
+
+    def offset_at(self, moment: datetime) -> timedelta:
+        """The offset the phone shows at ``moment`` (aware)."""
+        if self.start is None or self.stop is None:
+            return self.standard
+        instant = moment.astimezone(UTC).replace(tzinfo=None)
+        year = (instant + self.standard).year
+        begins = self.start.local(year) - self.standard  # the clock reads standard time
+        ends = self.stop.local(year) - self.standard - self.saving  # and then summer time
+        northern = begins < ends  # south of the equator, summer runs over the new year
+        summer = begins <= instant < ends if northern else not ends <= instant < begins
+        return self.standard + self.saving if summer else self.standard
+
+
+def parse_clock(settings: dict[str, str]) -> Clock:
+    """The phone's clock from its settings; undocumented values fail, as a strict phone."""
+    name = settings.get("time_zone")
+    if name in UNKNOWN_ZONE_NAMES:
+        raise Refused(f"time_zone {name}: what the phone makes of it is not documented")
+    if name not in ZONE_NAMES:
+        raise Refused(f"time_zone {name!r} is not one of the firmware's names")
+    standard = timedelta(minutes=ZONE_NAMES[name])
+    adjust = settings.get("dst_auto_adjust")
+    if adjust not in ("0", "1"):
+        raise Refused(f"dst_auto_adjust {adjust!r} is neither 0 nor 1")
+    if adjust == "0":
+        return Clock(standard, timedelta(0), None, None)
+    offset = settings.get("dst_offset", "")
+    if not offset.lstrip("-").isdigit():
+        raise Refused(f"dst_offset {offset!r} is not whole hours")
+    start, stop = (_dst_date(settings, which) for which in ("start", "stop"))
+    return Clock(standard, timedelta(hours=int(offset)), start, stop)
+
+
+def _dst_date(settings: dict[str, str], which: str) -> DstDate:
+    def value(field: str) -> str:
+        key = f"dst_{which}_{field}"
+        if key not in settings:
+            raise Refused(f"{key} missing with dst_auto_adjust 1")
+        return settings[key]
+
+    month_text = value("month")
+    if month_text.isdigit() and 1 <= int(month_text) <= 12:
+        month = int(month_text)
+    elif month_text[:3].lower() in MONTH_NAMES and (
+        len(month_text) == 3 or month_text.lower() in _full_months()
+    ):
+        month = MONTH_NAMES.index(month_text[:3].lower()) + 1
+    else:
+        raise Refused(f"dst_{which}_month {month_text!r}")
+    day_text = value("day")
+    day = int(day_text) if day_text.isdigit() else (0 if day_text == "" else -1)
+    if not 0 <= day <= 31:
+        raise Refused(f"dst_{which}_day {day_text!r}")
+    weekday_text = value("day_of_week")
+    names = {name: number for number, name in enumerate(DAY_NAMES)}
+    names.update({name[:3]: number for number, name in enumerate(DAY_NAMES)})
+    if weekday_text.isdigit() and 1 <= int(weekday_text) <= 7:
+        sunday_first = int(weekday_text) - 1
+    elif weekday_text in names:
+        sunday_first = names[weekday_text]
+    else:
+        raise Refused(f"dst_{which}_day_of_week {weekday_text!r} (the names are case-sensitive)")
+    week_text = value("week_of_month")
+    if week_text not in ("1", "2", "3", "4", "5", "6", "8"):
+        raise Refused(f"dst_{which}_week_of_month {week_text!r}")
+    time_text = value("time")
+    found = re.fullmatch(r"(\d{1,2})(?:[:/](\d{2}))?", time_text)
+    if found is None or int(found.group(1)) > 23 or int(found.group(2) or 0) > 59:
+        raise Refused(f"dst_{which}_time {time_text!r}")
+    minutes = int(found.group(1)) * 60 + int(found.group(2) or 0)
+    return DstDate(month, day, (sunday_first - 1) % 7, int(week_text), minutes)
+
+
+def _full_months() -> set[str]:
+    return {calendar.month_name[number].lower() for number in range(1, 13)}
+
+
 @dataclass
 class DirectoryPage:
     title: str
@@ -403,6 +541,10 @@ class Cisco7960:
             self.boot(fetch)
         else:
             self.boot_sccp(fetch)
+
+    def clock(self) -> Clock:
+        """The clock the phone keeps from what its configuration files said."""
+        return parse_clock(self.settings)
 
     def line(self, index: int) -> dict[str, str]:
         """What line button ``index`` registers with (empty values: an unused button)."""

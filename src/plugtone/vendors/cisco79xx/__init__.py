@@ -65,6 +65,7 @@ from plugtone.vendors.cisco79xx.config import branding_logo, default_settings, p
 from plugtone.vendors.cisco79xx.dialplan import check_dial_plan, dial_template
 from plugtone.vendors.cisco79xx.logo import logo_bmp
 from plugtone.vendors.cisco79xx.models import BY_NAME, MODELS, CiscoModel
+from plugtone.vendors.cisco79xx.timezones import zone_findings
 from plugtone.vendors.cisco79xx.trust import MAC_PREFIXES, has_secret, is_secret_name
 from plugtone.vendors.cisco79xx.trust import stranger_file as _stranger_file
 
@@ -159,8 +160,12 @@ class Cisco79xxPlugin(VendorPlugin):
 
     def check_phone(self, phone: PhoneView) -> list[Finding]:
         """Everything the phone's files cannot carry as the inventory says (see the
-        modules: :mod:`.dialplan`)."""
-        return check_dial_plan(phone.site, phone.model)
+        modules: :mod:`.dialplan`, :mod:`.timezones`)."""
+        raw = {name.strip().lower() for name in phone.vendor_settings()}
+        return [
+            *check_dial_plan(phone.site, phone.model),
+            *zone_findings(phone.site.timezone, overridden="time_zone" in raw),
+        ]
 
     # -- trust
 
