@@ -121,12 +121,7 @@ def init(settings: Settings, tls: bool) -> None:
         make_private_directory(settings.data_dir)
         settings_file = settings.data_dir / SETTINGS_FILE
         if not settings_file.exists():
-            settings_file.write_text(
-                "# plugtone settings; PLUGTONE_* variables and command-line flags override these\n"
-                f'host = "{settings.host}"\n'
-                f"http_port = {settings.http_port}\n"
-                f"https_port = {settings.https_port}\n"
-            )
+            settings_file.write_text(settings_template(settings))
         store = Store(settings.db_url, data_dir=settings.data_dir)
         try:
             migrate(store.engine)
@@ -153,6 +148,33 @@ def init(settings: Settings, tls: bool) -> None:
         secure_store_files(settings.data_dir, settings.db_url, (settings.tls_key,))
 
 
+def settings_template(settings: Settings) -> str:
+    """The ``plugtone.toml`` init writes: a comment on the listener defaults, and only
+    the listener settings given explicitly (a ``PLUGTONE_*`` variable), as given.
+
+    A default is never written: the ports depend on who runs ``serve`` (root gets the
+    protocols' own), and a file made by root's init would have a later unprivileged
+    ``serve`` try 80 and 443.
+    """
+    lines = [
+        "# plugtone settings; PLUGTONE_* variables and command-line flags override these.",
+        "# Ports left out default to 80, 443, 69 and 21 as root, else 8080, 8443, 6969 and",
+        "# 2121 (HTTP, HTTPS, TFTP, FTP); the admin API is on 8088. 0 turns a server off.",
+    ]
+    for name in ("host", "http_port", "https_port", "tftp_port", "ftp_port", "admin_port",
+                 "admin_host"):  # fmt: skip
+        if os.environ.get(f"PLUGTONE_{name.upper()}"):
+            lines.append(f"{name} = {_toml(getattr(settings, name))}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: object) -> str:
+    """A TOML value: a number as it is, a string quoted (JSON's escapes are TOML's)."""
+    import json
+
+    return str(value) if isinstance(value, int) else json.dumps(str(value))
+
+
 def _first_admin(settings: Settings) -> None:
     """On a store with no users, create ``admin`` and print its password once."""
     import os
@@ -169,19 +191,24 @@ def _first_admin(settings: Settings) -> None:
         click.echo(f"admin user 'admin' created; password (shown once): {password}")
 
 
+PORT = click.IntRange(0, 65535)
+
+
 @main.command()
 @common
 @click.option("--host", default=None, help="Address to listen on (default 0.0.0.0).")
-@click.option("--http-port", type=int, default=None, help="HTTP port (80 as root, else 8080).")
-@click.option("--https-port", type=int, default=None,
-              help="HTTPS port (443 as root, else 8443); on when a TLS pair exists.")  # fmt: skip
-@click.option("--tftp-port", type=int, default=None,
+@click.option("--http-port", type=PORT, default=None,
+              help="HTTP port (80 as root, else 8080); 0 turns HTTP off.")  # fmt: skip
+@click.option("--https-port", type=PORT, default=None,
+              help="HTTPS port (443 as root, else 8443); on when a TLS pair exists; "
+                   "0 turns HTTPS off.")  # fmt: skip
+@click.option("--tftp-port", type=PORT, default=None,
               help="TFTP port (69 as root, else 6969); 0 turns TFTP off.")  # fmt: skip
 @click.option("--tftp-max-transfers", type=int, default=None,
               help="Concurrent TFTP transfers beyond which new requests are dropped.")  # fmt: skip
-@click.option("--ftp-port", type=int, default=None,
+@click.option("--ftp-port", type=PORT, default=None,
               help="FTP port (21 as root, else 2121); 0 turns FTP off.")  # fmt: skip
-@click.option("--admin-port", type=int, default=None,
+@click.option("--admin-port", type=PORT, default=None,
               help="Admin listener (REST API) port (default 8088); 0 turns it off.")  # fmt: skip
 @click.option("--admin-host", default=None,
               help="Address of the admin listener (default: the same as --host).")  # fmt: skip
@@ -189,56 +216,64 @@ def serve(
     settings: Settings, host, http_port, https_port, tftp_port, tftp_max_transfers, ftp_port,
     admin_port, admin_host,
 ) -> None:  # fmt: skip
-    """Serve phones (and the admin API on its own port) until interrupted."""
-    from plugtone.servers.runner import ServeOptions
+    """Serve phones (and the admin API on its own port) until interrupted.
+
+    Each port comes from its flag, else ``PLUGTONE_*``, else ``plugtone.toml``, else the
+    default for root or not; 0 turns that server off. Every listener is bound before
+    the line saying what listens where is printed; one that cannot be is named in one
+    line and nothing is left listening.
+    """
+    from plugtone.servers.runner import ServeOptions, StartupError
     from plugtone.servers.runner import serve as run
 
-    open_store(settings).dispose()
-    secure_store_files(settings.data_dir, settings.db_url, (settings.tls_key,))
-    https = (
-        https_port
-        if https_port is not None
-        else (settings.https_port if settings.tls_ready else None)
-    )
-    if https is not None and not settings.tls_ready:
+    ports = {
+        "http_port": (http_port, settings.http_port),
+        "https_port": (https_port, settings.https_port if settings.tls_ready else None),
+        "tftp_port": (tftp_port, settings.tftp_port),
+        "ftp_port": (ftp_port, settings.ftp_port),
+        "admin_port": (admin_port, settings.admin_port),
+    }
+    chosen: dict[str, int | None] = {}
+    for name, (flag, setting) in ports.items():
+        port = flag if flag is not None else setting
+        if port is not None and not 0 <= port <= 65535:
+            raise click.ClickException(f"{name} {port} is not a port (0 to 65535)")
+        chosen[name] = None if port == 0 else port  # 0 turns the server off
+    if not any(chosen.values()):
+        raise click.ClickException("every server is off (each port is 0): nothing to serve")
+    if chosen["https_port"] is not None and not settings.tls_ready:
         raise click.ClickException(
             f"HTTPS needs {settings.tls_cert} and {settings.tls_key}: run 'plugtone init --tls'"
+            " (or --https-port 0)"
         )
-    tftp = tftp_port if tftp_port is not None else settings.tftp_port
-    ftp = ftp_port if ftp_port is not None else settings.ftp_port
-    admin = admin_port if admin_port is not None else settings.admin_port
+    open_store(settings).dispose()
+    secure_store_files(settings.data_dir, settings.db_url, (settings.tls_key,))
     options = ServeOptions(
         db_url=settings.db_url,
         host=host or settings.host,
-        http_port=http_port if http_port is not None else settings.http_port,
-        https_port=https,
+        http_port=chosen["http_port"],
+        https_port=chosen["https_port"],
         tls_cert=settings.tls_cert,
         tls_key=settings.tls_key,
-        tftp_port=None if tftp == 0 else tftp,
+        tftp_port=chosen["tftp_port"],
         tftp_max_transfers=tftp_max_transfers or settings.tftp_max_transfers,
         cache_phones=settings.cache_phones,
         data_dir=settings.data_dir,
-        ftp_port=None if ftp == 0 else ftp,
+        ftp_port=chosen["ftp_port"],
         ftp_factory_accounts=settings.ftp_factory_accounts,
         ftp_accounts=settings.ftp_accounts,
         ftp_passive_ports=settings.ftp_passive_ports,
         ftp_masquerade=settings.ftp_masquerade,
-        admin_port=None if admin == 0 else admin,
+        admin_port=chosen["admin_port"],
         admin_host=admin_host or settings.admin_host or None,
         settings=settings,
         security=settings.security,
     )
-    click.echo(
-        f"plugtone serving HTTP on {options.host}:{options.http_port}"
-        + (f", HTTPS on {options.host}:{options.https_port}" if https else "")
-        + (f", TFTP on {options.host}:{options.tftp_port}" if options.tftp_port else "")
-        + (f", FTP on {options.host}:{options.ftp_port}" if options.ftp_port else "")
-    )
-    if options.admin_port:
-        scheme = "https" if settings.tls_ready else "http"
-        where = options.admin_host or options.host
-        click.echo(f"admin API on {scheme}://{where}:{options.admin_port}/api/docs")
-    asyncio.run(run(options))
+    try:
+        asyncio.run(run(options, announce=click.echo))
+    except StartupError as error:  # one line, no traceback; nothing is left listening
+        click.echo(f"plugtone: {error}", err=True)
+        sys.exit(1)
 
 
 @main.command()

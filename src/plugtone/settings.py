@@ -2,10 +2,11 @@
 
 The data directory holds everything a single-machine install needs: the SQLite
 store, the TLS pair and the settings file ``plugtone init`` writes. Ports default
-to the protocols' own (80, 443) when running as root, else to unprivileged ones,
-so the first command works for anyone. The admin listener (the REST API) is on 8088
-for root and non-root alike: it is not a protocol port phones expect, and an admin
-port below 1024 would buy nothing.
+to the protocols' own (HTTP 80, HTTPS 443, TFTP 69, FTP 21) when running as root, else
+to unprivileged ones (8080, 8443, 6969, 2121), so the first command works for anyone;
+the default is decided by whoever runs the command, never written into the settings
+file. The admin listener (the REST API) is on 8088 for root and non-root alike: it is
+not a protocol port phones expect, and an admin port below 1024 would buy nothing.
 """
 
 from __future__ import annotations

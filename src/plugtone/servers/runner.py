@@ -16,11 +16,14 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -38,7 +41,8 @@ log = logging.getLogger(__name__)
 class ServeOptions:
     db_url: str
     host: str
-    http_port: int
+    http_port: int | None
+    """Each port: ``None`` runs no such server, 0 binds a free port."""
     https_port: int | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -68,8 +72,12 @@ class _QuietSignalsServer(uvicorn.Server):
         yield
 
 
-async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or cancellation)."""
+async def serve(
+    options: ServeOptions,
+    ready: asyncio.Event | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM (or cancellation); see :func:`serve_with`."""
     store = Store(options.db_url, data_dir=options.data_dir)
     check_schema(store.engine)
     check_secret_key(store.engine)  # a wrong key serves nothing, not wrong files
@@ -80,7 +88,7 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
     )  # fmt: skip
     collect_garbage_less_often()
     try:
-        await serve_with(provisioner, options, ready)
+        await serve_with(provisioner, options, ready, announce)
     finally:
         store.dispose()
 
@@ -104,86 +112,250 @@ def collect_garbage_less_often() -> None:
 
 
 async def serve_with(
-    provisioner: Provisioner, options: ServeOptions, ready: asyncio.Event | None = None
+    provisioner: Provisioner,
+    options: ServeOptions,
+    ready: asyncio.Event | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
     """Every server of ``options`` over ``provisioner``, until SIGINT/SIGTERM.
 
     Separate from :func:`serve` so that tests and benchmarks run the very servers
     ``plugtone serve`` runs (uvicorn with zero-copy, FTP, TFTP) over a provisioner of
     their own; the caller owns the provisioner's store.
+
+    Every listener is bound before any is served: one that cannot be (a busy port, a
+    privileged one) raises :class:`ListenError` naming it, with those bound before it
+    closed, so a failed start leaves nothing listening. Only then is the line listing
+    what listens where (:func:`serving_line`) handed to ``announce`` (logged without
+    one) and ``ready`` set: whoever reads it can connect at once.
     """
     app = create_phone_app(provisioner)
-    servers = [_uvicorn(app, options.host, options.http_port)]
+    planned: list[tuple[str, str, int, _QuietSignalsServer]] = []
+    if options.http_port is not None:
+        http = _uvicorn(app, options.host, options.http_port)
+        planned.append(("HTTP", options.host, options.http_port, http))
     if options.https_port is not None:
         if not (options.tls_cert and options.tls_key):
-            raise SystemExit("HTTPS needs a certificate and key: run 'plugtone init --tls'")
+            raise StartupError("HTTPS needs a certificate and key: run 'plugtone init --tls'")
         client_ca = client_ca_bundles(options.security.client_ca, options.data_dir)
         secure = _uvicorn(app, options.host, options.https_port, options.tls_cert,
                           options.tls_key, client_ca=client_ca)  # fmt: skip
-        servers.append(secure)
+        planned.append(("HTTPS", options.host, options.https_port, secure))
     elif options.security.client_ca:
         log.warning("[security] client_ca is set but HTTPS is off: no certificate is asked for")
     admin_host = options.admin_host or options.host
+    admin_scheme = "http"
     if options.admin_port is not None:
-        servers.append(_admin_server(provisioner, options, admin_host))
+        admin, admin_scheme = _admin_server(provisioner, options, admin_host)
+        planned.append(("admin API", admin_host, options.admin_port, admin))
+    for transport, _, _, server in planned:
+        _load(transport, server)  # a TLS pair that cannot be read stops us before binding
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(quiet_disconnects)
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    tasks = [asyncio.create_task(server.serve(), name="http") for server in servers]
-    tftp = None
-    if options.tftp_port is not None:
-        from plugtone.servers.tftp import start_tftp_server
+    running = _Running()
+    try:
+        for transport, host, port, server in planned:
+            running.bound.append((transport, host, server, bind_tcp(transport, host, port)))
+        if options.tftp_port is not None:
+            running.tftp = await _start_tftp(provisioner, options)
+        if options.ftp_port is not None:
+            running.ftp = await _start_ftp(provisioner, options)
+        running.recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
+        for transport, _, server, sockets in running.bound:
+            running.tasks.append(asyncio.create_task(server.serve(sockets=sockets), name=transport))
+        await running.started()
+        line = serving_line(running.listeners(options), admin_scheme)
+        if announce is not None:
+            announce(line)
+        else:
+            log.info("%s", line)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+    finally:
+        await running.close()
 
-        tftp = await start_tftp_server(
+
+class StartupError(RuntimeError):
+    """``plugtone serve`` cannot start; the message is the one line the user is shown."""
+
+
+class ListenError(StartupError):
+    """A listener could not be bound (``cannot listen for TFTP on 0.0.0.0:6969: address
+    already in use``)."""
+
+    def __init__(self, transport: str, host: str, port: int, problem: BaseException) -> None:
+        self.transport, self.host, self.port = transport, host, port
+        self.reason = _reason(problem)
+        super().__init__(f"cannot listen for {transport} on {host_port(host, port)}: {self.reason}")
+
+
+def _reason(problem: BaseException) -> str:
+    """``address already in use``: the system's words for ``problem``, without the
+    ``[Errno 98]`` and the address asyncio wraps around them."""
+    if isinstance(problem, OSError) and problem.errno and not isinstance(
+        problem, socket.gaierror
+    ):  # fmt: skip
+        text = os.strerror(problem.errno)
+    elif isinstance(problem, OSError) and problem.strerror:
+        text = problem.strerror
+    else:
+        text = str(problem) or type(problem).__name__
+    return text[:1].lower() + text[1:]
+
+
+def host_port(host: str, port: int) -> str:
+    """``0.0.0.0:6969``, ``[::]:6969``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One bound listener, as the serving line shows it."""
+
+    transport: str
+    """``HTTP``, ``HTTPS``, ``TFTP``, ``FTP`` or ``admin API``."""
+    host: str
+    port: int
+
+
+def serving_line(listeners: list[Listener], admin_scheme: str = "http") -> str:
+    """``plugtone serving HTTP on 0.0.0.0:8080, TFTP on 0.0.0.0:6969; admin API on
+    http://0.0.0.0:8088/api/docs``: what listens where, ports as bound."""
+    phones = [f"{item.transport} on {host_port(item.host, item.port)}"
+              for item in listeners if item.transport != "admin API"]  # fmt: skip
+    line = "plugtone serving " + (", ".join(phones) if phones else "no phone listener")
+    for item in listeners:
+        if item.transport == "admin API":
+            line += f"; admin API on {admin_scheme}://{host_port(item.host, item.port)}/api/docs"
+    return line
+
+
+def bind_tcp(transport: str, host: str, port: int, backlog: int = 2048) -> list[socket.socket]:
+    """Listening sockets for ``host``:``port``, bound here rather than by uvicorn (which
+    logs a bind failure and exits the process from inside its task): one per address
+    ``host`` resolves to, with the options asyncio's ``create_server`` would set."""
+    sockets: list[socket.socket] = []
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except (OSError, OverflowError) as problem:
+        for sock in sockets:
+            sock.close()
+        raise ListenError(transport, host, port, problem) from None
+    return sockets
+
+
+def _load(transport: str, server: _QuietSignalsServer) -> None:
+    """uvicorn's configuration loaded (its TLS context made) before anything listens."""
+    try:
+        server.config.load()
+    except (OSError, ssl.SSLError) as problem:
+        config = server.config
+        raise StartupError(
+            f"{transport} cannot use the TLS pair {config.ssl_certfile} and "
+            f"{config.ssl_keyfile}: {_reason(problem)}"
+        ) from None
+
+
+async def _start_tftp(provisioner: Provisioner, options: ServeOptions):
+    from plugtone.servers.tftp import start_tftp_server
+
+    assert options.tftp_port is not None
+    try:
+        return await start_tftp_server(
             provisioner, options.host, options.tftp_port, max_transfers=options.tftp_max_transfers
         )
-    recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
-    ftp = None
-    if options.ftp_port is not None:
-        from plugtone.servers.ftp import FtpAccount, start_ftp_server
+    except (OSError, OverflowError) as problem:
+        raise ListenError("TFTP", options.host, options.tftp_port, problem) from None
 
-        logins = list(options.ftp_accounts)
-        if options.ftp_factory_accounts:
-            logins = provisioner.resolver.registry.factory_ftp_accounts() + logins
-        ftp = await start_ftp_server(
+
+async def _start_ftp(provisioner: Provisioner, options: ServeOptions):
+    from plugtone.servers.ftp import FtpAccount, start_ftp_server
+
+    assert options.ftp_port is not None
+    logins = list(options.ftp_accounts)
+    if options.ftp_factory_accounts:
+        logins = provisioner.resolver.registry.factory_ftp_accounts() + logins
+    try:
+        return await start_ftp_server(
             provisioner, options.host, options.ftp_port,
             accounts=[FtpAccount(user, password) for user, password in logins],
             passive_ports=options.ftp_passive_ports,
             masquerade_address=options.ftp_masquerade,
         )  # fmt: skip
-    try:
+    except (OSError, OverflowError) as problem:
+        raise ListenError("FTP", options.host, options.ftp_port, problem) from None
+
+
+@dataclass
+class _Running:
+    """What :func:`serve_with` has bound and started, so that it can all be stopped,
+    whether start-up got to the end or not."""
+
+    bound: list[tuple[str, str, _QuietSignalsServer, list[socket.socket]]] = field(
+        default_factory=list
+    )
+    tftp: Any = None
+    ftp: Any = None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    recorder: asyncio.Task | None = None
+
+    async def started(self) -> None:
+        """Wait for every uvicorn server to serve its sockets; one that ends first
+        stops start-up with its error."""
+        servers = [server for _, _, server, _ in self.bound]
         while not all(server.started for server in servers):
-            if any(task.done() for task in tasks):
-                for task in tasks:
-                    if task.done() and task.exception():
-                        raise task.exception()  # type: ignore[misc]
-                raise SystemExit("a server could not start (is the port in use?)")
-            await asyncio.sleep(0.05)
-        log.info(
-            "plugtone serving on %s (HTTP %s%s%s)", options.host, options.http_port,
-            f", HTTPS {options.https_port}" if options.https_port else "",
-            f", TFTP {options.tftp_port}" if options.tftp_port is not None else "",
-        )  # fmt: skip
-        if options.ftp_port is not None:
-            log.info("FTP on %s:%s", options.host, options.ftp_port)
-        if options.admin_port is not None:
-            log.info("admin API on %s:%s", admin_host, options.admin_port)
-        if ready is not None:
-            ready.set()
-        await stop.wait()
-    finally:
-        if tftp is not None:
-            tftp.close()
-        if ftp is not None:
-            await ftp.close()
-        for server in servers:
+            for task in self.tasks:
+                if task.done():
+                    problem = None if task.cancelled() else task.exception()
+                    if problem is not None:
+                        raise problem
+                    raise StartupError(f"the {task.get_name()} listener stopped while starting")
+            await asyncio.sleep(0.01)
+
+    def listeners(self, options: ServeOptions) -> list[Listener]:
+        """What listens where, in the order of the serving line, ports as bound."""
+        found: dict[str, Listener] = {}
+        for transport, host, _, sockets in self.bound:
+            found[transport] = Listener(transport, host, sockets[0].getsockname()[1])
+        if self.tftp is not None:
+            found["TFTP"] = Listener("TFTP", options.host, self.tftp.port)
+        if self.ftp is not None:
+            sockets = self.ftp.server.server.sockets
+            found["FTP"] = Listener("FTP", options.host, sockets[0].getsockname()[1])
+        order = ("HTTP", "HTTPS", "TFTP", "FTP", "admin API")
+        return [found[name] for name in order if name in found]
+
+    async def close(self) -> None:
+        """Stop every listener and task (each at most once)."""
+        if self.tftp is not None:
+            self.tftp.close()
+        if self.ftp is not None:
+            await self.ftp.close()
+        for _, _, server, _ in self.bound:
             server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
-        recorder.cancel()
-        await asyncio.gather(recorder, return_exceptions=True)
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        for _, _, _, sockets in self.bound:  # those of a server that never started
+            for sock in sockets:
+                sock.close()
+        if self.recorder is not None:
+            self.recorder.cancel()
+            await asyncio.gather(self.recorder, return_exceptions=True)
 
 
 def quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict) -> None:
@@ -194,8 +366,11 @@ def quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict) -> None:
     loop.default_exception_handler(context)
 
 
-def _admin_server(provisioner: Provisioner, options: ServeOptions, host: str):
-    """The admin app on its own server: HTTPS when the phone HTTPS pair exists."""
+def _admin_server(
+    provisioner: Provisioner, options: ServeOptions, host: str
+) -> tuple[_QuietSignalsServer, str]:
+    """The admin app on its own server, and its scheme: HTTPS when the phone HTTPS pair
+    exists."""
     from plugtone.web.app import create_admin_app
 
     settings = options.settings or load_settings(str(options.data_dir), options.db_url)
@@ -205,7 +380,8 @@ def _admin_server(provisioner: Provisioner, options: ServeOptions, host: str):
     cert, key = options.tls_cert, options.tls_key
     tls = cert is not None and key is not None and cert.is_file() and key.is_file()
     assert options.admin_port is not None
-    return _uvicorn(app, host, options.admin_port, cert if tls else None, key if tls else None)
+    server = _uvicorn(app, host, options.admin_port, cert if tls else None, key if tls else None)
+    return server, "https" if tls else "http"
 
 
 def client_ca_bundles(bundles: tuple[Path, ...], data_dir: Path) -> tuple[Path, ...]:

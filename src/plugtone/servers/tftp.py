@@ -796,6 +796,10 @@ async def start_tftp_server(
     ``finished``, ``upload_target``, ``store_upload`` and ``resolver.cached`` are used.
     """
     server = TftpServer(provisioner, max_transfers=max_transfers, limits=limits)
-    server._listen(host, port)
+    try:
+        server._listen(host, port)
+    except BaseException:  # a busy port: leave nothing registered with the loop
+        server.close()
+        raise
     log.debug("TFTP listening on %s:%d", host, server.port)
     return server
