@@ -31,6 +31,7 @@ from tests.emulators.polycom import PolycomPhone, parse_directory, parse_paramet
 
 PLUGIN = PolycomPlugin()
 MAC = "0004F2000607"
+CONTROL = "a control character"
 SEED_DIAL_PLAN = "0|##|#[1-3]x|#[5-9]x|#41xx|#4[2-9]|[1-7]xx|9[2-9]xxxxxx|91xxxxxxxxxx"
 
 # The seed's altigen.cfg and 201.cfg (001_986df9d05f6e3806.txt), parameter by parameter.
@@ -182,13 +183,23 @@ def test_names_with_markup_and_control_characters_parse_back_escaped():
         vendor_settings={"polycom": {"up.welcome": "<&>\"'"}},
     )
     view = seed_phone(site=site, lines=(LineView(1, "201", hostile, "a&b", 'p"<w>&'),))
-    phone = boot(view)
-    assert phone.line(1)["displayName"] == 'Ann <b>&amp; "Bob" </b>'  # BEL dropped
+    # the BEL cannot go into an XML file: the apply is refused, naming field and character
+    assert [finding.message for finding in PLUGIN.check_phone(view) if finding.refuse] == [
+        f"line 1 name: character U+0007 ({CONTROL}) cannot reach a Polycom unchanged: its XML "
+        "files cannot hold it",
+        f"site altigen extension 1 name: character U+0007 ({CONTROL}) cannot reach a Polycom "
+        "unchanged: its XML files cannot hold it",
+    ]
+    phone = boot(view)  # what was rendered before the check: still well-formed, BEL left out
+    assert phone.line(1)["displayName"] == 'Ann <b>&amp; "Bob" </b>'
     assert phone.line(1)["auth.userId"] == "a&b"
     assert phone.line(1)["auth.password"] == 'p"<w>&'
     assert phone.settings["up.welcome"] == "<&>\"'"
     assert phone.directory == [('R&D <lab> "1"', "0"), ('Ann <b>&amp; "Bob" </b>', "201")]
     assert b"<b>" not in render("0004f2000607-reg.cfg", view)
+    clean = seed_phone(site=seed_site(), lines=(LineView(1, "201", hostile[:-5], "a&b", "p"),))
+    assert boot(clean).line(1)["displayName"] == hostile[:-5]  # markup and quotes as typed
+    assert not PLUGIN.check_phone(clean)
 
 
 def test_every_parameter_appears_in_exactly_one_of_a_phones_files():

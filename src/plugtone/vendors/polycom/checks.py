@@ -9,16 +9,92 @@ would need more is refused.
 
 from __future__ import annotations
 
-from plugtone.vendors.base import Finding, PhoneView
+from collections.abc import Iterator
+
+from plugtone.vendors.base import ContactView, Finding, PhoneView
 from plugtone.vendors.polycom.keys import check_keys
 from plugtone.vendors.polycom.parameters import codec_findings, dial_plan_findings
 from plugtone.vendors.polycom.timezones import zone_findings
+from plugtone.vendors.polycom.xmlfile import lost_character
+
+DIRECTORY_NAME_BYTES = 40
+"""``<fn>``: "UTF-8 encoded string of up to 40 bytes" (SIP 3.0.2 guide p. 4-11)."""
 
 
 def phone_findings(phone: PhoneView) -> list[Finding]:
     """Every finding of the parameters side of the plug-in for ``phone``."""
     findings = check_keys(phone)
+    findings += value_findings(phone)
     findings += codec_findings(phone.site.codecs, phone.model)
     findings += dial_plan_findings(phone.site)
     findings += zone_findings(phone.site.timezone)
     return findings
+
+
+def value_findings(phone: PhoneView) -> list[Finding]:
+    """Lossless values: a value holding a character its file cannot carry unchanged is
+    refused, naming the field and the character (never the value: it may be a
+    password); a directory name longer than the phone keeps is warned of.
+
+    Everything else reaches the phone as given: the files are UTF-8 XML and ElementTree
+    escapes ``&``, ``<``, ``>`` and ``"`` (see :mod:`.xmlfile`), so quotes, markup and any
+    other language's letters need nothing more.
+    """
+    findings = []
+    for field, value in _values(phone):
+        char = lost_character(value)
+        if char is not None:
+            kind = "a control character" if ord(char) < 0x20 else "not a text character"
+            findings.append(
+                Finding(
+                    f"{field}: character U+{ord(char):04X} ({kind}) cannot reach a Polycom "
+                    "unchanged: its XML files cannot hold it"
+                )
+            )
+    for field, name in _directory_names(phone):
+        size = len(name.encode("utf-8", "replace"))  # a lone surrogate: refused above
+        if size > DIRECTORY_NAME_BYTES:
+            findings.append(
+                Finding(
+                    f"{field}: {size} bytes in UTF-8; a Polycom directory entry holds "
+                    f"{DIRECTORY_NAME_BYTES} and the phone shows it cut",
+                    refuse=False,
+                )
+            )
+    return findings
+
+
+def _values(phone: PhoneView) -> Iterator[tuple[str, str | None]]:
+    """Every inventory value that reaches one of the phone's files, with its field."""
+    site = phone.site
+    yield f"site {site.name} sip_server", site.sip_server
+    yield f"site {site.name} voicemail", site.voicemail
+    yield f"site {site.name} conference", site.conference
+    for server in site.ntp_servers[:1]:  # the first is the phone's SNTP server
+        yield f"site {site.name} ntp_servers", server
+    for line in phone.lines:
+        yield f"line {line.index} name", line.name
+        yield f"line {line.index} number", line.number
+        yield f"line {line.index} auth_user", line.auth_user
+        yield f"line {line.index} password", line.password
+    for number, key in enumerate(phone.effective_keys, start=1):
+        yield f"key {number} value", key.value
+        yield f"key {number} label", key.label
+    for field, contact in _contacts(phone):
+        yield f"{field} name", contact.name
+        yield f"{field} number", contact.number
+
+
+def _contacts(phone: PhoneView) -> Iterator[tuple[str, ContactView]]:
+    for index, contact in enumerate(phone.site.directory, start=1):
+        yield f"site {phone.site.name} directory entry {index}", contact
+    for index, member in enumerate(phone.site.members, start=1):
+        yield f"site {phone.site.name} extension {index}", member
+
+
+def _directory_names(phone: PhoneView) -> Iterator[tuple[str, str]]:
+    for field, contact in _contacts(phone):
+        yield f"{field} name", contact.name
+    for number, key in enumerate(phone.effective_keys, start=1):
+        if key.type in ("speeddial", "voicemail") and key.label:
+            yield f"key {number} label", key.label

@@ -19,11 +19,23 @@ PARAMETER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,199}")
 """What a Polycom parameter name looks like (also a valid XML attribute name)."""
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_LOST = re.compile("[^\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters a value cannot keep through a Polycom file: those XML 1.0 cannot hold at all
+(C0 controls, U+FFFE, U+FFFF, lone surrogates), and tab, line feed and carriage return,
+which XML parsers normalise (in element text a carriage return becomes a line feed; in
+an attribute the three survive only as character references, which plugtone would have
+to count on every phone's parser honouring)."""
 
 
 def xml_text(value: str) -> str:
     """``value`` without the characters XML 1.0 cannot represent."""
     return _NOT_XML.sub("", value)
+
+
+def lost_character(value: str | None) -> str | None:
+    """The first character of ``value`` a Polycom file cannot carry unchanged, if any."""
+    found = _LOST.search(value or "")
+    return found.group(0) if found else None
 
 
 def comment(text: str) -> str:
