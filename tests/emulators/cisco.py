@@ -52,6 +52,8 @@ Fetch = Callable[[str], tuple[int, bytes]]
 """``fetch(name or URL) -> (status, body)``; status 200 or 404 as HTTP would say."""
 
 LINE_FIELDS = ("name", "authname", "password", "displayname", "shortname")
+BUTTONS = {"7960": 6, "7940": 2}
+"""Line buttons per model."""
 LOAD_INFORMATION = {
     "7960": ("loadInformation7", "IP Phone 7960"),
     "7940": ("loadInformation8", "IP Phone 7940"),
@@ -454,6 +456,17 @@ def protocol(image: str) -> str:
     return image[:4].upper()
 
 
+@dataclass(frozen=True)
+class Button:
+    """What one line button shows."""
+
+    kind: str
+    """``line`` or ``speeddial``."""
+    number: str
+    """The line's user (``lineN_name``) or the number the speed dial calls."""
+    label: str
+
+
 @dataclass
 class Cisco7960:
     mac: str  # 00115C93AFD1
@@ -545,6 +558,32 @@ class Cisco7960:
     def clock(self) -> Clock:
         """The clock the phone keeps from what its configuration files said."""
         return parse_clock(self.settings)
+
+    def buttons(self) -> list[Button | None]:
+        """Each line button, top to bottom: a line (``lineN_name`` set), a speed dial
+        (``speed_lineN`` on a button without a line) or nothing. A button told to be
+        both fails: no document says which the phone would show."""
+        shown: list[Button | None] = []
+        for index in range(1, BUTTONS[self.model] + 1):
+            name = self.settings.get(f"line{index}_name", "")
+            dial = self.settings.get(f"speed_line{index}", "")
+            if name and dial:
+                raise Refused(f"button {index} is both line {name!r} and speed dial {dial!r}")
+            if name:
+                label = self.settings.get(f"line{index}_shortname") or name
+                shown.append(Button("line", name, label))
+            elif dial:
+                label = self.settings.get(f"speed_label{index}") or dial
+                shown.append(Button("speeddial", dial, label))
+            else:
+                shown.append(None)
+        return shown
+
+    def press(self, button: int) -> str:
+        """What pressing a speed-dial button calls (its number, as given)."""
+        shown = self.buttons()[button - 1]
+        assert shown is not None and shown.kind == "speeddial", f"button {button}: {shown}"
+        return shown.number
 
     def line(self, index: int) -> dict[str, str]:
         """What line button ``index`` registers with (empty values: an unused button)."""

@@ -63,6 +63,7 @@ from plugtone.vendors.cisco79xx import directory, firmware
 from plugtone.vendors.cisco79xx.cnf import serialize
 from plugtone.vendors.cisco79xx.config import branding_logo, default_settings, phone_settings
 from plugtone.vendors.cisco79xx.dialplan import check_dial_plan, dial_template
+from plugtone.vendors.cisco79xx.keys import check_keys
 from plugtone.vendors.cisco79xx.logo import logo_bmp
 from plugtone.vendors.cisco79xx.models import BY_NAME, MODELS, CiscoModel
 from plugtone.vendors.cisco79xx.timezones import zone_findings
@@ -160,11 +161,12 @@ class Cisco79xxPlugin(VendorPlugin):
 
     def check_phone(self, phone: PhoneView) -> list[Finding]:
         """Everything the phone's files cannot carry as the inventory says (see the
-        modules: :mod:`.dialplan`, :mod:`.timezones`)."""
+        modules: :mod:`.dialplan`, :mod:`.timezones`, :mod:`.keys`)."""
         raw = {name.strip().lower() for name in phone.vendor_settings()}
         return [
             *check_dial_plan(phone.site, phone.model),
             *zone_findings(phone.site.timezone, overridden="time_zone" in raw),
+            *check_keys(phone),
         ]
 
     # -- trust

@@ -21,7 +21,7 @@ from __future__ import annotations
 from plugtone.vendors.base import Image, PhoneView, SiteView
 from plugtone.vendors.cisco79xx.directory import page_path
 from plugtone.vendors.cisco79xx.firmware import pinned_image
-from plugtone.vendors.cisco79xx.models import BY_NAME, MAX_LINES
+from plugtone.vendors.cisco79xx.keys import buttons_of, key_settings, line_labels
 from plugtone.vendors.cisco79xx.timezones import cisco_time, date_and_time_format
 
 DIAL_PLAN_FILE = "dialplan{mac}"
@@ -61,6 +61,7 @@ def phone_settings(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
     settings["phone_label"] = _label(phone)
     lines, line_notes = _lines(phone)
     settings.update(lines)
+    settings.update(key_settings(phone))
     settings.update(raw)
     return settings, notes + line_notes
 
@@ -118,15 +119,11 @@ def _lines(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
     """``lineN_*`` for every line button; buttons without a line are written empty.
 
     The phone keeps what it was last told, so an emptied button must be cleared
-    explicitly. A line the model has no button for is left out, and the file says so.
+    explicitly. A line the model has no button for is left out, and the file says so
+    (the apply is refused: :func:`.keys.check_keys`).
     """
-    model = BY_NAME.get(phone.model)
-    buttons = model.lines if model else MAX_LINES
-    labels = {
-        key.line: key.label
-        for key in phone.effective_keys
-        if key.type == "line" and key.line and key.label
-    }
+    buttons = buttons_of(phone.model)
+    labels = line_labels(phone)
     assigned = {line.index: line for line in phone.lines}
     settings: dict[str, str] = {}
     for index in range(1, buttons + 1):
