@@ -66,8 +66,9 @@ phone's own login into ``<MAC>.cfg``, so a phone first provisioned in a window o
 trusted network proves who it is at every later resync. The guide says the phone must
 be rebooted after these parameters change: the login counts from the next boot. A
 login the phone could not hold (too long, a double quote, which the file format cannot
-carry, or characters outside printable ASCII, which no document allows) is left out
-with a note in the file rather than written in a form the phone would cut.
+carry, or characters outside printable ASCII, which no document allows) is refused at
+apply (``check_phone``); a file rendered anyway leaves it out with a note rather than
+writing it in a form the phone would cut.
 """
 
 from __future__ import annotations
