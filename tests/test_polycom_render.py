@@ -199,7 +199,7 @@ def test_names_with_markup_and_control_characters_parse_back_escaped():
     assert b"<b>" not in render("0004f2000607-reg.cfg", view)
     clean = seed_phone(site=seed_site(), lines=(LineView(1, "201", hostile[:-5], "a&b", "p"),))
     assert boot(clean).line(1)["displayName"] == hostile[:-5]  # markup and quotes as typed
-    assert not PLUGIN.check_phone(clean)
+    assert not [finding for finding in PLUGIN.check_phone(clean) if finding.refuse]
 
 
 def test_every_parameter_appears_in_exactly_one_of_a_phones_files():
@@ -328,13 +328,17 @@ def test_transport_codecs_nat_and_digit_timeout():
     assert "tcpIpApp.sntp.address" not in settings
 
 
+def dial_findings(view: PhoneView) -> list:
+    return [f for f in PLUGIN.check_phone(view) if f.message.startswith(("dial", "digit"))]
+
+
 def test_every_digit_map_pattern_gets_the_sites_timeout():
     site = seed_site(dial_plan="1xx|(2|3)x|xxx+^|9;xxxxxxx", digit_timeout=6)
     settings = boot(seed_phone(site=site)).settings
     patterns = settings["dialplan.digitmap"].split("|")
     assert patterns == ["1xx", "xxx.T", "9,xxxxxxx"]  # the untranslatable two left out
     assert settings["dialplan.digitmap.timeOut"].split("|") == ["6"] * len(patterns)
-    findings = PLUGIN.check_phone(seed_phone(site=site))
+    findings = dial_findings(seed_phone(site=site))
     assert [(f.message.split(":")[0], f.refuse) for f in findings] == [
         ("dial plan pattern '(2'", False), ("dial plan pattern '3)x'", False),
     ]  # fmt: skip
@@ -342,7 +346,7 @@ def test_every_digit_map_pattern_gets_the_sites_timeout():
     # warning says so rather than giving its first pattern alone the site's timeout
     bare = seed_phone(site=seed_site(dial_plan=None, digit_timeout=6))
     assert "dialplan.digitmap.timeOut" not in boot(bare).settings
-    (finding,) = PLUGIN.check_phone(bare)
+    (finding,) = dial_findings(bare)
     assert finding.message.startswith("digit_timeout 6: a Polycom takes one timeout per pattern")
     assert not finding.refuse
 
@@ -381,7 +385,7 @@ def test_codecs_a_model_lacks_are_named_in_a_warning():
     def warnings(model: str, codecs: tuple[str, ...]) -> list[str]:
         findings = PLUGIN.check_phone(seed_phone(model=model, site=seed_site(codecs=codecs)))
         assert not any(finding.refuse for finding in findings)
-        return [finding.message for finding in findings]
+        return [finding.message for finding in findings if finding.message.startswith("codec")]
 
     assert warnings("IP650", ("g722", "pcmu")) == []
     assert warnings("IP560", ("g722", "pcmu", "pcma")) == [
