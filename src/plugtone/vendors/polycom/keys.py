@@ -17,8 +17,7 @@ anywhere else):
    3.0.2 guide p. 4-11), take the keys left, in ``sd`` order.
 
 No document found says in which order BLF and speed dials share the keys left after
-the registrations; plugtone assumes the order above (the one the UC Software guides
-keep as their default) and the test emulator behaves so.
+the registrations: plugtone assumes the order above, and the test emulator behaves so.
 
 So a neutral key becomes:
 
