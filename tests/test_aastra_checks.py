@@ -64,3 +64,10 @@ def test_the_example_inventory_aastra_phones_have_no_findings(tmp_path):
             assert PLUGIN.check_phone(phone) == [], phone.mac
     finally:
         store.dispose()
+
+
+def test_a_key_value_that_cannot_be_written_is_named_by_the_key_and_kept_out_of_messages():
+    findings = PLUGIN.check_phone(view(keys=(KeyView("park", value="70\n0"),)))
+    messages = [finding.message for finding in findings]
+    assert "key 1 (park) value: the Aastra configuration file cannot carry a '\\n'" in messages[0]
+    assert all("\n" not in message for message in messages) and len(messages) == 2

@@ -34,6 +34,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from plugtone.vendors.aastra.cfgfile import value_problem
 from plugtone.vendors.aastra.models import FAMILY_NAMES, LABEL_FAMILIES, AastraModel
 from plugtone.vendors.base import KeyView, PhoneView
 
@@ -91,8 +92,11 @@ class Layout:
 
 
 def describe(index: int, key: KeyView) -> str:
-    """``key 12 (blf 201)``: how findings name a key."""
-    return f"key {index} ({key.type} {key.value})" if key.value else f"key {index} ({key.type})"
+    """``key 12 (blf 201)``: how findings name a key (without a value that could not be
+    shown on one line; that value has a finding of its own)."""
+    if key.value and value_problem(key.value) is None:
+        return f"key {index} ({key.type} {key.value})"
+    return f"key {index} ({key.type})"
 
 
 def family_label(family: str) -> str:
