@@ -174,7 +174,8 @@ CONFIGURATION: tuple[Group, ...] = (
             f"tone.dtmf.{name}"
             for name in ("viaRtp", "rfc2833Control", "rfc2833Payload", "onTime", "offTime")
         ),
-        f"{SIP_CFG} <tones><DTMF>; {SEED}'s altigen.cfg (rfc2833Payload, onTime, offTime)",
+        f"{SIP31}, Dual Tone Multi-Frequency <DTMF/> (p. A-28: onTime, offTime); SIP 3.0.2 "
+        f"guide p. A-26 (viaRtp, rfc2833Control, rfc2833Payload); {SIP_CFG} <tones><DTMF>",
     ),
     Group(
         (
