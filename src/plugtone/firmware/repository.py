@@ -10,8 +10,12 @@ not-found for it and logs why.
 Adding a release is checked before anything is written: the vendor knows each
 model, every file has a role in that vendor's releases (a vendor zip is opened and
 the files that matter picked out), the version is safe in a path and not already
-there, and the plug-in's own checks pass. Then the files are copied in (hashing
-on the way, written to a temporary name and renamed) and the rows inserted.
+there, and the plug-in's own checks pass. A release may hold the configuration
+files the vendor ships with it (a zip's stock ``sip.cfg``); they are kept like
+the images, and the plug-in may read small files (a vendor's own master file) to
+settle their roles (the order the vendor lists them in). Then the files are copied
+in (hashing on the way, written to a temporary name and renamed) and the rows
+inserted.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -48,6 +52,10 @@ MAX_ZIP_MEMBERS = 2_000
 MAX_ZIP_RATIO = 200
 """Refuse zip members that expand more than this (zip bombs)."""
 CHUNK = 1024 * 1024
+MAX_ARRANGE_BYTES = 1024 * 1024
+"""The most a plug-in may read of one file to settle roles (a vendor master file is ~1 kB)."""
+MAX_ROLE = 32
+"""The stored role's length (``firmware_files.role``)."""
 
 
 class FirmwareError(ValueError):
@@ -161,6 +169,8 @@ def add_release(
         problems.append(f"no {plugin.label} firmware file among {', '.join(map(str, sources))}")
     if not problems and canonical:
         problems += plugin.check_release(canonical, [candidate.name for candidate in candidates])
+    if not problems:
+        candidates = _arranged(plugin, candidates, problems)
     if problems:
         raise FirmwareError(problems)
     stored: list[tuple[Candidate, str, int]] = []
@@ -186,6 +196,34 @@ def add_release(
     session.add(release)
     session.flush()
     return release
+
+
+def _arranged(plugin, candidates: list[Candidate], problems: list[str]) -> list[Candidate]:
+    """The candidates with the roles the plug-in settles on once it may read small files
+    (:meth:`~plugtone.vendors.base.VendorPlugin.arrange_release`)."""
+    by_name = {candidate.name: candidate for candidate in candidates}
+
+    def read(name: str) -> bytes:
+        candidate = by_name[name]
+        with candidate.open() as stream:
+            content = stream.read(MAX_ARRANGE_BYTES + 1)
+        if len(content) > MAX_ARRANGE_BYTES:
+            raise ValueError(f"{candidate.origin}: larger than {MAX_ARRANGE_BYTES} bytes")
+        return content
+
+    try:
+        roles = plugin.arrange_release({c.name: c.role for c in candidates}, read)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+        problems.append(str(error))
+        return candidates
+    arranged = []
+    for candidate in candidates:
+        role = roles.get(candidate.name)
+        if not role or len(role) > MAX_ROLE:
+            problems.append(f"{candidate.origin}: the {plugin.label} plug-in gave no usable role")
+            continue
+        arranged.append(replace(candidate, role=role))
+    return arranged
 
 
 def discard_unused(session: Session, files: FileStore, hashes: set[str]) -> None:
@@ -278,7 +316,9 @@ def release_view(release: FirmwareRelease) -> FirmwareView:
         vendor=release.vendor,
         version=release.version,
         models=tuple(release.models),
-        files=tuple(FirmwareFile(row.name, row.sha256, row.size) for row in release.files),
+        files=tuple(
+            FirmwareFile(row.name, row.sha256, row.size, row.role) for row in release.files
+        ),
     )
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugtone.firmware.repository import FileStore
+from plugtone.firmware.running import config_releases, running_release
 from plugtone.inventory.models import (
     Blob,
     BrandingFile,
@@ -59,6 +60,7 @@ from plugtone.vendors.base import (
     FileRef,
     FileScope,
     FirmwareDevice,
+    FirmwareView,
     PhoneView,
     SiteView,
     UploadRef,
@@ -274,6 +276,11 @@ class Resolver:
         """Provisioning login -> the MAC of the phone it belongs to (or None)."""
         self._last_address = BoundedCache(cache_size, cache_size * 2 * ENTRY_OVERHEAD)
         """MAC -> the address of its last privileged request (uploads must come from it)."""
+        self._config_releases: dict[str, tuple[FirmwareView, ...]] | None = None
+        """By vendor, the stored releases holding release configuration files (read once
+        per generation; adding or removing such a release moves it)."""
+        self._running_seen = BoundedCache(cache_size, cache_size * 2 * ENTRY_OVERHEAD)
+        """MAC -> the version of the last stored release it was known to run."""
 
     # -- generation tracking
 
@@ -299,6 +306,7 @@ class Resolver:
                 self._misses.clear()
                 self._users.clear()
                 self._site_networks = {}
+                self._config_releases = None
         if changed:  # arming and disarming windows move the generation too
             windows = self._load_windows()
             with self._lock:
@@ -590,7 +598,7 @@ class Resolver:
 
     def _memo_key(
         self, request: FileRequest, facts: DeviceFacts | None, mac: str | None, trust: Trust,
-        failed: bool,
+        failed: bool, phone: PhoneView | None = None,
     ) -> tuple:  # fmt: skip
         # The User-Agent counts only through the facts identification took from it (an
         # attacker chooses the rest of it, and an answer depends on nothing else of it);
@@ -598,7 +606,10 @@ class Resolver:
         # names the device in the answer (and so in the event log) when the path carries
         # none; so a file common to a fleet is memoized once per phone, not once per
         # address or per User-Agent spelling. The trust level decides which answer it is.
-        return (request.path, facts, request.mac, mac, trust, failed)
+        # The release a phone with no pin is known to run is device state, not inventory:
+        # its files follow it, so it is part of the key.
+        running = phone.running_release.version if phone and phone.running_release else None
+        return (request.path, facts, request.mac, mac, trust, failed, running)
 
     def _memoize(self, key: tuple, answer: Answer) -> None:
         """Keep ``answer`` under ``key``: found ones with the phones', misses apart."""
@@ -640,7 +651,9 @@ class Resolver:
         personal = not stranger and (ref.scope is FileScope.DEVICE or (
             ref.scope is FileScope.SHARED and phone is not None and phone.vendor == plugin.name
         ))  # fmt: skip
-        key = (plugin.name, ref, phone.mac if personal and phone else None, stranger)
+        owner = phone.mac if personal and phone else None
+        running = phone.running_release if personal and phone else None
+        key = (plugin.name, ref, owner, stranger, running.version if running else None)
         cached = self._files.get(key, _MISSING)
         if cached is not _MISSING:
             return cached
@@ -717,7 +730,9 @@ class Resolver:
         mac = self._identified_mac(request, path, facts, matches, allow_io)
         phone = self._phone(mac, allow_io) if mac else None
         trust, failed = self.trust_for(request, mac, phone)
-        key = self._memo_key(request, facts, mac, trust, failed)
+        if phone is not None and trust is not Trust.STRANGER:  # a stranger gets no phone's file
+            phone = self._with_running_release(phone, facts, allow_io)
+        key = self._memo_key(request, facts, mac, trust, failed, phone)
         memo = self._answers.get(key)
         if memo is None:
             memo = self._misses.get(key)
@@ -764,8 +779,16 @@ class Resolver:
             if not allow_io:
                 raise _NeedsStore
             plugin, ref = next((p, r) for p, r in firmware if p.name == phone.vendor)
-            answer = self._firmware(request, path, plugin, ref, phone, facts)
-            return replace(answer, trust=trust, known=True)
+            if not plugin.is_release_config(ref.name):
+                answer = self._firmware(request, path, plugin, ref, phone, facts)
+                return replace(answer, trust=trust, known=True)
+            answer = self._release_config(path, plugin, ref, phone, facts)
+            others = tuple(match for match in matches if match not in firmware)
+            if answer.status is Status.OK or not others:
+                return replace(answer, trust=trust, known=True)
+            # a name another vendor serves (its common file) that the phone's release
+            # does not hold: answered as it was before releases held configuration files
+            matches = others
         if not matches:
             detail = "firmware for an unknown or unassigned device"
             return Answer(Status.NOT_FOUND, path, vendor=firmware[0][0].name, mac=mac,
@@ -940,6 +963,86 @@ class Resolver:
             file=StoredFile(stored, offered.size, offered.sha256),
             firmware_version=release.version, volatile=True,
         )  # fmt: skip
+
+    def _with_running_release(
+        self, phone: PhoneView, facts: DeviceFacts | None, allow_io: bool
+    ) -> PhoneView:
+        """``phone``, with the stored release it is known to run when it has no pin and
+        that release holds configuration files its vendor ships (see
+        :mod:`plugtone.firmware.running`). Costs nothing more when no stored release of
+        the phone's vendor holds any: the usual case, and every pinned phone."""
+        if phone.firmware is not None:
+            return phone
+        if self._config_releases is None:
+            if not allow_io:
+                raise _NeedsStore
+            generation = self.generation
+            with self.store.sessions() as session:
+                loaded = config_releases(session, self.registry)
+            if generation != self.generation:  # read for an inventory already replaced
+                return phone
+            self._config_releases = loaded
+        releases = self._config_releases.get(phone.vendor, ())
+        plugin = self.registry.by_name.get(phone.vendor)
+        if plugin is None or not any(phone.model in release.models for release in releases):
+            return phone
+        reported = None
+        if facts is not None and facts.vendor == phone.vendor and facts.mac in (None, phone.mac):
+            reported = facts.firmware_version
+        state = self.firmware_states.get(phone.mac)
+        if state is None:
+            if not allow_io:
+                raise _NeedsStore
+            state = self.firmware_state(phone.mac)
+        # A version naming no stored release is no evidence (some boot code reports its own
+        # version): the last release the phone was known to run stands, so a file its
+        # master file listed is still served to the requests that follow in the same boot.
+        seen = self._running_seen.peek(phone.mac)
+        evidence = (reported, state.running, seen)
+        release = running_release(plugin, releases, phone.model, evidence)
+        if release is None:
+            return phone
+        if seen != release.version:
+            self._running_seen.put(phone.mac, release.version)
+        return replace(phone, running_release=release)
+
+    def _release_config(
+        self, path: str, plugin: VendorPlugin, ref: FileRef, phone: PhoneView,
+        facts: DeviceFacts | None,
+    ) -> Answer:  # fmt: skip
+        """A configuration file its vendor ships with a release (a stock ``sip.cfg``):
+        from the release the phone is pinned to, else the one it is known to run.
+
+        Not secret, but for assigned phones only (a stranger's and an unknown phone's
+        requests never get here), so a phone is never handed another release's files.
+        Sending it delivers nothing, so no firmware state moves; not memoized, as the
+        answer follows the device (and a file missing on this node may come back).
+        """
+
+        def refuse(detail: str) -> Answer:
+            return Answer(Status.NOT_FOUND, path, vendor=plugin.name, mac=phone.mac, facts=facts,
+                          detail=detail, volatile=True)  # fmt: skip
+
+        release = phone.firmware or phone.running_release
+        if release is None:
+            return refuse("no release pinned or known to be running")
+        if phone.model not in release.models:
+            return refuse(f"release {release.version} is not for {phone.model}")
+        if ref.version is not None and ref.version != release.version:
+            return refuse(f"not the phone's release ({release.version})")
+        offered = release.file(ref.name)
+        if offered is None:
+            return refuse(f"release {release.version} has no {ref.name}")
+        if self.firmware_files is None:
+            return refuse("no firmware repository")
+        stored = self.firmware_files.path(offered.sha256)
+        if not stored.is_file():
+            log.error("release file %s (%s) is missing from %s", offered.name, offered.sha256,
+                      self.firmware_files.root)  # fmt: skip
+            return refuse("release file missing on this node")
+        sent = StoredFile(stored, offered.size, offered.sha256)
+        return Answer(Status.OK, path, vendor=plugin.name, mac=phone.mac, facts=facts, file=sent,
+                      volatile=True)  # fmt: skip
 
     def firmware_state(self, mac: str) -> FirmwareState:
         """This process's view of ``mac``'s firmware, read from the store once."""

@@ -177,6 +177,8 @@ def add_release(
             work.audit("create", "release", f"{vendor} {version}",
                        f"for {', '.join(info.models)}: {len(info.files)} file(s)",
                        None, _release_fields(info))  # fmt: skip
+            if _serves_unpinned(registry, info):
+                work.bump()
             return info
     except BaseException:
         if stored:
@@ -184,8 +186,8 @@ def add_release(
         raise
 
 
-def remove_release(store: Store, actor: Actor, files: FileStore, vendor: str,
-                   version: str) -> ReleaseInfo:  # fmt: skip
+def remove_release(store: Store, actor: Actor, files: FileStore, vendor: str, version: str,
+                   registry: VendorRegistry | None = None) -> ReleaseInfo:  # fmt: skip
     """Remove a release no pin uses; its files go once no other release shares them.
 
     The files are deleted after the commit: deleting them first could leave a
@@ -207,8 +209,18 @@ def remove_release(store: Store, actor: Actor, files: FileStore, vendor: str,
         except FirmwareError as error:
             raise Conflict("; ".join(error.problems)) from None
         work.audit("delete", "release", f"{vendor} {version}", None, _release_fields(info), None)
+        if _serves_unpinned(registry or default_registry(), info):
+            work.bump()
     _discard(store, files, hashes)
     return info
+
+
+def _serves_unpinned(registry: VendorRegistry, info: ReleaseInfo) -> bool:
+    """Whether a release's arrival or departure changes what phones are served before any
+    pin names it: its configuration files go to the phones known to run it
+    (:mod:`plugtone.firmware.running`), so the inventory generation must move."""
+    plugin = registry.by_name.get(info.vendor)
+    return plugin is not None and any(plugin.is_release_config(row.name) for row in info.files)
 
 
 def _discard(store: Store, files: FileStore, hashes: set[str]) -> None:
