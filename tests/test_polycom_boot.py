@@ -108,9 +108,7 @@ def test_the_seeds_phone_boots_with_the_seeds_parameters(resolver, uploads):
     assert phone.fetched == [
         ("0004f2000607.cfg", True),
         ("0004f2000607-reg.cfg", True),
-        ("0004f2000607-site.cfg", True),
-        ("phone1.cfg", False),  # the vendor's stock files: not served yet
-        ("sip.cfg", False),
+        ("0004f2000607-site.cfg", True),  # no stock file: none listed, none asked for
         ("0004f2000607-directory.xml", True),
     ]
     different = {
@@ -144,7 +142,7 @@ def test_an_unknown_phone_falls_back_to_the_common_master_and_gets_no_secret(res
     stranger = PolycomPhone(mac="0004f2ffffff")
     stranger.boot(*ftp(resolver, uploads, address="10.0.0.99"))
     assert stranger.fetched[:2] == [("0004f2ffffff.cfg", False), ("000000000000.cfg", True)]
-    assert stranger.config_files == ["phone1.cfg", "sip.cfg"]
+    assert stranger.config_files == []  # stock files go to known phones only
     assert not any(name.startswith(("reg.", "msg.")) for name in stranger.settings)
     assert stranger.directory == []  # 000000000000-directory.xml: empty
     assert stranger.uploaded == []  # and it may not fill the disk
@@ -159,8 +157,8 @@ def test_a_stranger_booting_as_the_seeds_phone_gets_no_secret_and_uploads_nothin
 ):
     stranger = PolycomPhone(mac="0004f2000607", model="SPIP_650")
     stranger.boot(*ftp(resolver, uploads, address="192.0.2.50"))
-    assert stranger.fetched[0] == ("0004f2000607.cfg", True)  # the stock master file
-    assert stranger.config_files == ["phone1.cfg", "sip.cfg"]
+    assert stranger.fetched[0] == ("0004f2000607.cfg", True)  # the stranger master file
+    assert stranger.config_files == []
     assert not any(name.startswith(("reg.", "msg.")) for name in stranger.settings)
     assert stranger.directory == [] and stranger.uploaded == []
     assert not (uploads.root / "0004F2000607").exists()

@@ -7,8 +7,10 @@ It boots the way the vendor's administrator guides describe:
    (``APP_FILE_PATH_SPIP650`` ...) replacing the general ones for this model;
 2. it uploads ``<mac>-boot.log``, appending (FTP ``APPE``);
 3. the application fetches every file of ``CONFIG_FILES`` in order and merges them
-   **first file wins**: a parameter an earlier file set is not overwritten. Only the
-   vendor's stock ``sip.cfg`` and ``phone1.cfg`` may be missing;
+   **first file wins**: a parameter an earlier file set is not overwritten. Every
+   file listed must be served, the vendor's stock ``sip.cfg`` and ``phone1.cfg`` as
+   much as any: no document says what a SIP 3.x phone does when one is missing, so
+   this is the strict phone, and the boot fails (:class:`BootFailed`);
 4. it fetches ``<mac>-directory.xml``, else ``000000000000-directory.xml``.
 
 Firmware, when the phone is given a ``flash_version`` (else it leaves firmware alone,
@@ -35,7 +37,6 @@ from dataclasses import dataclass, field
 
 from defusedxml import ElementTree as SafeET
 
-STOCK_FILES = frozenset({"sip.cfg", "phone1.cfg"})
 IMAGE_HEADER = b"plugtone-test-image version="
 
 Fetch = Callable[[str], bytes | None]
@@ -114,6 +115,8 @@ class PolycomPhone:
     flashed: list[tuple[str, str]] = field(default_factory=list)
     """``(file name, version)`` of every image written to flash, in order."""
     reboots: int = 0
+    read_from: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Each configuration file of the last boot's ``CONFIG_FILES``: what it holds."""
 
     def __post_init__(self) -> None:
         self.mac = self.mac.lower()
@@ -128,6 +131,7 @@ class PolycomPhone:
 
     def boot(self, fetch: Fetch, upload: Upload) -> None:
         """Boot until the phone runs what the server offers (rebooting after a flash)."""
+        self.settings, self.read_from = {}, {}
         for _ in range(self.max_reboots + 1):
             if not self._boot_once(fetch, upload):
                 return
@@ -151,11 +155,10 @@ class PolycomPhone:
         for file in self.config_files:
             content = self._get(fetch, file)
             if content is None:
-                if file in STOCK_FILES:
-                    continue
                 raise BootFailed(f"{file} is listed in CONFIG_FILES but was not served")
             for parameter, value in parse_parameters(content).items():
                 self.settings.setdefault(parameter, value)
+            self.read_from.setdefault(file, parse_parameters(content))
         listing = self._get(fetch, f"{self.mac}-directory.xml") or self._get(
             fetch, "000000000000-directory.xml"
         )

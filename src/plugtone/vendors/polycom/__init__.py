@@ -8,8 +8,8 @@ set twice, then ``<MAC>-directory.xml`` (else ``000000000000-directory.xml``).
 
 Files served, and why their names are not the seed's:
 
-- ``<MAC>.cfg``: the master file, ``CONFIG_FILES="<mac>-reg.cfg, <mac>-site.cfg,
-  phone1.cfg, sip.cfg"``.
+- ``<MAC>.cfg``: the master file, ``CONFIG_FILES="<mac>-reg.cfg, <mac>-site.cfg"``,
+  then the vendor's stock files when plugtone has them for the phone.
 - ``<MAC>-reg.cfg``: the phone's lines (``reg.N.*``, ``msg.mwi.N.*``) and the raw
   ``polycom`` settings no other file derives. The seed names this file after the
   extension (``201.cfg``), but extension numbers repeat across sites and a TFTP or
@@ -19,11 +19,15 @@ Files served, and why their names are not the seed's:
   A file named after the site would be requested anonymously too, and common files
   are rendered without knowing the requester, so it could not know the site's
   settings; rendering it per phone costs nothing and stays correct.
-- ``phone1.cfg`` and ``sip.cfg``: the vendor's stock files shipped with the firmware,
-  listed last (as the seed does) so the phone's defaults rank below plugtone's.
-  plugtone does not serve them yet; phones and the emulator tolerate their absence.
+- ``phone1.cfg``, ``sip.cfg`` (and any other ``.cfg`` a release holds): the vendor's
+  stock files, kept with their release and served as stored to a phone pinned to it
+  or known to run it (see :mod:`.stock`); listed last (as the seed does) so the
+  release's defaults rank below plugtone's. A master file never lists a file plugtone
+  would not serve: with none for the phone, the site file carries what a SIP 3.x
+  phone needs from them (:mod:`.essentials`), and ``check_phone`` warns.
 - ``000000000000.cfg``: the master file for phones plugtone does not know; it lists
-  only the stock files, so an unassigned phone boots with no account and no secret.
+  no file at all (stock files go only to phones plugtone knows), so an unassigned
+  phone boots on what it has, with no account and no secret.
 - ``<MAC>-directory.xml`` / ``000000000000-directory.xml``: contacts (see
   :mod:`.directory`); the common one is empty, having no site to list.
 
@@ -48,7 +52,7 @@ on the phone or its web page), ``<MAC>-directory.xml`` (contacts edited on the p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from plugtone.macaddr import MacError, normalize_mac
 from plugtone.vendors.base import (
@@ -64,10 +68,11 @@ from plugtone.vendors.base import (
     UploadRef,
     VendorPlugin,
 )
-from plugtone.vendors.polycom import firmware
+from plugtone.vendors.polycom import firmware, stock
 from plugtone.vendors.polycom.branding import background_parameters
 from plugtone.vendors.polycom.checks import phone_findings
 from plugtone.vendors.polycom.directory import directory_file, phone_contacts
+from plugtone.vendors.polycom.essentials import essential_parameters
 from plugtone.vendors.polycom.master import master_file
 from plugtone.vendors.polycom.models import BY_NAME, MODELS
 from plugtone.vendors.polycom.parameters import (
@@ -96,7 +101,6 @@ DEVICE_FILES = {
     "-site.cfg": "site.cfg",
     "-directory.xml": "directory.xml",
 }
-STOCK_FILES = ("phone1.cfg", "sip.cfg")
 DEFAULT_APPLICATION = "sip.ld"
 
 KIB = 1024
@@ -145,7 +149,7 @@ class PolycomPlugin(VendorPlugin):
             return FileRef(self.name, common, FileScope.COMMON)
         found = DEVICE_FILE.fullmatch(path)
         if not found:
-            return None
+            return stock.match_stock(self.name, path)
         try:
             mac = normalize_mac(found.group(1))
         except MacError:
@@ -205,10 +209,20 @@ class PolycomPlugin(VendorPlugin):
         return problems
 
     def check_phone(self, phone: PhoneView) -> list[Finding]:
-        return phone_findings(phone)
+        return [*phone_findings(phone), *stock.stock_findings(phone)]
 
     def firmware_role(self, name: str) -> str | None:
         return firmware.firmware_role(name)
+
+    def is_release_config(self, name: str) -> bool:
+        """The stock ``.cfg`` files of a release (not its own master file)."""
+        return firmware.firmware_role(name) == stock.CONFIGURATION
+
+    def arrange_release(
+        self, roles: Mapping[str, str], read: Callable[[str], bytes]
+    ) -> dict[str, str]:
+        """The stock files the release's own master file lists get their place in it."""
+        return stock.arrange(roles, read)
 
     def check_release(self, models: Sequence[str], names: Sequence[str]) -> list[str]:
         return firmware.check_release(models, names)
@@ -241,8 +255,8 @@ class PolycomPlugin(VendorPlugin):
 
     def stranger_file(self, ref: FileRef) -> bytes | None:
         if ref.name == "mac.cfg":
-            note = f"<mac>.cfg {STRANGER_NOTE}; the vendor's stock files only; {GENERATED}"
-            return master_file(DEFAULT_APPLICATION, STOCK_FILES, {}, [note])
+            note = f"<mac>.cfg {STRANGER_NOTE}; no configuration file; {GENERATED}"
+            return master_file(DEFAULT_APPLICATION, (), {}, [note])
         if ref.name in ("reg.cfg", "site.cfg"):
             note = f"<mac>-{ref.name} {STRANGER_NOTE}; {GENERATED}"
             return config_file("polycomConfig", [note], [])
@@ -277,7 +291,7 @@ class PolycomPlugin(VendorPlugin):
             return None
         if ref.name == "common.cfg":
             note = f"000000000000.cfg: for phones plugtone does not know; {GENERATED}"
-            return master_file(DEFAULT_APPLICATION, STOCK_FILES, {}, [note])
+            return master_file(DEFAULT_APPLICATION, (), {}, [note])
         if ref.name == "common-directory.xml":
             return directory_file([], f"000000000000-directory.xml: empty; {GENERATED}")
         if phone is None:
@@ -299,8 +313,8 @@ class PolycomPlugin(VendorPlugin):
 def _master(phone: PhoneView, note: str) -> bytes:
     application, per_model, notes = _master_images(phone)
     mac = phone.mac.lower()
-    files = (f"{mac}-reg.cfg", f"{mac}-site.cfg", *STOCK_FILES)
-    return master_file(application, files, per_model, [note, *notes])
+    files = (f"{mac}-reg.cfg", f"{mac}-site.cfg", *stock.stock_files(phone))
+    return master_file(application, files, per_model, [note, stock.master_note(phone), *notes])
 
 
 def _master_images(phone: PhoneView) -> tuple[str, dict[str, str], list[str]]:
@@ -366,11 +380,23 @@ def _site_file_parameters(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
 
 
 def _site_parameters(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
-    """What the site file derives: the site's parameters and the branding's background.
+    """What the site file derives: the site's parameters, the branding's background and,
+    for a phone without stock files of a pinned release, what those would give it.
 
     One function for both files, so a raw setting naming a derived parameter replaces
     it in the site file and never lands a second time in the lines file.
     """
     params, notes = site_parameters(phone.site, model=phone.model)
     params.update(background_parameters(phone))
+    if stock.needs_essentials(phone):
+        ours = registration_parameters(phone)
+        for name, value in essential_parameters(phone.lines).items():
+            if name not in ours:  # a line's own setting (its key count) stays in its file
+                params.setdefault(name, value)
+        notes.append(
+            "what the stock sip.cfg and phone1.cfg would give (plugtone's essentials, "
+            "from the SIP 3.2 administrator's guide): "
+            + ("no stock files" if not stock.stock_files(phone) else "kept while the release "
+               "is known only from what the phone reports")
+        )  # fmt: skip
     return params, notes

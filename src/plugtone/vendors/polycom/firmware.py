@@ -7,8 +7,11 @@ A release, as the vendor ships it, is an application, a BootROM, or both:
 - the BootROM: ``bootrom.ld`` or ``<part number>.bootrom.ld``;
 - ``sip.ver`` and ``bootrom.ver``, short text files naming the version.
 
-Everything else in the vendor's zip (stock ``sip.cfg``, wallpapers, ring tones,
-dictionaries) has no role here and is left out when a release is added.
+- the stock configuration files, ``sip.cfg``, ``phone1.cfg`` and any other ``.cfg``,
+  with the release's own master file ``000000000000.cfg``: see :mod:`.stock`.
+
+Everything else in the vendor's zip (wallpapers, ring tones, dictionaries) has no
+role here and is left out when a release is added.
 
 Paths phones ask for:
 
@@ -39,6 +42,7 @@ from collections.abc import Sequence
 
 from plugtone.vendors.base import FileRef, FileScope, FirmwareView, PhoneView
 from plugtone.vendors.polycom.models import BY_NAME, BY_PART_NUMBER
+from plugtone.vendors.polycom.stock import stock_role
 
 APPLICATION = "application"
 BOOTROM = "bootrom"
@@ -52,6 +56,8 @@ COMBINED = {
 }
 SPLIT = re.compile(r"(\d{4}-\d{5}-\d{3})\.(sip|bootrom)\.ld", re.I)
 SPLIT_ROLES = {"sip": APPLICATION, "bootrom": BOOTROM}
+IMAGE_ROLES = frozenset({APPLICATION, BOOTROM, VERSION})
+"""Roles of the files asked for as firmware, at the top or under ``firmware/<version>/``."""
 
 SAFE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
 """A release version as it may appear in a served path: no separators, no ``..``."""
@@ -66,7 +72,8 @@ APPLICATION_CEILING = (3, 3, 3)
 
 
 def firmware_role(name: str) -> str | None:
-    """``application``, ``bootrom`` or ``version`` for a release file name, else ``None``.
+    """``application``, ``bootrom`` or ``version`` for a release image's name,
+    ``configuration`` or ``master`` for a stock file's (see :mod:`.stock`), else ``None``.
 
     Part-number files count only for part numbers of models plugtone knows: an image
     for a model no inventory can hold would be stored and never served.
@@ -77,7 +84,7 @@ def firmware_role(name: str) -> str | None:
     found = SPLIT.fullmatch(name)
     if found and found.group(1) in BY_PART_NUMBER:
         return SPLIT_ROLES[found.group(2).lower()]
-    return None
+    return stock_role(name)
 
 
 def file_model(name: str) -> str | None:
@@ -156,7 +163,7 @@ def match_firmware(vendor: str, path: str) -> FileRef | None:
         if not found or not SAFE_VERSION.fullmatch(found.group(1)):
             return None
         version, name = found.groups()
-    if firmware_role(name) is None:
+    if firmware_role(name) not in IMAGE_ROLES:
         return None
     return FileRef(
         vendor, name.lower(), FileScope.FIRMWARE, model=file_model(name), version=version
