@@ -143,9 +143,8 @@ def test_the_seed_example_boots_to_the_seeds_parameters():
     }
     assert not different, f"(got, seed) differ: {different}"
     assert phone.fetched[0] == ("0004f2000607.cfg", True)
-    assert phone.config_files == [
-        "0004f2000607-reg.cfg", "0004f2000607-site.cfg", "phone1.cfg", "sip.cfg",
-    ]  # fmt: skip
+    # no stock files for it: none listed (see tests/test_polycom_stock.py)
+    assert phone.config_files == ["0004f2000607-reg.cfg", "0004f2000607-site.cfg"]
     assert phone.uploaded == ["0004f2000607-boot.log"]
 
 
@@ -570,7 +569,7 @@ def test_common_files_are_generic_and_hold_no_secret():
     assert parse_directory(render("000000000000-directory.xml", None)) == []
     master = render("000000000000.cfg", None)
     root = SafeET.fromstring(master)
-    assert root.attrib["CONFIG_FILES"] == "phone1.cfg, sip.cfg"
+    assert root.attrib["CONFIG_FILES"] == ""  # stock files go to known phones only
     stranger = boot(None, mac="0004f2ffffff")
     assert stranger.fetched[:2] == [("0004f2ffffff.cfg", False), ("000000000000.cfg", True)]
     assert not any(name.startswith(("reg.", "msg.")) for name in stranger.settings)
@@ -592,8 +591,9 @@ def test_file_names_match_in_any_case_and_nothing_else():
     assert PLUGIN.match("0004f2000607-REG.cfg").name == "reg.cfg"
     assert PLUGIN.match("000000000000.CFG").scope is FileScope.COMMON
     assert PLUGIN.match("000000000000-Directory.XML").name == "common-directory.xml"
+    assert PLUGIN.match("sip.cfg").scope is FileScope.FIRMWARE  # a release's stock file
     for name in (
-        "sip.cfg", "phone1.cfg", "0004f2000607-phone.cfg", "0004f2000607-boot.log",
+        "0004f2000607-phone.cfg", "0004f2000607-boot.log",
         "000000000000-reg.cfg", "010000000000.cfg", "0004f200060.cfg", "0004f2000607.cfg.bak",
         "x/0004f2000607.cfg", "0004f2000607-site.cfg/x", "0004f2000607-license.cfg",
         "0004f2000607.cfg\n",
@@ -683,8 +683,8 @@ def test_the_master_file_names_are_the_ones_the_emulator_fetches():
     phone = boot(seed_phone())
     requested = [name for name, _ in phone.fetched]
     assert requested == [
-        "0004f2000607.cfg", "0004f2000607-reg.cfg", "0004f2000607-site.cfg", "phone1.cfg",
-        "sip.cfg", "0004f2000607-directory.xml",
+        "0004f2000607.cfg", "0004f2000607-reg.cfg", "0004f2000607-site.cfg",
+        "0004f2000607-directory.xml",
     ]  # fmt: skip
     assert all(re.fullmatch(r"[0-9a-f]{12}.*", n) for n in requested if n[0].isdigit())
 
@@ -752,7 +752,7 @@ def test_the_stranger_master_file_is_the_unknown_phones_master_file():
     master = SafeET.fromstring(stranger("0004f2000607.cfg"))
     common = SafeET.fromstring(render("000000000000.cfg", None))
     assert master.tag == "APPLICATION" and master.attrib == common.attrib
-    assert master.attrib["CONFIG_FILES"] == "phone1.cfg, sip.cfg"
+    assert master.attrib["CONFIG_FILES"] == ""
     assert master.attrib["APP_FILE_PATH"] == "sip.ld" and list(master) == []
 
 
@@ -786,7 +786,7 @@ def stranger_boot(master_for_known: bytes | None = None) -> PolycomPhone:
 def test_a_phone_following_the_stranger_master_file_boots_without_an_account():
     phone = stranger_boot()
     assert phone.fetched[0] == ("0004f2000607.cfg", True)
-    assert phone.config_files == ["phone1.cfg", "sip.cfg"]
+    assert phone.config_files == []
     assert not any(name.startswith(("reg.", "msg.")) for name in phone.settings)
     assert phone.line(1) == {} and phone.directory == [] and phone.reboots == 0
 
