@@ -35,13 +35,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-# The stock-files helper's essentials (what a phone without stock files gets in its
-# site file) keep their own table of names. PLACEHOLDER until that module is committed:
-# without it the table has no essentials group, and a file holding one fails the test.
-try:
-    from plugtone.vendors.polycom import essentials
-except ImportError:  # pragma: no cover
-    essentials = None  # type: ignore[assignment]
+# The essentials (what a phone without stock files gets in its site file) keep their own
+# table of names, with its source, in vendors/polycom/essentials.py.
+from plugtone.vendors.polycom import essentials
 
 SIP31 = "SIP 3.1 guide"
 SIP_CFG = "stock sip.cfg 3.1.6"
@@ -227,18 +223,12 @@ CONFIGURATION: tuple[Group, ...] = (
         ("bg.hiRes.gray.bm.{N}.name",),
         "SIP 3.0.2 and SIP 3.1 guides, Backgrounds <bg/> (IP 550/560/650)",
     ),
-    *(
-        ()
-        if essentials is None
-        else (
-            Group(
-                tuple(
-                    name.replace(".x.", ".{N}.").replace(".y.", ".{M}.")
-                    for name in sorted(essentials.ESSENTIAL_NAMES)
-                ),
-                f"{essentials.GUIDE} (what the stock files give; vendors/polycom/essentials.py)",
-            ),
-        )
+    Group(
+        tuple(
+            name.replace(".x.", ".{N}.").replace(".y.", ".{M}.")
+            for name in sorted(essentials.ESSENTIAL_NAMES)
+        ),
+        f"{essentials.GUIDE} (what the stock files give; vendors/polycom/essentials.py)",
     ),
 )
 """Attributes of the configuration files (``<MAC>-reg.cfg``, ``<MAC>-site.cfg``)."""
