@@ -7,35 +7,42 @@ API and UI use, so a rule is written once.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.exc import StatementError
 
-from plugtone.inventory.document import parse_document
-from plugtone.inventory.private_files import make_private_directory, private_umask
-from plugtone.inventory.secret_keys import SecretKeyError
-from plugtone.inventory.store import (
-    Store,
-    StoreError,
-    check_schema,
-    check_secret_key,
-    migrate,
-    secure_store_files,
-)
-from plugtone.inventory.yaml_source import SourceError, load_located
 from plugtone.macaddr import MacError, colon_mac, normalize_mac
-from plugtone.services.actors import local_admin
-from plugtone.services.devices import SeenInfo
-from plugtone.services.errors import Invalid, ServiceError
-from plugtone.services.inventory import apply_inventory, export_inventory_yaml
 from plugtone.settings import SETTINGS_FILE, Settings, load_settings
-from plugtone.vendors import default_registry
+
+if TYPE_CHECKING:
+    from plugtone.inventory.store import Store
+    from plugtone.services.actors import Actor
+    from plugtone.services.devices import SeenInfo
+
+# Each command imports what it needs when it runs: a command is a process of its own
+# (scripts and tests start hundreds), and importing the store, the services, the
+# plug-ins, Alembic and the web stack for every one of them cost more than most
+# commands' work. The commands of the cli_* modules are attached when first asked
+# for (see _Commands).
+
+
+def local_admin() -> Actor:
+    """The actor a command acts as (:func:`plugtone.services.actors.local_admin`)."""
+    from plugtone.services.actors import local_admin as actor
+
+    return actor()
+
+
+def default_registry():
+    """The installed plug-ins (:func:`plugtone.vendors.default_registry`)."""
+    from plugtone.vendors import default_registry as registry
+
+    return registry()
 
 
 def common(command):
@@ -57,6 +64,9 @@ def common(command):
 
 
 def open_store(settings: Settings) -> Store:
+    from plugtone.inventory.secret_keys import SecretKeyError
+    from plugtone.inventory.store import Store, StoreError, check_schema, check_secret_key
+
     if settings.db_url.startswith("sqlite") and not settings.data_dir.is_dir():
         raise click.ClickException(
             f"no data directory at {settings.data_dir}: run 'plugtone init' first"
@@ -76,6 +86,11 @@ def open_store(settings: Settings) -> Store:
 
 def run_service(settings: Settings, call):
     """Open the store, run one service call, and turn its refusal into one clean exit."""
+    from sqlalchemy.exc import StatementError
+
+    from plugtone.inventory.secret_keys import SecretKeyError
+    from plugtone.services.errors import Invalid, ServiceError
+
     store = open_store(settings)
     try:
         return call(store)
@@ -93,7 +108,22 @@ def run_service(settings: Settings, call):
         store.dispose()
 
 
-@click.group()
+class _Commands(click.Group):
+    """``main``'s commands, those of the cli_* modules attached when first asked for:
+    ``plugtone arm`` imports the windows service, not the firmware one. Listing them
+    (``--help``) attaches them all."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands:
+            _attach(_LAZY_COMMANDS.get(name))
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _attach(None)
+        return super().list_commands(ctx)
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="plugtone")
 def main() -> None:
     """plugtone: zero-touch provisioning for SIP desk phones."""
@@ -117,6 +147,12 @@ def init(settings: Settings, tls: bool) -> None:
     The secret key is made by the migration that first encrypts, or on a fresh store,
     unless ``PLUGTONE_SECRET_KEY`` is set; an existing key file is never replaced.
     """
+    from sqlalchemy.exc import StatementError
+
+    from plugtone.inventory.private_files import make_private_directory, private_umask
+    from plugtone.inventory.secret_keys import SecretKeyError
+    from plugtone.inventory.store import Store, check_secret_key, migrate, secure_store_files
+
     with private_umask():
         make_private_directory(settings.data_dir)
         settings_file = settings.data_dir / SETTINGS_FILE
@@ -223,6 +259,9 @@ def serve(
     the line saying what listens where is printed; one that cannot be is named in one
     line and nothing is left listening.
     """
+    import asyncio
+
+    from plugtone.inventory.store import secure_store_files
     from plugtone.servers.runner import ServeOptions, StartupError
     from plugtone.servers.runner import serve as run
 
@@ -283,6 +322,10 @@ def serve(
 @click.option("--prune", is_flag=True, help="Delete what the file does not mention.")
 def apply(settings: Settings, file: Path, dry_run: bool, prune: bool) -> None:
     """Make the inventory match FILE (YAML), in one transaction."""
+    from plugtone.inventory.document import parse_document
+    from plugtone.inventory.yaml_source import SourceError, load_located
+    from plugtone.services.inventory import apply_inventory
+
     try:
         located = load_located(file.read_bytes(), str(file))
     except OSError as error:
@@ -345,6 +388,8 @@ def export(settings: Settings, output: Path | None, output_format: str, kind: st
     elif kind is not None:
         raise click.UsageError("--kind is for --format csv (the inventory file has every kind)")
     else:
+        from plugtone.services.inventory import export_inventory_yaml
+
         # masked, the file still applies back as it was (the mask keeps the stored
         # password); with the secrets, the disclosure is audited
         text = run_service(
@@ -364,7 +409,10 @@ def export(settings: Settings, output: Path | None, output_format: str, kind: st
 @common
 def rotate_key_command(settings: Settings) -> None:
     """Encrypt every secret with a new key, which replaces the data directory's secret.key."""
+    from sqlalchemy.exc import StatementError
+
     from plugtone.inventory.key_rotation import rotate_key
+    from plugtone.inventory.secret_keys import SecretKeyError
 
     store = open_store(settings)
     try:
@@ -478,25 +526,54 @@ def _seen(seen: SeenInfo | None) -> str:
     return f"{when} from {seen.address or '?'}{version}"
 
 
-from plugtone.cli_firmware import register as _register_firmware  # noqa: E402
+_LAZY_COMMANDS = {
+    "firmware": "firmware",
+    "user": "accounts",
+    "token": "accounts",
+    "arm": "security",
+    "disarm": "security",
+    "windows": "security",
+    "credentials": "security",
+    "events": "events",
+    "check": "check",
+    "import": "import",
+}
+"""Which cli_* module attaches each of their commands; a name missing here (a command
+added to one of them since) is found by attaching them all."""
+_attached: set[str] = set()
 
-_register_firmware(main, common, run_service)
 
-from plugtone.cli_accounts import register as _register_accounts  # noqa: E402
+def _attach(module: str | None) -> None:
+    """Attach the commands of ``plugtone.cli_<module>`` to ``main``, or, for ``None``,
+    those of every cli_* module; each module once."""
+    for name in [module] if module else sorted(set(_LAZY_COMMANDS.values())):
+        if name in _attached:
+            continue
+        _attached.add(name)
+        if name == "firmware":
+            from plugtone.cli_firmware import register as firmware
 
-_register_accounts(main, common, run_service, _table)
+            firmware(main, common, run_service)
+        elif name == "accounts":
+            from plugtone.cli_accounts import register as accounts
 
-from plugtone.cli_security import register as _register_security  # noqa: E402
+            accounts(main, common, run_service, _table)
+        elif name == "security":
+            from plugtone.cli_security import register as security
 
-_register_security(main, common, run_service, _table)
+            security(main, common, run_service, _table)
+        elif name == "events":
+            from plugtone.cli_events import register as events
 
-from plugtone.cli_events import register as _register_events  # noqa: E402
+            events(main, common, run_service, _table)
+        elif name == "check":
+            from plugtone.cli_check import register as check
 
-_register_events(main, common, run_service, _table)
+            check(main, common, run_service)
+        elif name == "import":
+            from plugtone.cli_import import register as csv_import
 
-from plugtone.cli_check import register as _register_check  # noqa: E402
-
-_register_check(main, common, run_service)
+            csv_import(main, common, open_store)
 
 
 @main.command()
@@ -586,8 +663,3 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
-
-
-from plugtone.cli_import import register as _register_import  # noqa: E402
-
-_register_import(main, common, open_store)

@@ -16,9 +16,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from plugtone.inventory.secret_keys import KEY_FILE
-from plugtone.inventory.store import sqlite_url
 from plugtone.provisioning.trust import NetworkRule, parse_network_rules
+
+# Neither the store nor the key module is imported here: every command reads its
+# settings, and ``plugtone --help`` needs neither (see load_settings, secret_key_file).
 
 DEFAULT_DATA = "./var"
 SETTINGS_FILE = "plugtone.toml"
@@ -138,6 +139,8 @@ class Settings:
     def secret_key_file(self) -> Path:
         """Where the key that encrypts the store's secrets is kept, unless
         ``PLUGTONE_SECRET_KEY`` (base64) gives it; never inside the database."""
+        from plugtone.inventory.secret_keys import KEY_FILE
+
         return self.data_dir / KEY_FILE
 
     @property
@@ -147,6 +150,8 @@ class Settings:
 
 def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Settings:
     """Resolve settings for one command invocation."""
+    from plugtone.inventory.store import sqlite_url
+
     data = Path(data_dir or os.environ.get("PLUGTONE_DATA") or DEFAULT_DATA).expanduser()
     stored: dict = {}
     settings_file = data / SETTINGS_FILE

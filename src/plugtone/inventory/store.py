@@ -6,16 +6,14 @@ a ``postgresql://`` URL lets any number of plugtone processes share one database
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +23,13 @@ from plugtone.inventory.private_files import create_private_file, secure_data_fi
 from plugtone.inventory.secret_column import attach_keys, keys_of
 from plugtone.inventory.secret_keys import KEY_FILE, OLD_KEY_FILE, KeySource, SecretKeyError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (and the dialects it loads) is imported only to migrate: every command checks
+# the store's revision, and reading it costs one query, not Alembic's import.
 MIGRATIONS = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version"
 GENERATION_KEY = "inventory_generation"
 KEY_CHECK = "secret_key_check"
 """Meta row holding a sealed known text: opening it proves the key is this store's."""
@@ -105,6 +109,8 @@ def create_store_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT) -> Engi
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -113,6 +119,8 @@ def alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema to ``revision``; safe to call on every start."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
     if engine.dialect.name == "sqlite":
         # the WAL still holds the pages as they were before (clear-text secrets, before
@@ -121,7 +129,39 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+_REVISION = re.compile(r"""^revision\s*(?::[^=\n]*)?=\s*["']([^"'\n]+)["']\s*$""", re.M)
+_DOWN_REVISION = re.compile(
+    r"""^down_revision\s*(?::[^=\n]*)?=\s*(?:None|["']([^"'\n]+)["'])\s*$""", re.M
+)
+
+
+@functools.cache
 def head_revision() -> str:
+    """The newest schema revision of the migration scripts.
+
+    Read from the scripts' ``revision`` and ``down_revision`` lines rather than through
+    Alembic's script directory (which imports Alembic and every script); when the
+    scripts are not one plain chain (a merge, a line written another way), Alembic
+    decides.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        source = script.read_text(encoding="utf-8")
+        revision, down = _REVISION.findall(source), _DOWN_REVISION.findall(source)
+        if len(revision) != 1 or len(down) != 1:
+            return _alembic_head()
+        revisions.add(revision[0])
+        parents.update(filter(None, down))
+    heads = revisions - parents
+    if len(heads) != 1 or not parents <= revisions:
+        return _alembic_head()
+    return heads.pop()
+
+
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(create_engine("sqlite://")))
     head = script.get_current_head()
     assert head is not None
@@ -129,8 +169,18 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the store was migrated to (``None``: never), from the table Alembic
+    keeps it in."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        found = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+    if len(found) > 1:
+        raise StoreError(
+            f"the store records {len(found)} schema revisions at once; this plugtone needs "
+            f"one, {head_revision()}"
+        )
+    return found[0][0] if found else None
 
 
 def check_schema(engine: Engine) -> None:
@@ -267,7 +317,12 @@ def lock_inventory(session: Session) -> None:
     transaction that has read a snapshot cannot wait for a newer one.
     """
     dialect = session.get_bind().dialect.name
-    upsert = (postgresql if dialect == "postgresql" else sqlite).insert(Meta)
+    # the engine has loaded its dialect's module already: these import nothing new
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    upsert = insert(Meta)
     try:
         session.execute(
             upsert.values(key=GENERATION_KEY, value="0").on_conflict_do_nothing(

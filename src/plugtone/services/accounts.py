@@ -8,6 +8,7 @@ one indexed lookup. Every change here is audited like an inventory change.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -32,7 +33,14 @@ TOKEN_PREFIX = "pt_"
 FIRST_ADMIN = "admin"
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("plugtone: no such user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown name's password is checked against. Made at the first login
+    check, not at import: hashing costs as much as a login, and every ``plugtone``
+    command imports this module."""
+    return _hasher.hash("plugtone: no such user")
 
 
 @dataclass(frozen=True)
@@ -164,9 +172,10 @@ def verify_password(store: Store, name: str, password: str, via: str = "ui") -> 
     An unknown name costs one argon2 verification too, so timing does not tell which
     names exist.
     """
+    dummy = _dummy_hash()  # before the look-up: the first check costs the same either way
     with store.sessions() as session:
         user = session.scalar(select(User).where(User.name == name))
-        stored = user.password_hash if user else _DUMMY_HASH
+        stored = user.password_hash if user else dummy
         try:
             _hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
