@@ -65,7 +65,11 @@ def register(main: click.Group, common, run) -> None:
                     type=click.Path(dir_okay=False, path_type=Path))  # fmt: skip
     def add(settings: Settings, vendor: str, models: str, version: str, note: str | None,
             files: tuple[Path, ...]) -> None:  # fmt: skip
-        """Store a release: image files, or a vendor zip whose firmware files are picked out."""
+        """Store a release: image files, or a vendor zip whose firmware files are picked out.
+
+        The configuration files a vendor ships with a release (a stock sip.cfg...) are
+        kept too, from the zip or given as files, and served to the phones that run it.
+        """
         release = call(
             settings,
             lambda store: add_release(
