@@ -170,7 +170,14 @@ def test_every_value_is_quoted_so_comment_characters_survive():
     assert 'line1_password: "p#w;d"' in text
     settings = parse_cnf(text)
     assert settings["line1_authname"] == "a;b"
-    assert settings["line1_displayname"] == "Ann; '#1'"  # no escape for '"' in .cnf
+    # no escape for '"' in .cnf: the name is left out rather than changed (it used to
+    # become "Ann; '#1'"), and the apply is refused (tests/test_lossless_cisco.py)
+    assert "line1_displayname" not in settings
+    assert "# line1_displayname left out: its value holds a character" in text
+    assert [f.message for f in PLUGIN.check_phone(view) if f.refuse] == [
+        "line 1 (208) name (line1_displayname): holds '\"', which a 79xx .cnf value cannot "
+        'carry (printable ASCII only, without " or \\)'
+    ]
 
 
 def test_nat_off_no_public_url_no_logo_no_voicemail():

@@ -66,28 +66,43 @@ MAX_INSTALLS = 3
 (a real phone would download and reboot for ever)."""
 
 
+class Refused(AssertionError):
+    """A file the strict phone would not take: the boot fails."""
+
+
+CNF_SETTING = re.compile(r"([A-Za-z0-9_]+)\s*:\s*(.*)")
+
+
 def parse_cnf(text: str) -> dict[str, str]:
-    """``name: value`` lines; quotes removed, comments dropped."""
+    """``name: value`` lines; quotes removed, comments dropped. Strict where no document
+    says what the phone does: a byte that is not printable ASCII, a line that is neither
+    a comment nor a setting, an unclosed quote, text after a closing quote other than a
+    ``;`` comment, and a backslash inside quotes (an escape or not?) fail the boot."""
     settings: dict[str, str] = {}
     for raw in text.splitlines():
+        if any(not " " <= char <= "~" and char != "\t" for char in raw):
+            raise Refused(f"not printable ASCII in {raw!r}")
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        value = value.strip()
+        found = CNF_SETTING.fullmatch(line)
+        if found is None:
+            raise Refused(f"neither a comment nor a setting: {line!r}")
+        name, value = found.groups()
         if value.startswith('"'):
             closing = value.find('"', 1)
-            value = value[1:closing] if closing > 0 else value[1:]
+            if closing < 0:
+                raise Refused(f"{name}: the quote is never closed")
+            rest = value[closing + 1 :].strip()
+            if rest and not rest.startswith(";"):
+                raise Refused(f"{name}: {rest!r} after the closing quote")
+            value = value[1:closing]
+            if "\\" in value:
+                raise Refused(f"{name}: a backslash in a quoted value")
         else:
             value = value.split(";", 1)[0].strip()
-        settings[name.strip()] = value
+        settings[name] = value
     return settings
-
-
-class Refused(AssertionError):
-    """A file the strict phone would not take: the boot fails."""
 
 
 @dataclass

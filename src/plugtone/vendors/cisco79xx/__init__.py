@@ -69,6 +69,7 @@ from plugtone.vendors.cisco79xx.models import BY_NAME, MODELS, CiscoModel
 from plugtone.vendors.cisco79xx.timezones import zone_findings
 from plugtone.vendors.cisco79xx.trust import MAC_PREFIXES, has_secret, is_secret_name
 from plugtone.vendors.cisco79xx.trust import stranger_file as _stranger_file
+from plugtone.vendors.cisco79xx.values import bad_character, check_values, describe
 
 COMMON_FILES = {
     "sipdefault.cnf": "SIPDefault.cnf",
@@ -155,18 +156,23 @@ class Cisco79xxPlugin(VendorPlugin):
                 problems.append(
                     f"{name!r} is not a Cisco 79xx setting name (lower-case letters, digits, _)"
                 )
-            if any(char in value for char in '"\r\n'):
-                problems.append(f"{name!r}: 79xx values cannot hold a double quote or line break")
+            char = bad_character(value)
+            if char is not None:
+                problems.append(
+                    f"{name!r}: holds {describe(char)}, which a 79xx .cnf value cannot carry "
+                    '(printable ASCII only, without " or \\)'
+                )
         return problems
 
     def check_phone(self, phone: PhoneView) -> list[Finding]:
         """Everything the phone's files cannot carry as the inventory says (see the
-        modules: :mod:`.dialplan`, :mod:`.timezones`, :mod:`.keys`)."""
+        modules: :mod:`.dialplan`, :mod:`.timezones`, :mod:`.keys`, :mod:`.values`)."""
         raw = {name.strip().lower() for name in phone.vendor_settings()}
         return [
             *check_dial_plan(phone.site, phone.model),
             *zone_findings(phone.site.timezone, overridden="time_zone" in raw),
             *check_keys(phone),
+            *check_values(phone),
         ]
 
     # -- trust

@@ -79,6 +79,9 @@ class Layout:
     """Line index -> its button's label (``lineN_shortname``)."""
     speed_dials: dict[int, SpeedDial] = field(default_factory=dict)
     services_url: str | None = None
+    texts: list[tuple[str, str]] = field(default_factory=list)
+    """``(what, value)`` of every text a key puts in the file, for the check that the
+    format carries it unchanged (:mod:`.values`)."""
     findings: list[Finding] = field(default_factory=list)
 
     def refuse(self, message: str) -> None:
@@ -168,6 +171,8 @@ def _line_key(phone: PhoneView, layout: Layout, name: str, key: KeyView) -> None
         layout.refuse(f"{name}: line {target} already has its key; a 79xx shows a line once")
     else:
         layout.labels[target] = key.label or ""
+        if key.label:
+            layout.texts.append((f"{name} label", key.label))
 
 
 def _speed_dial(
@@ -186,6 +191,7 @@ def _speed_dial(
     taken[button] = name
     label = key.label or ("Voicemail" if key.type == "voicemail" else number)
     layout.speed_dials[button] = SpeedDial(button, number, label)
+    layout.texts += [(f"{name} number", number), (f"{name} label", label)]
 
 
 def _services(layout: Layout, name: str, key: KeyView) -> None:
@@ -201,6 +207,7 @@ def _services(layout: Layout, name: str, key: KeyView) -> None:
         )
     else:
         layout.services_url = url
+        layout.texts.append((f"{name} URL", url))
 
 
 def _button(
