@@ -28,7 +28,9 @@ dial plan is read strictly: a ``MATCH`` with anything but digits, ``#``, ``.``, 
 ``Rewrite``, fails the boot (:class:`Refused`), and :func:`dial` types keys through the
 templates as the guide says the phone picks one. :meth:`Cisco7960.clock` keeps the
 time the phone would show from ``time_zone`` (the firmware's names with the offsets
-documents agree on; any other name fails) and the ``dst_*`` rules. When
+documents agree on; any other name fails) and the ``dst_*`` rules, and
+:meth:`Cisco7960.buttons` reads each line button as a line or a speed dial
+(``speed_lineN``/``speed_labelN``). When
 asked, it follows ``directory_url`` (and each page's ``Next`` softkey) and ``logo_url``
 over HTTP.
 

@@ -12,8 +12,9 @@ with the image it runs and fetches ``<image_version>.loads`` when they differ, s
 missing key is what leaves its firmware alone. ``SIPDefault.cnf`` cannot carry it, since
 it is the same file for phones pinned to different releases.
 
-Key names follow the Cisco SIP IP Phone Administrator Guide and working files
-(julianhead/CiscoPhones, provisioner/Provisioner ``endpoint/cisco/sip79xx``).
+Every key written here is in :mod:`.names`, with the document it comes from; lines and
+buttons are laid out by :mod:`.keys`, the clock by :mod:`.timezones`, and what a value
+may hold is :mod:`.values`' rule (the file leaves out what it cannot carry unchanged).
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from plugtone.vendors.cisco79xx.directory import page_path
 from plugtone.vendors.cisco79xx.firmware import pinned_image
 from plugtone.vendors.cisco79xx.keys import buttons_of, key_settings, line_labels
 from plugtone.vendors.cisco79xx.timezones import cisco_time, date_and_time_format
+from plugtone.vendors.cisco79xx.values import LABEL_LENGTH
 
 DIAL_PLAN_FILE = "dialplan{mac}"
 """``dial_template`` names the dial plan file without its ``.xml``."""
 LOGO_PATH = "cisco/logo-{mac}.bmp"
-LABEL_LENGTH = 11
-"""``phone_label`` shows in the display's top right corner, 11 characters at most."""
 
 DTMF = {"rfc2833": "avt", "info": "avt", "inband": "none"}
 """``dtmf_outofband``: the firmware sends RFC 2833 ("avt") or nothing; it has no SIP INFO."""
