@@ -11,10 +11,11 @@ refused at apply, never written with another offset.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 
+from plugtone.timezones import transitions
 from plugtone.vendors.base import FileRef, FileScope, LineView, PhoneView, SiteView
 from plugtone.vendors.cisco79xx import Cisco79xxPlugin
 from plugtone.vendors.cisco79xx.timezones import LEFT_OUT, NAMES, cisco_time
@@ -178,3 +179,23 @@ def test_the_table_is_the_firmwares_list_in_its_order():
     minutes = [name.minutes for name in NAMES]
     assert minutes == sorted(minutes) and len(set(minutes)) == len(minutes)
     assert "HST" not in written  # the old table's Shanghai, 18 hours off
+
+
+def test_every_zone_the_plug_in_accepts_keeps_the_right_time():
+    """Every tz database zone: refused, or the phone's clock agrees with zoneinfo on the
+    15th of each month and a second either side of each of this year's changes."""
+    year = datetime.now(UTC).year
+    accepted = 0
+    for zone in sorted(available_timezones()):
+        if any(finding.refuse for finding in PLUGIN.check_phone(phone(zone))):
+            assert "time_zone" not in cisco_time(zone)[0], zone
+            continue
+        accepted += 1
+        clock = parse_clock(cisco_time(zone)[0])
+        tz = ZoneInfo(zone)
+        moments = [datetime(year, month, 15, 12, tzinfo=UTC) for month in range(1, 13)]
+        for change in transitions(zone, year):
+            moments += [change.utc - timedelta(seconds=1), change.utc]
+        for moment in moments:
+            assert clock.offset_at(moment) == moment.astimezone(tz).utcoffset(), (zone, moment)
+    assert accepted > 400
