@@ -167,7 +167,7 @@ def stock_findings(phone: PhoneView) -> list[Finding]:
     if release is None:
         why = "it is not pinned to a release"
     else:
-        why = f"its pinned release {release.version} holds none"
+        why = f"its pinned release {release.version} holds none its own master file lists"
     return [
         Finding(
             f"no stock files (sip.cfg, phone1.cfg): {why}, so its site file carries "
