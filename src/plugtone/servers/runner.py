@@ -266,9 +266,14 @@ def _load(transport: str, server: _QuietSignalsServer) -> None:
         server.config.load()
     except (OSError, ssl.SSLError) as problem:
         config = server.config
+        reason = (
+            f"not a PEM certificate and its key ({problem.strerror or problem})"
+            if isinstance(problem, ssl.SSLError)
+            else _reason(problem)
+        )
         raise StartupError(
             f"{transport} cannot use the TLS pair {config.ssl_certfile} and "
-            f"{config.ssl_keyfile}: {_reason(problem)}"
+            f"{config.ssl_keyfile}: {reason}"
         ) from None
 
 
