@@ -14,10 +14,7 @@ import sys
 import click
 
 from plugtone.macaddr import MacError, normalize_mac
-from plugtone.services.actors import local_admin
-from plugtone.services.phone_checks import check_fleet
 from plugtone.settings import Settings
-from plugtone.vendors import default_registry
 
 
 def register(main: click.Group, common, run) -> None:
@@ -26,6 +23,10 @@ def register(main: click.Group, common, run) -> None:
     @click.argument("macs", nargs=-1)
     def check_command(settings: Settings, macs: tuple[str, ...]) -> None:
         """List what would keep phones (all, or MACS) from working; exit 1 if anything."""
+        from plugtone.services.actors import local_admin
+        from plugtone.services.phone_checks import check_fleet
+        from plugtone.vendors import default_registry
+
         try:
             wanted = [normalize_mac(mac) for mac in macs] or None
         except MacError as error:
