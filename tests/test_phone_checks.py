@@ -124,3 +124,35 @@ def test_plugtone_check_lists_each_phone_and_exits_1(tmp_path):
     run_cli("apply", "--prune", str(fine), data=data)
     clean = run_cli("check", "00:08:5D:11:22:40", data=data, check=False)
     assert (clean.returncode, clean.stdout.strip()) == (0, "every phone checked is fine")
+
+
+MIXED = """
+sites:
+  - name: mixed
+    sip_server: 10.0.0.9
+    keys: [{type: speeddial, value: "200", label: Reception}, {type: dnd}]
+extensions:
+  - {site: mixed, number: "501", password: secret-501}
+  - {site: mixed, number: "503", password: secret-503}
+phones:
+  - {mac: 00:08:5D:22:00:01, model: 6757i, site: mixed, lines: ["501"]}
+  - {mac: 00:11:5C:22:00:03, model: 7960, site: mixed, lines: ["503"]}
+"""
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_site_default_key_one_model_cannot_show_is_a_warning_for_that_model(store):
+    """A site's keys are defaults for phones of every vendor: the 7960 cannot show a
+    DND key, so it leaves that one out (and check says so); given the same key as its
+    own, it is refused."""
+    apply_text(store, MIXED)
+    with store.sessions() as session:
+        findings = fleet_findings(session, default_registry())
+    assert [(f.mac, f.refuse) for f in findings] == [("00115C220003", False)]
+    assert findings[0].message.startswith("key 2 (dnd): ")
+    assert findings[0].message.endswith("(a default key of site mixed: the phone leaves it out)")
+    own = MIXED.replace('lines: ["503"]}', 'lines: ["503"], keys: [{type: dnd}]}')
+    with pytest.raises(ApplyRefused) as refused:
+        apply_text(store, own)
+    (problem,) = refused.value.problems
+    assert "phone 00:11:5C:22:00:03 (7960): key 1 (dnd): " in str(problem)

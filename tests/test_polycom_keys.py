@@ -11,6 +11,7 @@ from plugtone.inventory.document import parse_document
 from plugtone.inventory.models import Phone
 from plugtone.inventory.yaml_source import load_located
 from plugtone.services.inventory_apply import ApplyRefused, apply_document
+from plugtone.services.phone_checks import fleet_findings
 from plugtone.vendors import VendorRegistry
 from plugtone.vendors.base import NEUTRAL_KEY_TYPES, ContactView, FileScope, KeyView, LineView
 from plugtone.vendors.polycom import PolycomPlugin
@@ -290,9 +291,18 @@ def test_an_apply_giving_an_ip321_a_blf_key_is_refused_with_nothing_changed(stor
     assert phones_in(store) == []
     apply(store, phone_keys="    keys: [{type: speeddial, value: '202', label: Mary}]")
     assert phones_in(store) == ["0004F2000607"]
-    with pytest.raises(ApplyRefused) as refused:  # the site's keys, for a phone without its own
-        apply(store, site_keys="    keys: [{type: dnd}]")
-    assert [problem.message for problem in refused.value.problems] == [
-        "phone 00:04:F2:00:06:07 (IP321): key 1 (dnd): a Polycom on SIP 3.2 puts only lines, "
-        "BLF, speed dials and voicemail on its line keys; it has no dnd key"
+    # the site's keys are defaults for every vendor's phones: one this model cannot show
+    # is left out with a warning, not refused for the whole site
+    apply(store, site_keys="    keys: [{type: dnd}]")
+    with store.sessions() as session:
+        findings = fleet_findings(session, VendorRegistry([PolycomPlugin()]))
+    assert [
+        (finding.message, finding.refuse) for finding in findings if "dnd" in finding.message
+    ] == [
+        (
+            "key 1 (dnd): a Polycom on SIP 3.2 puts only lines, BLF, speed dials and voicemail "
+            "on its line keys; it has no dnd key (a default key of site altigen: the phone "
+            "leaves it out)",
+            False,
+        )
     ]

@@ -12,7 +12,7 @@ drops them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from plugtone.inventory.models import BrandingSet, Extension, LineAssignment, Ph
 from plugtone.macaddr import colon_mac
 from plugtone.provisioning.views import load_phones
 from plugtone.vendors import VendorRegistry
-from plugtone.vendors.base import Finding
+from plugtone.vendors.base import Finding, PhoneView
 
 BATCH = 2_000
 """Phones whose views are built at once: bounded memory for a 100,000-phone check."""
@@ -177,11 +177,36 @@ def _findings(
             items.extend(_core_findings(view, targets.get(phone.id)))
         plugin = registry.by_name.get(phone.vendor)
         if plugin is not None:
-            items.extend(plugin.check_phone(view))
+            items.extend(_vendor_findings(plugin, view))
         found.extend(
             PhoneFinding(phone.mac, phone.model, site, item.message, item.refuse) for item in items
         )
     return found
+
+
+def _vendor_findings(plugin, view: PhoneView) -> list[Finding]:
+    """The plug-in's findings, with the site's default keys held to a lower bar.
+
+    A site's keys are defaults for every phone of the site that has none of its own,
+    whatever its vendor and model, so a key one model cannot show must not stop an
+    apply for the whole site: what the phone's files cannot carry of those defaults is
+    a warning (the phone shows the others, and ``plugtone check`` says which it
+    leaves out). Keys the phone was given itself are refused as the plug-in says.
+    """
+    found = plugin.check_phone(view)
+    if view.keys or not view.site.keys or not any(item.refuse for item in found):
+        return found
+    keyless = replace(view, site=replace(view.site, keys=()))
+    without_keys = {item.message for item in plugin.check_phone(keyless)}
+    return [
+        item
+        if not item.refuse or item.message in without_keys
+        else Finding(
+            f"{item.message} (a default key of site {view.site.name}: the phone leaves it out)",
+            refuse=False,
+        )
+        for item in found
+    ]
 
 
 def _core_findings(view, target) -> list[Finding]:
