@@ -25,6 +25,19 @@ SETTINGS = {
     "cisco79xx": ("dnd_control", "time_format_24hr", "call_waiting"),
 }  # fmt: skip
 MAC_PREFIX = {"aastra": "00085D", "polycom": "0004F2", "cisco79xx": "00115C"}
+_SPEED = "      - {type: speeddial, value: '9000', label: Reception}"
+_BLF = "      - {type: blf, value: '20001', label: Boss}"
+KEYS = {
+    # each model's own keys are ones it can show (an apply refuses the others); the
+    # IP331's two line keys are its lines, so it keeps the site's defaults, of which
+    # it leaves out what it cannot show (a warning, as for any site default)
+    "6757i": ("    keys:", _SPEED, "      - {type: dnd}", _BLF),
+    "6731i": ("    keys:", _SPEED, "      - {type: dnd}", _BLF),
+    "6867i": ("    keys:", _SPEED, "      - {type: dnd}", _BLF),
+    "IP650": ("    keys:", _SPEED, _BLF),
+    "IP331": (),
+    "7960": ("    keys:", _SPEED),
+}
 
 
 def site_count(phones: int) -> int:
@@ -88,10 +101,7 @@ def fleet_yaml(phones: int, *, changed: float = 0.0) -> str:
             f"    site: branch{index // SITE_SIZE:04d}",
             f"    description: {'moved desk' if edited else 'desk'} {index}",
             f"    lines: {lines}",
-            "    keys:",
-            "      - {type: speeddial, value: '9000', label: Reception}",
-            "      - {type: dnd}",
-            "      - {type: blf, value: '20001', label: Boss}",
+            *KEYS[model],
             "    vendor_settings:",
             f"      {vendor}:",
             f"        {names[0]}: {'0' if edited else '1'}",
