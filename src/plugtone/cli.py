@@ -537,6 +537,11 @@ _LAZY_COMMANDS = {
     "events": "events",
     "check": "check",
     "import": "import",
+    "dhcp": "dhcp",
+    "resync": "resync",
+    "status": "status",
+    "backup": "backup",
+    "restore": "backup",
 }
 """Which cli_* module attaches each of their commands; a name missing here (a command
 added to one of them since) is found by attaching them all."""
@@ -574,6 +579,13 @@ def _attach(module: str | None) -> None:
             from plugtone.cli_import import register as csv_import
 
             csv_import(main, common, open_store)
+        else:  # newer modules share one signature: register(main, common, run, table)
+            import importlib
+            import importlib.util
+
+            module_name = f"plugtone.cli_{name}"
+            if importlib.util.find_spec(module_name) is not None:
+                importlib.import_module(module_name).register(main, common, run_service, _table)
 
 
 @main.command()

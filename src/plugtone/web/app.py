@@ -43,10 +43,15 @@ API_ROUTERS = (
     "api_import",
     "api_security",
     "api_check",
+    "api_dhcp",
+    "api_resync",
+    "api_status",
 )
 """Router modules of ``plugtone.web``, included in this order."""
 
-OPTIONAL_ROUTERS = frozenset({"api_firmware", "api_devices"})
+OPTIONAL_ROUTERS = frozenset(
+    {"api_firmware", "api_devices", "api_dhcp", "api_resync", "api_status"}
+)
 """Included when present: they are written separately and may not exist yet."""
 
 
