@@ -48,6 +48,21 @@ class KeyView:
     slot: int | None = None
 
 
+def dialled_number(key: KeyView, site: SiteView) -> tuple[str | None, str]:
+    """What a speed-dial or voicemail key dials, and why it dials nothing when so.
+
+    A voicemail key without a value dials the site's voicemail code; any other key
+    dials its value. The reason (``"the site has no voicemail code"``) reads after the
+    key's name in a finding: ``key 3 (voicemail): the site has no voicemail code to dial``.
+    """
+    number = key.value or (site.voicemail if key.type == "voicemail" else None)
+    if number:
+        return number, ""
+    if key.type == "voicemail":
+        return None, "the site has no voicemail code to dial"
+    return None, "it has no number (value) to dial"
+
+
 @dataclass(frozen=True)
 class ContactView:
     """One entry of a phone directory: a site's extension or a directory contact."""

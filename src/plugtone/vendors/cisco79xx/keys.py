@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from plugtone.vendors.base import Finding, KeyView, PhoneView
+from plugtone.vendors.base import Finding, KeyView, PhoneView, dialled_number
 from plugtone.vendors.cisco79xx.models import BY_NAME, MAX_LINES
 
 FAMILY = "line"
@@ -178,12 +178,9 @@ def _line_key(phone: PhoneView, layout: Layout, name: str, key: KeyView) -> None
 def _speed_dial(
     phone: PhoneView, layout: Layout, taken: dict[int, str], name: str, key: KeyView
 ) -> None:
-    number = key.value or (phone.site.voicemail if key.type == "voicemail" else None)
+    number, why = dialled_number(key, phone.site)
     if not number:
-        what = "the site has no voicemail code" if key.type == "voicemail" else (
-            "it has no number (value)"
-        )  # fmt: skip
-        layout.refuse(f"{name}: {what} to dial")
+        layout.refuse(f"{name}: {why}")
         return
     button = _button(layout, taken, name, key, f"a {phone.model}")
     if button is None:

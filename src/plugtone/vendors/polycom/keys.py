@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from plugtone.vendors.base import Finding, KeyView, PhoneView
+from plugtone.vendors.base import Finding, KeyView, PhoneView, dialled_number
 
 FAMILY = "linekey"
 """The one key family a SoundPoint IP has (the inventory's ``family`` for a pinned key)."""
@@ -131,12 +131,9 @@ def key_layout(phone: PhoneView) -> Layout:
         elif key.type == "blf":
             _blf(phone, name, key, lines, layout, blf)
         elif key.type in SPEED_DIAL_TYPES:
-            number = key.value or (phone.site.voicemail if key.type == "voicemail" else None)
+            number, why = dialled_number(key, phone.site)
             if not number:
-                what = "the site has no voicemail code" if key.type == "voicemail" else (
-                    "it has no number (value)"
-                )  # fmt: skip
-                layout.refuse(f"{name}: {what} to dial")
+                layout.refuse(f"{name}: {why}")
             elif any(number == other for _, _, other in dials):
                 layout.refuse(
                     f"{name}: another speed dial already dials {number}; the phone's "
