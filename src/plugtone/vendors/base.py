@@ -330,6 +330,25 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class ResyncNotify:
+    """The SIP NOTIFY a vendor's phones take as "fetch your files again" (pushed resync).
+
+    The core builds and sends the request (``plugtone resync``); the plug-in only says
+    what its phones expect in it and what they need configured to act on it, since a
+    phone that answers 200 may still do nothing (a Polycom that sees no changed file,
+    a Cisco whose ``syncinfo.xml`` is unchanged).
+    """
+
+    event: str
+    """The Event header's value (``check-sync``)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra headers (name, value) the vendor wants in the request, if any."""
+    needs: str = ""
+    """What the phone needs configured, or what it does, for the NOTIFY to take effect
+    (shown by ``plugtone resync`` help and the docs)."""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One model a plug-in supports."""
 
@@ -357,6 +376,9 @@ class VendorPlugin(ABC):
     """Whether this vendor's phones can be given their own provisioning login in their
     files (and then present it: HTTP Digest, FTP). Vendors that cannot rely on trusted
     networks and provisioning windows."""
+    resync_notify: ResyncNotify | None = None
+    """The SIP NOTIFY that makes this vendor's phones resync (``plugtone resync``);
+    ``None`` for a vendor whose phones have none."""
 
     def __init__(self) -> None:
         self._models: dict[str, str] = {}
