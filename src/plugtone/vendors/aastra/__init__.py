@@ -58,6 +58,7 @@ from plugtone.vendors.base import (
     ModelSpec,
     ModelView,
     PhoneView,
+    ResyncNotify,
     SiteView,
     VendorPlugin,
 )
@@ -89,6 +90,17 @@ class AastraPlugin(VendorPlugin):
     mac_prefixes = MAC_PREFIXES
     device_credentials = True
     """``http digest username``/``password`` in ``<MAC>.cfg`` (41-001343-02 A-81)."""
+    resync_notify = ResyncNotify(
+        "check-sync",
+        needs=(
+            "reboots and fetches its files again; with 'sip whitelist: 1' it takes the"
+            " NOTIFY only from its configured proxies, so plugtone's address must be one"
+        ),
+    )
+    """``Event: check-sync``: the event Asterisk's stock ``sip_notify.conf`` sends Aastra
+    phones (``aastra-check-cfg``), which reboot and check their configuration; the
+    administrator guide's ``sip whitelist`` (41-001160-00 A-175) makes the phone refuse
+    requests from servers that are not its proxies."""
 
     def match(self, path: str) -> FileRef | None:
         if image_model_token(path) is not None:

@@ -57,6 +57,7 @@ from plugtone.vendors.base import (
     FirmwareFile,
     ModelView,
     PhoneView,
+    ResyncNotify,
     VendorPlugin,
 )
 from plugtone.vendors.cisco79xx import directory, firmware
@@ -99,6 +100,17 @@ class Cisco79xxPlugin(VendorPlugin):
     mac_prefixes = MAC_PREFIXES
     device_credentials = False
     """The SIP firmware fetches its configuration over TFTP only, which has no login."""
+    resync_notify = ResyncNotify(
+        "check-sync",
+        needs=(
+            "once idle for 20 s fetches syncinfo.xml and reboots only if its SYNC value"
+            " differs from the one it booted with"
+        ),
+    )
+    """``Event: check-sync`` (7960G/7940G Administration Guide for Release 8.0 (SIP),
+    OL-7890-01, "How to Upgrade Your Cisco SIP IP Phone Firmware Image and Reboot
+    Remotely", p. 4-4): the phone waits until idle 20 s, reads ``syncinfo.xml`` and
+    reboots (fetching its files) only when that file's ``SYNC`` for its image differs."""
 
     def match(self, path: str) -> FileRef | None:
         path = path.lstrip("/")

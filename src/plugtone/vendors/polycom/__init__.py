@@ -65,6 +65,7 @@ from plugtone.vendors.base import (
     FirmwareView,
     ModelView,
     PhoneView,
+    ResyncNotify,
     UploadRef,
     VendorPlugin,
 )
@@ -137,6 +138,18 @@ class PolycomPlugin(VendorPlugin):
     address), not from configuration files; ``device.prov.*`` is UC Software 3.3 and
     later. The phones rely on trusted networks and windows, or on a login typed into the
     phone, which plugtone's FTP accepts as the phone's own (see :mod:`.trust`)."""
+    resync_notify = ResyncNotify(
+        "check-sync",
+        needs=(
+            "restarts only if a file changed, unless"
+            " voIpProt.SIP.specialEvent.checkSync.alwaysReboot is 1; a phone whose"
+            " voIpProt.SIP.requestValidation asks NOTIFY for a digest refuses it"
+        ),
+    )
+    """``Event: check-sync`` with ``voIpProt.SIP.specialEvent.checkSync.alwaysReboot``
+    (SIP 3.x ``<specialEvent/>``, default 0: restart only when the boot server's files
+    changed; 1: always restart), as Polycom's FAQ "Reboot the phone remotely" and
+    deployments quoting it set it."""
 
     def match(self, path: str) -> FileRef | None:
         found_firmware = firmware.match_firmware(self.name, path)
