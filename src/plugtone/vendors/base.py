@@ -349,6 +349,49 @@ class ResyncNotify:
 
 
 @dataclass(frozen=True)
+class ProvisioningServer:
+    """Where a site's phones find plugtone, as a DHCP server should tell them."""
+
+    host: str
+    """A host name or an IPv4 address (``prov.example.com``, ``10.0.0.5``)."""
+    addresses: tuple[str, ...] = ()
+    """Its IPv4 addresses, for options that take only addresses; empty for a name the
+    admin gave no address for (plugtone does not resolve names into a snippet)."""
+    http_url: str | None = None
+    """plugtone's HTTP(S) base URL for these phones (the site's ``public_url``)."""
+    ftp_port: int | None = None
+    """plugtone's FTP port when not 21."""
+    ftp_login: tuple[str, str] | None = None
+    """The FTP login the phones should use; ``None``: the vendor's factory account."""
+
+
+@dataclass(frozen=True)
+class DhcpOption:
+    """One DHCPv4 option a vendor's phones want: ``text`` (a string) or ``ip-list``."""
+
+    code: int
+    kind: str
+    value: str | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DhcpNeeds:
+    """What a vendor's phones need from DHCP, and how to recognise them (option 60).
+
+    The core writes it in each DHCP server's syntax and never knows a vendor.
+    """
+
+    prefixes: tuple[bytes, ...]
+    """Option 60 (vendor class identifier) starts with one of these (ISC, Kea, Windows)."""
+    contains: str
+    """A text every such option 60 contains, for servers that match substrings only
+    (dnsmasq)."""
+    options: tuple[DhcpOption, ...]
+    note: str = ""
+    """Where the facts come from and what the admin should know (written as a comment)."""
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One model a plug-in supports."""
 
@@ -465,6 +508,11 @@ class VendorPlugin(ABC):
         silently at render time. ``plugtone check`` lists every finding of the fleet.
         """
         return []
+
+    def dhcp_needs(self, server: ProvisioningServer) -> DhcpNeeds | None:
+        """The DHCP options this vendor's phones need to find ``server`` (``plugtone
+        dhcp``); ``None`` (the default) for a vendor with nothing to ask of DHCP."""
+        return None
 
     # -- firmware
 
