@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from plugtone.macaddr import normalize_mac
+from plugtone.vendors.aastra import dhcp
 from plugtone.vendors.aastra.cfgfile import Raw, serialize, value_problem
 from plugtone.vendors.aastra.checks import phone_findings
 from plugtone.vendors.aastra.firmware import (
@@ -101,6 +102,10 @@ class AastraPlugin(VendorPlugin):
     phones (``aastra-check-cfg``), which reboot and check their configuration; the
     administrator guide's ``sip whitelist`` (41-001160-00 A-175) makes the phone refuse
     requests from servers that are not its proxies."""
+
+    def dhcp_needs(self, server: dhcp.ProvisioningServer) -> dhcp.DhcpNeeds:
+        """Option 60 and the options the phones read their server from: see :mod:`.dhcp`."""
+        return dhcp.dhcp_needs(server)
 
     def match(self, path: str) -> FileRef | None:
         if image_model_token(path) is not None:

@@ -60,7 +60,7 @@ from plugtone.vendors.base import (
     ResyncNotify,
     VendorPlugin,
 )
-from plugtone.vendors.cisco79xx import directory, firmware
+from plugtone.vendors.cisco79xx import dhcp, directory, firmware
 from plugtone.vendors.cisco79xx.cnf import serialize
 from plugtone.vendors.cisco79xx.config import branding_logo, default_settings, phone_settings
 from plugtone.vendors.cisco79xx.dialplan import check_dial_plan, dial_template
@@ -111,6 +111,10 @@ class Cisco79xxPlugin(VendorPlugin):
     OL-7890-01, "How to Upgrade Your Cisco SIP IP Phone Firmware Image and Reboot
     Remotely", p. 4-4): the phone waits until idle 20 s, reads ``syncinfo.xml`` and
     reboots (fetching its files) only when that file's ``SYNC`` for its image differs."""
+
+    def dhcp_needs(self, server: dhcp.ProvisioningServer) -> dhcp.DhcpNeeds:
+        """Option 60 and the options the phones read their server from: see :mod:`.dhcp`."""
+        return dhcp.dhcp_needs(server)
 
     def match(self, path: str) -> FileRef | None:
         path = path.lstrip("/")

@@ -69,7 +69,7 @@ from plugtone.vendors.base import (
     UploadRef,
     VendorPlugin,
 )
-from plugtone.vendors.polycom import firmware, stock
+from plugtone.vendors.polycom import dhcp, firmware, stock
 from plugtone.vendors.polycom.branding import background_parameters
 from plugtone.vendors.polycom.checks import phone_findings
 from plugtone.vendors.polycom.directory import directory_file, phone_contacts
@@ -150,6 +150,10 @@ class PolycomPlugin(VendorPlugin):
     (SIP 3.x ``<specialEvent/>``, default 0: restart only when the boot server's files
     changed; 1: always restart), as Polycom's FAQ "Reboot the phone remotely" and
     deployments quoting it set it."""
+
+    def dhcp_needs(self, server: dhcp.ProvisioningServer) -> dhcp.DhcpNeeds:
+        """Option 60 and the options the phones read their server from: see :mod:`.dhcp`."""
+        return dhcp.dhcp_needs(server)
 
     def match(self, path: str) -> FileRef | None:
         found_firmware = firmware.match_firmware(self.name, path)
