@@ -173,11 +173,11 @@ Tests about strangers use ``trusted=False`` or another loopback address (127.0.0
 
 def start_server(
     data: Path, *, tls: bool = False, ftp: bool = False, tftp: bool = False,
-    admin: bool = False, trusted: bool = True,
+    admin: bool = False, trusted: bool = True, extra: tuple[str, ...] = (),
 ) -> RunningServer:  # fmt: skip
     """``plugtone serve`` on free ports; the admin listener (``admin``) is off unless asked
     for, so tests never contend for its default port 8088. ``trusted`` makes 127.0.0.1 a
-    trusted network (:data:`LOOPBACK_TRUSTED`)."""
+    trusted network (:data:`LOOPBACK_TRUSTED`); ``extra`` are more ``serve`` flags."""
     run_cli("init", *(["--tls"] if tls else []), data=data)
     if trusted:
         with (data / "plugtone.toml").open("a") as settings:
@@ -192,6 +192,7 @@ def start_server(
                "--ftp-port", str(ftp_port), "--admin-port", str(admin_port)]  # fmt: skip
     if https_port:
         command += ["--https-port", str(https_port)]
+    command += extra
     log = open(data / "serve.log", "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
