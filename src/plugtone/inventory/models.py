@@ -175,6 +175,10 @@ class Phone(Base):
     http_user: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """The phone's own provisioning login (HTTP Digest, Basic over TLS, FTP)."""
     http_password: Mapped[str | None] = mapped_column(SecretText(), nullable=True)
+    changed_generation: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The inventory generation at which this phone's files last changed (``None``: not
+    since status was tracked); a device that fetched its files at an older generation is
+    stale (:mod:`plugtone.services.status`)."""
 
     site: Mapped[Site] = relationship(back_populates="phones")
     lines: Mapped[list[LineAssignment]] = relationship(
@@ -415,6 +419,15 @@ class DeviceState(Base):
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    files_generation: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The generation its newest own (DEVICE) file was served at."""
+    boot_started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When its last boot began: the first request after a gap (``events.BOOT_GAP``)."""
+    boot_errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Requests of the last boot that failed (its own file missing, a transfer broken)."""
+    last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """What failed last: status and path."""
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ProvisioningEvent(Base):

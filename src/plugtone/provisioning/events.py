@@ -5,7 +5,8 @@ path, device, status, bytes, User-Agent. Writing a row per request synchronously
 would make the database the bottleneck of a boot storm, so events are queued in
 memory and flushed in batches by a background task; when the queue is full, new
 events are dropped and counted rather than slowing phones down. Device state (last
-seen, last address, reported model and firmware) is upserted from the same batch.
+seen, last address, reported model and firmware, the generation of its own files,
+how its last boot went) is upserted from the same batch.
 
 A batch the store cannot take right now (SQLite's "database is locked" while a long
 apply holds the write lock, a PostgreSQL lock timeout or lost connection) goes back
@@ -25,7 +26,7 @@ import logging
 import threading
 import time
 from collections import deque
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,6 +41,11 @@ RETRY_FIRST = 0.5
 """Seconds flushes wait after a failed write, doubled with every further failure..."""
 RETRY_MAX = 15.0
 """... up to this many."""
+BOOT_GAP = timedelta(minutes=5)
+"""A device's requests with no longer silence between them are one boot: the first
+request after a longer gap starts a new one (and clears the errors counted)."""
+_ALWAYS = datetime(9999, 1, 1, tzinfo=UTC)
+"""A boot threshold every stored ``last_seen`` is before: a boot began inside the batch."""
 
 
 class Event(NamedTuple):
@@ -72,6 +78,12 @@ class Event(NamedTuple):
     """Whether the request may move the device's state (last seen, address, User-Agent):
     a stranger's request naming a known phone must not, or a sweep would rewrite every
     phone's last address (which uploads are checked against) and last-seen time."""
+    generation: int | None = None
+    """Set when the device was served its own file: the inventory generation it was
+    rendered at (a 304 for it counts: the phone holds that content)."""
+    error: bool = False
+    """The request failed in a way the device's boot suffers from (its own file missing,
+    a transfer broken off): counted against the device's last boot."""
 
 
 class EventRecorder:
@@ -233,15 +245,27 @@ class EventRecorder:
             for event, when in batch
         ]
         devices: dict[str, list] = {}
-        for (event, _), row in zip(batch, rows, strict=True):
+        for (event, when), row in zip(batch, rows, strict=True):
             if not event.mac or not event.update_device:
                 continue
             seen = devices.get(event.mac)
-            if seen is None:  # in the order of _DEVICE_COLUMNS
-                seen = devices[event.mac] = [event.mac, None, None, None, None, None,
-                                             row[0], None, 0]  # fmt: skip
+            if seen is None:  # _DEVICE_COLUMNS, then the boot threshold twice
+                first = stamp(when - BOOT_GAP)
+                seen = devices[event.mac] = [event.mac, None, None, None, None, None, row[0],
+                                             None, 0, None, row[0], 0, None, None, first,
+                                             first, when]  # fmt: skip
+            elif when - seen[16] > BOOT_GAP:  # a boot began inside this batch
+                seen[10], seen[11] = row[0], 0
+                seen[14] = seen[15] = stamp(_ALWAYS)
+            seen[16] = when
             seen[7] = row[0]
             seen[8] += 1
+            if event.generation is not None:
+                seen[9] = event.generation
+            if event.error:
+                seen[11] += 1
+                seen[12] = f"{event.status} {event.path}"[:255]
+                seen[13] = row[0]
             for index, value in (
                 (1, event.vendor),
                 (2, event.model),
@@ -256,7 +280,7 @@ class EventRecorder:
             try:
                 cursor.executemany(sql.insert_events, rows)
                 if devices:
-                    cursor.executemany(sql.upsert_devices, list(devices.values()))
+                    cursor.executemany(sql.upsert_devices, [row[:16] for row in devices.values()])
             finally:
                 cursor.close()
 
@@ -277,8 +301,10 @@ class EventRecorder:
 _EVENT_COLUMNS = ("time", "transport", "client_address", "path", "mac", "vendor", "status",
                   "bytes", "user_agent", "detail", "trust", "secrets")  # fmt: skip
 _DEVICE_COLUMNS = ("mac", "vendor", "model", "firmware_version", "last_address",
-                   "last_user_agent", "first_seen", "last_seen", "requests")  # fmt: skip
-_KEPT_UNLESS_SAID = ("vendor", "model", "firmware_version", "last_address", "last_user_agent")
+                   "last_user_agent", "first_seen", "last_seen", "requests", "files_generation",
+                   "boot_started", "boot_errors", "last_error", "last_error_at")  # fmt: skip
+_KEPT_UNLESS_SAID = ("vendor", "model", "firmware_version", "last_address", "last_user_agent",
+                     "files_generation", "last_error", "last_error_at")  # fmt: skip
 """Device facts a request that does not state them leaves as they were."""
 
 
@@ -287,7 +313,10 @@ class _EventSql:
     timestamp conversion SQLAlchemy would have applied, looked up once per store.
 
     ``INSERT ... ON CONFLICT (mac) DO UPDATE`` with ``excluded`` is the same text in
-    SQLite (3.24 and later) and PostgreSQL; only the placeholders differ.
+    SQLite (3.24 and later) and PostgreSQL; only the placeholders differ. Whether a
+    batch continues the device's last boot is decided in the statement, against the
+    stored ``last_seen`` (every ``SET`` expression reads the row as it was), with a
+    threshold parameter: no read before the write.
     """
 
     def __init__(self, store: Store) -> None:
@@ -304,7 +333,12 @@ class _EventSql:
             f"VALUES ({', '.join(mark for _ in _EVENT_COLUMNS)})"
         )
         devices = DeviceState.__table__.name
+        new_boot = f"CASE WHEN {devices}.boot_started IS NULL OR {devices}.last_seen < {mark}"
+        started = f"{new_boot} THEN excluded.boot_started ELSE {devices}.boot_started END"
+        errors = f"{devices}.boot_errors + excluded.boot_errors"
         updates = [
+            f"boot_started = {started}",
+            f"boot_errors = {new_boot} THEN excluded.boot_errors ELSE {errors} END",
             "last_seen = excluded.last_seen",
             f"requests = {devices}.requests + excluded.requests",
             *(

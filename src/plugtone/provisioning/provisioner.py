@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from plugtone.firmware.repository import FileStore
 from plugtone.provisioning.events import Event, EventRecorder
+from plugtone.provisioning.request_log import RequestLog, request_fields
+from plugtone.provisioning.request_stats import RequestStats
 from plugtone.provisioning.resolver import Answer, FileRequest, Resolver, Status
 from plugtone.provisioning.sweep_guard import Alert, SweepGuard
 from plugtone.provisioning.trust import NetworkRule, Trust
 from plugtone.provisioning.uploads import UploadStore
-from plugtone.vendors.base import UploadRef
+from plugtone.vendors.base import FileScope, UploadRef
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,11 @@ SENT = frozenset({"ok", "partial", "incomplete"})
 BLOCKED = "blocked"
 """The ``detail`` of the answer a blocked stranger gets (see :meth:`Provisioner.screen`)."""
 _STRANGER = Trust.STRANGER  # a module constant: an enum member's look-up costs more
+FETCHED = frozenset({"ok", "not_modified"})
+"""Outcomes after which the device holds the file's current content."""
+BROKEN = frozenset({"error", "aborted", "timed_out", "incomplete"})
+"""Transfer outcomes that are failures whatever the file (a 404 is one only for the
+device's own file: phones ask for optional names, and for firmware at every boot)."""
 
 
 class Provisioner:
@@ -48,6 +56,10 @@ class Provisioner:
         """Sweep defence and login throttling; its ``counters`` are the totals."""
         self._challenges = self.guard.challenges.items
         """The guard's challenges awaiting proof (the same dict for the guard's life)."""
+        self.stats = RequestStats()
+        """Requests by transport, vendor and status, and transfer times (``/metrics``)."""
+        self.request_log: RequestLog | None = None
+        """A line per request (``plugtone serve --log-requests``); ``None`` logs none."""
 
     @classmethod
     def for_store(
@@ -183,6 +195,12 @@ class Provisioner:
         if self.resolver.firmware_changes:
             for row in self.resolver.take_firmware_changes():
                 self.recorder.record_firmware(row)
+        vendor = (answer.vendor if answer else None) or (facts.vendor if facts else None)
+        seconds = time.monotonic() - request.started
+        self.stats.note(request.transport, vendor, status, seconds)
+        if self.request_log is not None:
+            self._log_request(request, mac, vendor, status, sent, seconds, trust)
+        own = self._own_file(request.path, mac) if mac else False
         self.recorder.record(
             Event(
                 transport=request.transport,
@@ -190,7 +208,7 @@ class Provisioner:
                 status=status,
                 client_address=request.client_address,
                 mac=mac,
-                vendor=(answer.vendor if answer else None) or (facts.vendor if facts else None),
+                vendor=vendor,
                 bytes=sent,
                 user_agent=request.user_agent,
                 detail=detail or (answer.detail if answer else None),
@@ -199,8 +217,34 @@ class Provisioner:
                 trust=trust.value if trust is not None else None,
                 secrets=bool(answer and answer.secrets and status in SENT),
                 update_device=privileged or _names_itself(answer),
+                generation=self.resolver.generation if own and status in FETCHED else None,
+                error=status in BROKEN or (own and status == "not_found"),
             )
         )
+
+    def _own_file(self, path: str, mac: str) -> bool:
+        """Whether ``path`` is one of ``mac``'s own files, as some plug-in reads it."""
+        for plugin in self.resolver.registry.plugins:
+            ref = plugin.match(path)
+            if ref is not None and ref.scope is FileScope.DEVICE and ref.mac == mac:
+                return True
+        return False
+
+    def _log_request(
+        self, request: FileRequest, mac: str | None, vendor: str | None, status: str,
+        sent: int, seconds: float, trust: Trust | None,
+    ) -> None:  # fmt: skip
+        """One request line: the login name the client gave, never what proves it."""
+        assert self.request_log is not None
+        credentials = request.credentials
+        user = getattr(credentials, "username", None) if credentials is not None else None
+        fields = request_fields(
+            transport=request.transport, client=request.client_address, path=request.path,
+            mac=mac, vendor=vendor, status=status, sent=sent, seconds=seconds,
+            trust=trust.value if trust is not None else None,
+            user=user if isinstance(user, str) else None, user_agent=request.user_agent,
+        )  # fmt: skip
+        self.request_log.write(fields)
 
 
 def _names_itself(answer: Answer | None) -> bool:
