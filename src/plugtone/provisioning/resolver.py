@@ -27,7 +27,7 @@ import posixpath
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
@@ -111,6 +111,8 @@ class FileRequest:
     local: bool = False
     """Asked by plugtone's own admin faces (``render``, ``export-tree``, the API), not by
     a network client: trusted as ``local``."""
+    started: float = field(default_factory=time.monotonic, compare=False)
+    """``time.monotonic()`` when the transport took the request (for its duration)."""
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,11 @@ class Resolver:
         per generation; adding or removing such a release moves it)."""
         self._running_seen = BoundedCache(cache_size, cache_size * 2 * ENTRY_OVERHEAD)
         """MAC -> the version of the last stored release it was known to run."""
+        self.render_hits = 0
+        """Files answered without rendering: a memoized answer found, or a rendered file
+        kept (read by ``plugtone.web.metrics``)."""
+        self.render_misses = 0
+        """Files a plug-in had to render."""
 
     # -- generation tracking
 
@@ -656,9 +663,11 @@ class Resolver:
         key = (plugin.name, ref, owner, stranger, running.version if running else None)
         cached = self._files.get(key, _MISSING)
         if cached is not _MISSING:
+            self.render_hits += 1
             return cached
         if not allow_io:
             raise _NeedsStore
+        self.render_misses += 1
         generation = self.generation
         if stranger and ref.scope is FileScope.DEVICE:
             content = plugin.stranger_file(ref)
@@ -737,6 +746,8 @@ class Resolver:
         if memo is None:
             memo = self._misses.get(key)
         if memo is not None:
+            if memo.content is not None:
+                self.render_hits += 1
             return memo
         uploaded = self._uploaded(request, path, mac, trust, allow_io)
         if uploaded is not None:
