@@ -132,6 +132,9 @@ class Settings:
 
     busy_timeout: float = 30.0
     """Seconds a writer waits for another writer's turn before saying the store is busy."""
+    metrics_public: bool = False
+    """Whether ``GET /metrics`` on the admin listener answers without an API token (for a
+    scraper that cannot send one; then only it should reach the admin listener)."""
 
     security: SecuritySettings = SecuritySettings()
 
@@ -189,6 +192,7 @@ def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Set
         admin_port=pick("admin_port", DEFAULT_ADMIN_PORT),
         admin_host=pick("admin_host", ""),
         busy_timeout=pick("busy_timeout", 30.0),
+        metrics_public=_flag(stored, "metrics_public"),
         security=_security(stored.get("security") or {}),
     )
 
@@ -248,6 +252,22 @@ def _sweep_limits(table: dict) -> dict:
         if high <= low:
             raise SystemExit(f"{SETTINGS_FILE}: security.{block} must be above {alert}")
     return limits
+
+
+def _flag(stored: dict, name: str, default: bool = False) -> bool:
+    """A true/false setting: ``PLUGTONE_<NAME>`` (1/0, true/false, yes/no, on/off), else
+    the settings file's boolean, else ``default``; anything else stops the command."""
+    env = os.environ.get(f"PLUGTONE_{name.upper()}")
+    if env:
+        words = {"1": True, "true": True, "yes": True, "on": True,
+                 "0": False, "false": False, "no": False, "off": False}  # fmt: skip
+        if env.strip().lower() not in words:
+            raise SystemExit(f"PLUGTONE_{name.upper()} must be true or false, not {env!r}")
+        return words[env.strip().lower()]
+    value = stored.get(name, default)
+    if not isinstance(value, bool):
+        raise SystemExit(f"{SETTINGS_FILE}: {name} must be true or false")
+    return value
 
 
 def _ftp_accounts(stored: dict) -> tuple[tuple[str, str], ...]:
