@@ -29,6 +29,7 @@ import uvicorn
 
 from plugtone.inventory.store import Store, check_schema, check_secret_key
 from plugtone.provisioning.provisioner import Provisioner
+from plugtone.provisioning.request_log import RequestLog
 from plugtone.provisioning.sweep_guard import SweepGuard
 from plugtone.servers.http import ZeroCopyHttpToolsProtocol, create_phone_app
 from plugtone.settings import SecuritySettings, Settings, load_settings
@@ -62,6 +63,8 @@ class ServeOptions:
     settings: Settings | None = None
     """What the admin app is handed; ``None`` loads them for ``data_dir`` and ``db_url``."""
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    log_requests: int | None = None
+    """The level of the line logged per phone request (``--log-requests``); ``None``: none."""
 
 
 class _QuietSignalsServer(uvicorn.Server):
@@ -86,6 +89,8 @@ async def serve(
         trusted_networks=options.security.trusted_networks,
         guard=SweepGuard(options.security),  # sweep and login thresholds of [security]
     )  # fmt: skip
+    if options.log_requests is not None:
+        provisioner.request_log = RequestLog(options.log_requests)
     collect_garbage_less_often()
     try:
         await serve_with(provisioner, options, ready, announce)
@@ -162,6 +167,7 @@ async def serve_with(
             running.bound.append((transport, host, server, bind_tcp(transport, host, port)))
         if options.tftp_port is not None:
             running.tftp = await _start_tftp(provisioner, options)
+            provisioner.stats.tftp = running.tftp  # its active transfers, for /metrics
         if options.ftp_port is not None:
             running.ftp = await _start_ftp(provisioner, options)
         running.recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
@@ -382,6 +388,7 @@ def _admin_server(
     resolver = provisioner.resolver
     app = create_admin_app(resolver.store, resolver.registry, settings)
     app.state.security_counters = provisioner.guard.counters.as_dict
+    app.state.provisioner = provisioner  # its counters, read at each /metrics scrape
     cert, key = options.tls_cert, options.tls_key
     tls = cert is not None and key is not None and cert.is_file() and key.is_file()
     assert options.admin_port is not None
@@ -444,6 +451,7 @@ def _uvicorn(app, host: str, port: int, cert: Path | None = None, key: Path | No
         port=port,
         log_level="warning",
         access_log=False,
+        log_config=None,  # uvicorn's lines go through plugtone's handlers (text or JSON)
         server_header=False,
         ssl_certfile=str(cert) if cert else None,
         ssl_keyfile=str(key) if key else None,
