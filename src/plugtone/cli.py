@@ -248,9 +248,14 @@ PORT = click.IntRange(0, 65535)
               help="Admin listener (REST API) port (default 8088); 0 turns it off.")  # fmt: skip
 @click.option("--admin-host", default=None,
               help="Address of the admin listener (default: the same as --host).")  # fmt: skip
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Log lines on stderr as text or JSON objects.")  # fmt: skip
+@click.option("--log-requests", type=click.Choice(["off", "debug", "info", "warning"]),
+              default="off", show_default=True,
+              help="Log one line per phone request at this level (never a secret).")  # fmt: skip
 def serve(
     settings: Settings, host, http_port, https_port, tftp_port, tftp_max_transfers, ftp_port,
-    admin_port, admin_host,
+    admin_port, admin_host, log_format, log_requests,
 ) -> None:  # fmt: skip
     """Serve phones (and the admin API on its own port) until interrupted.
 
@@ -262,8 +267,12 @@ def serve(
     import asyncio
 
     from plugtone.inventory.store import secure_store_files
+    from plugtone.provisioning.request_log import LEVELS, use_json_lines
     from plugtone.servers.runner import ServeOptions, StartupError
     from plugtone.servers.runner import serve as run
+
+    if log_format == "json":
+        use_json_lines()
 
     ports = {
         "http_port": (http_port, settings.http_port),
@@ -307,6 +316,7 @@ def serve(
         admin_host=admin_host or settings.admin_host or None,
         settings=settings,
         security=settings.security,
+        log_requests=LEVELS.get(log_requests),
     )
     try:
         asyncio.run(run(options, announce=click.echo))
