@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from plugtone.inventory.store import Store
 from plugtone.settings import Settings
 from plugtone.vendors import VendorRegistry
-from plugtone.web import docs, openapi, problems
+from plugtone.web import docs, metrics, openapi, problems
 from plugtone.web.limits import MAX_BODY, BodyLimit
 
 PREFIX = "/api"
@@ -79,6 +79,7 @@ def create_admin_app(store: Store, registry: VendorRegistry, settings: Settings)
         app.include_router(module.router, prefix=PREFIX)
         limits.update(getattr(module, "BODY_LIMITS", {}))
     problems.install(app)
+    metrics.install(app)  # /metrics for Prometheus, outside /api
     openapi.install(app)
     docs.install(app, OPENAPI_URL)
     app.add_middleware(BodyLimit, default=MAX_BODY, prefixes=limits)
