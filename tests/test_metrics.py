@@ -139,9 +139,12 @@ def test_metrics_count_the_requests_made(tmp_path, monkeypatch):
             assert time.monotonic() < deadline, "events were never written"
             time.sleep(0.1)
         assert "process_resident_memory_bytes" in after
-        assert SIP_SECRET not in httpx.get(
-            f"{server.admin_base}/metrics", headers={"Authorization": f"Bearer {token}"}
-        ).text
+        assert (
+            SIP_SECRET
+            not in httpx.get(
+                f"{server.admin_base}/metrics", headers={"Authorization": f"Bearer {token}"}
+            ).text
+        )
 
         # Phone side and admin side stay apart; and without a token nothing is shown.
         assert httpx.get(f"{server.base}/metrics", timeout=10).status_code == 404
