@@ -43,7 +43,9 @@ RETRY_MAX = 15.0
 """... up to this many."""
 BOOT_GAP = timedelta(minutes=5)
 """A device's requests with no longer silence between them are one boot: the first
-request after a longer gap starts a new one (and clears the errors counted)."""
+request after a longer gap starts a new one (and clears the errors counted). A
+successful fetch of its own file clears them too: a phone that reboots straight after
+a fix is not left failing for what the fix ended."""
 _ALWAYS = datetime(9999, 1, 1, tzinfo=UTC)
 """A boot threshold every stored ``last_seen`` is before: a boot began inside the batch."""
 
@@ -260,8 +262,9 @@ class EventRecorder:
             seen[16] = when
             seen[7] = row[0]
             seen[8] += 1
-            if event.generation is not None:
-                seen[9] = event.generation
+            if event.generation is not None:  # it has its files: earlier errors are over
+                seen[9], seen[11] = event.generation, 0
+                seen[15] = stamp(_ALWAYS)
             if event.error:
                 seen[11] += 1
                 seen[12] = f"{event.status} {event.path}"[:255]

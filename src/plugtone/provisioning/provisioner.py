@@ -200,7 +200,7 @@ class Provisioner:
         self.stats.note(request.transport, vendor, status, seconds)
         if self.request_log is not None:
             self._log_request(request, mac, vendor, status, sent, seconds, trust)
-        own = self._own_file(request.path, mac) if mac else False
+        own = bool(mac and answer and self._own_file(answer.path, mac))
         self.recorder.record(
             Event(
                 transport=request.transport,
@@ -223,7 +223,8 @@ class Provisioner:
         )
 
     def _own_file(self, path: str, mac: str) -> bool:
-        """Whether ``path`` is one of ``mac``'s own files, as some plug-in reads it."""
+        """Whether ``path`` (cleaned, as answers hold it) is one of ``mac``'s own files, as
+        some plug-in reads it."""
         for plugin in self.resolver.registry.plugins:
             ref = plugin.match(path)
             if ref is not None and ref.scope is FileScope.DEVICE and ref.mac == mac:
