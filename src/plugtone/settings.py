@@ -135,6 +135,10 @@ class Settings:
     metrics_public: bool = False
     """Whether ``GET /metrics`` on the admin listener answers without an API token (for a
     scraper that cannot send one; then only it should reach the admin listener)."""
+    event_retention_days: int = 30
+    """Days of provisioning events ``plugtone serve`` keeps (0: any age)."""
+    event_max_rows: int = 10_000_000
+    """Provisioning events kept at most, the oldest pruned first (0: no cap)."""
 
     security: SecuritySettings = SecuritySettings()
 
@@ -193,6 +197,8 @@ def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Set
         admin_host=pick("admin_host", ""),
         busy_timeout=pick("busy_timeout", 30.0),
         metrics_public=_flag(stored, "metrics_public"),
+        event_retention_days=pick("event_retention_days", 30),
+        event_max_rows=pick("event_max_rows", 10_000_000),
         security=_security(stored.get("security") or {}),
     )
 
