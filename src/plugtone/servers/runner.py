@@ -171,6 +171,8 @@ async def serve_with(
         if options.ftp_port is not None:
             running.ftp = await _start_ftp(provisioner, options)
         running.recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
+        running.retention = asyncio.create_task(_pruner(provisioner, options).run(),
+                                                name="retention")  # fmt: skip
         for transport, _, server, sockets in running.bound:
             running.tasks.append(asyncio.create_task(server.serve(sockets=sockets), name=transport))
         await running.started()
@@ -325,6 +327,7 @@ class _Running:
     ftp: Any = None
     tasks: list[asyncio.Task] = field(default_factory=list)
     recorder: asyncio.Task | None = None
+    retention: asyncio.Task | None = None
 
     async def started(self) -> None:
         """Wait for every uvicorn server to serve its sockets; one that ends first
@@ -364,9 +367,21 @@ class _Running:
         for _, _, _, sockets in self.bound:  # those of a server that never started
             for sock in sockets:
                 sock.close()
+        if self.retention is not None:
+            self.retention.cancel()
+            await asyncio.gather(self.retention, return_exceptions=True)
         if self.recorder is not None:
             self.recorder.cancel()
             await asyncio.gather(self.recorder, return_exceptions=True)
+
+
+def _pruner(provisioner: Provisioner, options: ServeOptions):
+    """The event log's background pruning, with the window and cap of the settings."""
+    from plugtone.provisioning.retention import EventPruner
+
+    settings = options.settings or load_settings(str(options.data_dir), options.db_url)
+    return EventPruner(provisioner.recorder.store, days=settings.event_retention_days,
+                       max_rows=settings.event_max_rows)  # fmt: skip
 
 
 def quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict) -> None:
