@@ -55,7 +55,7 @@ def register(main: click.Group, common, run, table) -> None:
     @common
     @click.option("--secrets", is_flag=True,
                   help="Only answers that carried a secret: the disclosures.")  # fmt: skip
-    @click.option("--mac", default=None, help="Only this device's.")
+    @click.option("--mac", "--phone", "mac", default=None, help="Only this device's.")
     @click.option("--since", default=None, help="From this time, or this long ago (2h, 1d).")
     @click.option("--trust", type=click.Choice(TRUST_LEVELS), default=None,
                   help="Only requests at this trust level.")  # fmt: skip
