@@ -104,7 +104,7 @@ def _defined(sites: Sequence[SiteDhcp]) -> dict[int, str]:
 
 def _printable(prefix: bytes) -> str | None:
     text = prefix.decode("latin-1")
-    if _PLAIN.fullmatch(text) and not set(text) & set("\"'\\,"):
+    if _PLAIN.fullmatch(text) and not set(text) & set("\"'\\"):
         return text
     return None
 
