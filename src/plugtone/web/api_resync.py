@@ -21,7 +21,7 @@ class ResyncAsk(BaseModel):
     macs: list[str] = Field(default_factory=list, description="Phones, any MAC notation.")
     site: str | None = Field(default=None, description="Every phone of this site.")
     all: bool = Field(default=False, description="Every phone of the inventory.")
-    rate: float = Field(default=DEFAULT_RATE, gt=0, le=MAX_RATE, description="Phones a second.")
+    rate: float = Field(default=DEFAULT_RATE, ge=0.1, le=MAX_RATE, description="Phones a second.")
     sip_port: int = Field(default=SIP_PORT, ge=1, le=65535, description="The phones' SIP port.")
 
 
