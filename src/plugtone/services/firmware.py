@@ -39,6 +39,7 @@ from plugtone.inventory.store import Store
 from plugtone.macaddr import MacError, colon_mac, normalize_mac
 from plugtone.services import firmware_pins
 from plugtone.services.actors import Actor, authorize_kinds
+from plugtone.services.change_marks import mark_pin_owner
 from plugtone.services.errors import Conflict, Invalid, NotFound
 from plugtone.services.unit_of_work import reading, unit_of_work
 from plugtone.vendors import UnknownModel, VendorRegistry, default_registry
@@ -318,6 +319,8 @@ def set_pin(
             work.audit("create" if before_fields is None else "update", "pin", info.owner,
                        "; ".join(changes) or None, before_fields, after_fields)  # fmt: skip
         generation = work.bump() if changes else None
+        if generation is not None:
+            mark_pin_owner(work.session, generation, column, owner_id)
         return PinResult(tuple(changes), (info,), generation)
 
 
@@ -346,6 +349,7 @@ def remove_pin(
             work.session.delete(row)
         _settle(work.session, registry, {})
         generation = work.bump()
+        mark_pin_owner(work.session, generation, column, owner_id)
         return PinResult(tuple(f"{info.owner}: pin removed" for info in removed),
                          tuple(removed), generation)  # fmt: skip
 
