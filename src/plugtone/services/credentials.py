@@ -28,6 +28,7 @@ from plugtone.inventory.models import Phone, Site
 from plugtone.inventory.store import Store
 from plugtone.macaddr import MacError, colon_mac, normalize_mac
 from plugtone.services.actors import Actor
+from plugtone.services.change_marks import mark_where
 from plugtone.services.errors import Conflict, Invalid, NotFound
 from plugtone.services.unit_of_work import MASK, unit_of_work
 
@@ -111,6 +112,8 @@ def generate_credentials(
             work.audit("credentials", "phone", phone.mac, summary, before, _fields(phone))
         work.session.flush()
         generation = work.bump() if issued else None
+        if generation is not None:
+            mark_where(work.session, generation, [Phone.mac.in_([i.mac for i in issued])])
         return CredentialsResult(tuple(issued), skipped, generation)
 
 
@@ -135,6 +138,8 @@ def clear_credentials(
                        _fields(phone))  # fmt: skip
         work.session.flush()
         generation = work.bump() if cleared else None
+        if generation is not None:
+            mark_where(work.session, generation, [Phone.mac.in_(cleared)])
         without = tuple(phone.mac for phone in phones if phone.mac not in cleared)
         return ClearResult(tuple(cleared), without, generation)
 
