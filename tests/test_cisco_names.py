@@ -28,6 +28,7 @@ from plugtone.vendors.cisco79xx.names import (
     CNF_VALUES,
     DIAL_PLAN,
     DIRECTORY,
+    SYNCINFO,
     XML_DEFAULT,
 )
 from plugtone.vendors.cisco79xx.timezones import NAMES
@@ -110,6 +111,10 @@ def test_every_rendered_key_element_and_attribute_is_documented():
         xml_files[f"XMLDefault.cnf.xml ({view.mac})"] = (
             render("XMLDefault.cnf.xml", FileScope.SHARED, view),
             XML_DEFAULT,
+        )
+        xml_files[f"syncinfo.xml ({view.mac})"] = (
+            render("syncinfo.xml", FileScope.SHARED, view),
+            SYNCINFO,
         )
         for page in (1, 2):
             body = render(f"directory-{page}.xml", FileScope.DEVICE, view)

@@ -14,7 +14,8 @@ Files served, by who they are for:
 - COMMON: ``SIPDefault.cnf`` and a catch-all ``dialplan.xml``. TFTP requests for them
   carry no MAC, so they hold nothing that depends on a site or a pin (see :mod:`.config`).
 - SHARED: ``OS79XX.TXT`` and ``XMLDefault.cnf.xml``, asked for under one name by every
-  phone, name the image of the asking phone's firmware pin. plugtone knows the asker by
+  phone, name the image of the asking phone's firmware pin; ``syncinfo.xml`` gives the
+  asking phone the ``sync`` value of the files it would get now (see :mod:`.sync`). plugtone knows the asker by
   the address of its earlier ``SIP<MAC>.cnf`` request, which both SCCP and SIP phones
   make. An unknown or unpinned asker gets no ``OS79XX.TXT`` and an ``XMLDefault.cnf.xml``
   without ``loadInformation``: either leaves the phone on the image it runs.
@@ -67,6 +68,7 @@ from plugtone.vendors.cisco79xx.dialplan import check_dial_plan, dial_template
 from plugtone.vendors.cisco79xx.keys import check_keys
 from plugtone.vendors.cisco79xx.logo import logo_bmp
 from plugtone.vendors.cisco79xx.models import BY_NAME, MODELS, CiscoModel
+from plugtone.vendors.cisco79xx.sync import sync_value, syncinfo_xml
 from plugtone.vendors.cisco79xx.timezones import zone_findings
 from plugtone.vendors.cisco79xx.trust import MAC_PREFIXES, has_secret, is_secret_name
 from plugtone.vendors.cisco79xx.trust import stranger_file as _stranger_file
@@ -79,6 +81,7 @@ COMMON_FILES = {
 SHARED_FILES = {
     "os79xx.txt": "OS79XX.TXT",
     "xmldefault.cnf.xml": "XMLDefault.cnf.xml",
+    "syncinfo.xml": "syncinfo.xml",
 }
 HEX12 = "([0-9A-Fa-f]{12})"
 DEVICE_FILES = (
@@ -159,7 +162,9 @@ class Cisco79xxPlugin(VendorPlugin):
     def served_files(self, models: Iterable[str], macs: Iterable[str]) -> list[str]:
         devices = sorted({mac.upper() for mac in macs})
         return [
-            *SHARED_FILES.values(),
+            # syncinfo.xml is left out: it answers the asking phone with what it would
+            # get now, which a static tree cannot do
+            *(name for name in SHARED_FILES.values() if name != "syncinfo.xml"),
             *COMMON_FILES.values(),
             *(f"SIP{mac}.cnf" for mac in devices),
             *(f"dialplan{mac}.xml" for mac in devices),
@@ -250,6 +255,7 @@ class Cisco79xxPlugin(VendorPlugin):
         site = phone.site
         if ref.name == "SIP.cnf":
             settings, notes = phone_settings(phone)
+            settings.setdefault("sync", _sync(phone, settings))
             title = f"SIP{phone.mac}.cnf: {phone.model} at site {site.name}"
             return serialize([title, *notes], settings)
         if ref.name == "dialplan.xml":
@@ -272,12 +278,25 @@ def _common(name: str) -> bytes | None:
     return None
 
 
+def _sync(phone: PhoneView, settings: Mapping[str, str]) -> str:
+    """The phone's ``sync`` value (see :mod:`.sync`); a raw ``sync`` setting wins."""
+    own = {name: value for name, value in settings.items() if name != "sync"}
+    common = _common("SIPDefault.cnf") or b""
+    return sync_value(own, common, dial_template(phone.site.dial_plan, phone.site.digit_timeout))
+
+
 def _shared(name: str, phone: PhoneView | None) -> bytes | None:
-    """The asker's pinned image, in the file its boot stage reads.
+    """The asker's pinned image, in the file its boot stage reads; its sync value.
 
     ``phone`` is ``None`` when plugtone cannot tell who asks; then, as for a phone
-    without a pin, nothing names an image and the phone keeps the one it runs.
+    without a pin, nothing names an image and the phone keeps the one it runs, and no
+    ``syncinfo.xml`` is served (the phone then stays as it is).
     """
+    if name == "syncinfo.xml":
+        if phone is None:
+            return None
+        settings, _ = phone_settings(phone)
+        return syncinfo_xml(settings.get("sync") or _sync(phone, settings))
     image = firmware.pinned_image(phone)
     if name == "OS79XX.TXT":
         return f"{image}\n".encode("ascii") if image is not None else None

@@ -21,6 +21,9 @@ Sources, as they are cited below:
   was written for) uses.
 - *julianhead*: julianhead/CiscoPhones ``XMLDefault.cnf.xml`` (``loadInformation7`` for
   the 7960, ``loadInformation8`` for the 7940, with their ``model`` attribute).
+- *OL-7890-01*: Cisco Unified IP Phone 7960G and 7940G Administration Guide for
+  Release 8.0 (SIP), "How to Upgrade Your Cisco SIP IP Phone Firmware Image and Reboot
+  Remotely", p. 4-4 (``sync`` and ``syncinfo.xml``).
 - *OL-20949-01*: Cisco IP Phone Services Application Development Notes,
   ``CiscoIPPhoneDirectory``, p. 3-7.
 """
@@ -104,6 +107,8 @@ CNF_GROUPS: tuple[Group, ...] = (
     ),
     Group("funkfeuer (speed_label2, speed_line2)", _per_line(("speed_line", ""),
                                                             ("speed_label", ""))),
+    Group("OL-7890-01 p. 4-4 (the sync level syncinfo.xml is compared with)",
+          frozenset({"sync"})),
 )  # fmt: skip
 """``SIPDefault.cnf`` and ``SIP<MAC>.cnf`` keys. ``OS79XX.TXT`` has no keys: it holds the
 image name alone (see :mod:`.firmware`)."""
@@ -120,6 +125,13 @@ XML_DEFAULT: Mapping[str, frozenset[str]] = {
     "loadInformation8": frozenset({"model"}),
 }
 """``XMLDefault.cnf.xml``."""
+
+SYNCINFO: Mapping[str, frozenset[str]] = {
+    # OL-7890-01 p. 4-4: <IMAGE VERSION="image_version" SYNC="sync_number"/>
+    "SYNCINFO": frozenset(),
+    "IMAGE": frozenset({"VERSION", "SYNC"}),
+}
+"""``syncinfo.xml``, read after a check-sync NOTIFY."""
 
 DIAL_PLAN: Mapping[str, frozenset[str]] = {
     # guide 6.x/7.x, "How to Create Dial Plans"
