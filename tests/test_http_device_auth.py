@@ -603,3 +603,21 @@ def test_serve_stops_at_once_naming_a_bad_client_ca_bundle(tmp_path, problem):
     assert result.returncode != 0
     assert str(bundle) in result.stderr
     assert "client_ca" in result.stderr
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["http", "https"])
+def test_forwarded_headers_cannot_claim_a_trusted_address_or_https(served, secure):
+    """The client address is the TCP peer's: a local process sending X-Forwarded-For
+    with the trusted address (and X-Forwarded-Proto: https, for Basic) is a stranger."""
+    user, password = LOGINS[AASTRA_1]
+    answer = httpx.get(
+        served.url("/00085d000001.cfg", secure),
+        headers={"X-Forwarded-For": TRUSTED_ADDRESS, "X-Forwarded-Proto": "https",
+                 "Forwarded": f"for={TRUSTED_ADDRESS};proto=https"},
+        verify=False,
+    )  # fmt: skip
+    assert answer.status_code == 401 and answer.content == CHALLENGE_BODY
+    if not secure:  # Basic over plain HTTP stays refused, whatever the headers say
+        basic = httpx.get(served.url("/00085d000001.cfg"), auth=(user, password),
+                          headers={"X-Forwarded-Proto": "https"})  # fmt: skip
+        assert basic.status_code == 401

@@ -468,6 +468,10 @@ def _uvicorn(app, host: str, port: int, cert: Path | None = None, key: Path | No
         access_log=False,
         log_config=None,  # uvicorn's lines go through plugtone's handlers (text or JSON)
         server_header=False,
+        # Trust is decided by the client address: uvicorn would otherwise take it (and
+        # the scheme) from X-Forwarded-For/-Proto sent from 127.0.0.1, so any local
+        # process could pose as a phone on a trusted network, or as HTTPS.
+        proxy_headers=False,
         ssl_certfile=str(cert) if cert else None,
         ssl_keyfile=str(key) if key else None,
         ssl_version=ssl.PROTOCOL_TLS_SERVER,
