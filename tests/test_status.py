@@ -14,6 +14,7 @@ from plugtone.provisioning.provisioner import Provisioner
 from plugtone.provisioning.resolver import FileRequest
 from plugtone.provisioning.trust import NetworkRule
 from plugtone.services.actors import local_admin
+from plugtone.services.objects import delete_extension
 from plugtone.services.status import phone_status, status_summary
 from plugtone.vendors import default_registry
 from tests.conftest import EXAMPLE, apply_text, run_cli
@@ -203,3 +204,18 @@ def test_emulated_phones_boot_against_plugtone_serve_and_status_follows(tmp_path
         assert answer.status_code == 401
     finally:
         stop_server(api.server)
+
+
+def test_deleting_an_extension_makes_its_sites_phones_stale(store, tmp_path):
+    """A deleted extension leaves the site's directory, which each of its phones shows."""
+    apply_text(store, EXAMPLE.read_text())
+    apply_text(store, EXTRA + 'extensions:\n  - {number: "7777", site: lab, name: Temp}\n')
+    rules = [NetworkRule(ipaddress.ip_network("10.0.0.0/8"))]
+    provisioner = Provisioner.for_store(store, default_registry(), tmp_path,
+                                        trusted_networks=rules)  # fmt: skip
+    boot(provisioner, A_HQ)
+    boot(provisioner, C_LAB)
+    assert (states(store)[A_HQ], states(store)[C_LAB]) == ("up_to_date", "up_to_date")
+    delete_extension(store, local_admin(), "lab", "7777")
+    now = states(store)
+    assert (now[A_HQ], now[C_LAB]) == ("up_to_date", "stale")

@@ -27,6 +27,7 @@ from plugtone.inventory.store import Store
 from plugtone.macaddr import MacError, colon_mac, normalize_mac
 from plugtone.services import inventory_export as export
 from plugtone.services.actors import Actor
+from plugtone.services.change_marks import mark_causes
 from plugtone.services.errors import Conflict, Invalid, NotFound
 from plugtone.services.inventory import apply_inventory
 from plugtone.services.inventory_apply import ApplyResult
@@ -324,7 +325,8 @@ def delete_extension(store: Store, actor: Actor, site: str, number: str) -> None
         work.session.delete(extension)
         work.session.flush()
         work.audit("delete", "extension", f"{site}/{number}", None, before, None)
-        work.bump()
+        # the extension left the site's directory, which every phone of the site shows
+        mark_causes(work.session, work.bump(), [("site", site)])
 
 
 def delete_site(store: Store, actor: Actor, name: str) -> None:
