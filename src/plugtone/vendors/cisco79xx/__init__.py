@@ -17,8 +17,9 @@ Files served, by who they are for:
   phone, name the image of the asking phone's firmware pin; ``syncinfo.xml`` gives the
   asking phone the ``sync`` value of the files it would get now (see :mod:`.sync`).
   plugtone knows the asker by the address of its earlier ``SIP<MAC>.cnf`` request,
-  which both SCCP and SIP phones make. An unknown or unpinned asker gets no ``OS79XX.TXT`` and an ``XMLDefault.cnf.xml``
-  without ``loadInformation``: either leaves the phone on the image it runs.
+  which both SCCP and SIP phones make. An unknown or unpinned asker gets no
+  ``OS79XX.TXT`` and an ``XMLDefault.cnf.xml`` without ``loadInformation``: either
+  leaves the phone on the image it runs.
 - DEVICE: ``SIP<MAC>.cnf`` (with ``image_version`` when pinned), ``dialplan<MAC>.xml``
   (the site's dial plan, named by the phone's ``dial_template``), and over HTTP
   ``cisco/directory-<MAC>[-N].xml`` (the site's phone book, page N) and
