@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from plugtone.inventory.store import Store, migrate
 from plugtone.protocols.sip_notify import (
@@ -408,6 +409,14 @@ def test_the_api_resyncs_a_site_for_an_operator_and_not_for_a_viewer(tmp_path, m
         assert (body["answered"], body["failed"]) == (1, 1)
         viewer = api.client(api.token_for("val", "viewer"))
         assert viewer.post("/api/resync", json={"all": True}).status_code == 403
+        # /metrics counts the outcomes of the resyncs this server sent
+        scraped = text_string_to_metric_families(viewer.get("/metrics").text)
+        resyncs = {
+            sample.labels["outcome"]: sample.value
+            for family in scraped if family.name == "plugtone_resync"
+            for sample in family.samples if sample.name == "plugtone_resync_total"
+        }  # fmt: skip
+        assert resyncs == {"200": 1.0, "no address": 1.0}
         store.dispose()
     finally:
         from tests.conftest import stop_server

@@ -7,7 +7,9 @@ comes once every phone answered or timed out (up to 32 s after the last NOTIFY, 
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections import Counter
+
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from plugtone.macaddr import colon_mac
@@ -43,12 +45,24 @@ class ResyncReport(BaseModel):
     failed: int
 
 
+def install(app) -> None:
+    """Count this app's resync outcomes for ``/metrics`` (``plugtone_resync_total``).
+
+    Resyncs sent by ``plugtone resync`` run in their own process and are counted in
+    the event log instead (transport ``sip``)."""
+    app.state.resync_outcomes = Counter()
+    app.state.resync_counters = lambda: dict(app.state.resync_outcomes)
+
+
 @router.post("/resync", response_model=ResyncReport, summary="Make phones fetch their files now")
 def post_resync(
-    ask: ResyncAsk, actor: CallerDep, store: StoreDep, registry: RegistryDep
+    ask: ResyncAsk, actor: CallerDep, store: StoreDep, registry: RegistryDep, request: Request
 ) -> ResyncReport:
     targets = select_targets(store, actor, macs=ask.macs, site=ask.site, everything=ask.all)
     outcomes = resync(store, actor, registry, targets, rate=ask.rate, sip_port=ask.sip_port)
+    counted = getattr(request.app.state, "resync_outcomes", None)
+    if counted is not None:
+        counted.update(outcome.status for outcome in outcomes)
     answered = sum(outcome.ok for outcome in outcomes)
     return ResyncReport(
         outcomes=[

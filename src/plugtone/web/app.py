@@ -77,6 +77,8 @@ def create_admin_app(store: Store, registry: VendorRegistry, settings: Settings)
             continue
         module = importlib.import_module(module_name)
         app.include_router(module.router, prefix=PREFIX)
+        if hasattr(module, "install"):  # state a router keeps on the app (counters)
+            module.install(app)
         limits.update(getattr(module, "BODY_LIMITS", {}))
     problems.install(app)
     metrics.install(app)  # /metrics for Prometheus, outside /api
