@@ -79,6 +79,7 @@ connection until TCP gives up.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
@@ -89,11 +90,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from functools import lru_cache
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
 from uvicorn.protocols.utils import is_ssl
 
 from plugtone.inventory.secret_keys import SecretKeyError
@@ -148,87 +145,216 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
-def create_phone_app(provisioner: Provisioner, digest: DigestAuthority | None = None) -> Starlette:
+def create_phone_app(provisioner: Provisioner, digest: DigestAuthority | None = None) -> PhoneApp:
     """The ASGI app phones talk to; the same app serves HTTP and HTTPS.
 
     ``digest`` issues and checks nonces; by default under a key derived from the
     store's secret key, so every node serving the store accepts the others' nonces.
     """
-    digest = digest or DigestAuthority(StoreSecret(provisioner.resolver.store))
+    return PhoneApp(provisioner, digest)
 
-    def challenge(file_request: FileRequest, answer: Answer, detail: str) -> Response:
+
+Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
+"""A whole answer held in memory: status, headers (Content-Length included), body."""
+
+_TEXT = b"text/plain; charset=utf-8"
+_NO_STORE = (b"cache-control", b"no-store")
+_NO_CACHE = (b"cache-control", b"no-cache")
+_SERVER_ERROR: Reply = (500, [(b"content-type", _TEXT), (b"content-length", b"21")],
+                        b"Internal Server Error")  # fmt: skip
+_METHOD_NOT_ALLOWED: Reply = (405, [(b"allow", b"GET, HEAD, PUT"), (b"content-type", _TEXT),
+                                    (b"content-length", b"18")], b"Method Not Allowed")  # fmt: skip
+
+
+class PhoneApp:
+    """A bare ASGI callable: ``GET``/``HEAD`` of any name answered by the resolver, ``PUT``
+    of a declared upload name; anything else ``405``. No framework in the way: each
+    request of a boot storm pays for what it needs and nothing more (routing, request
+    and response objects cost more than the answer, measured with ``bench/http.py``).
+
+    :meth:`answer_now` is the same answer decided synchronously, for a server that can
+    write it at once (:class:`ZeroCopyHttpToolsProtocol` does, for answers held in
+    memory): no task, no ASGI messages. Both ways share :meth:`_reply`, so the bytes,
+    and the event recorded, are the same.
+    """
+
+    def __init__(self, provisioner: Provisioner, digest: DigestAuthority | None = None) -> None:
+        self.provisioner = provisioner
+        self.digest = digest or DigestAuthority(StoreSecret(provisioner.resolver.store))
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        method = scope["method"]
+        if method == "GET" or method == "HEAD":
+            await self.serve_file(_file_request(scope, self.digest), scope, receive, send)
+        elif method == "PUT":
+            await self.receive_upload(scope, receive, send)
+        else:
+            await _send_reply(send, _METHOD_NOT_ALLOWED)
+
+    def answer_now(
+        self, scope: MutableMapping[str, Any]
+    ) -> Reply | Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]:
+        """The whole answer to ``scope``, when it can be given without waiting (a cached
+        answer held in memory, the sweep guard asking no wait); else the ASGI callable
+        that gives it (a cache miss, a wait, a stored file, an upload). Whatever was
+        decided here (the credentials checked, the answer noted with the guard) is
+        carried into that callable, never done twice."""
+        method = scope["method"]
+        if method != "GET" and method != "HEAD":
+            return self
+        file_request = _file_request(scope, self.digest)
+        provisioner = self.provisioner
+        answer = provisioner.resolver.cached(file_request)
+        if answer is None:
+            return functools.partial(self.serve_file, file_request)
+        answer, delay = provisioner.screen(file_request, answer)
+        if delay:
+            return functools.partial(self.serve_file, file_request, screened=(answer, delay))
+        return self._reply(file_request, answer, scope)
+
+    async def serve_file(
+        self, file_request: FileRequest, scope: MutableMapping[str, Any], receive: Receive,
+        send: Send, screened: tuple[Answer, float] | None = None,
+    ) -> None:  # fmt: skip
+        if screened is None:
+            answer = await self.provisioner.answer(file_request)
+        else:
+            answer, delay = screened
+            await asyncio.sleep(delay)
+        reply = self._reply(file_request, answer, scope)
+        if isinstance(reply, StoredFileResponse):
+            await reply(scope, receive, send)
+        else:
+            await _send_reply(send, reply)
+
+    def _reply(
+        self, file_request: FileRequest, answer: Answer, scope: MutableMapping[str, Any]
+    ) -> Reply | StoredFileResponse:
+        """What ``answer`` becomes on HTTP, its event recorded (a stored file's is recorded
+        once it is sent)."""
+        provisioner = self.provisioner
+        if answer.auth_failed and not answer.trust.privileged:
+            # From a trusted network or an open window the answer stands: a phone whose
+            # login went stale must still reach the file that brings it the new one.
+            return self._challenge(file_request, answer, "credentials refused")
+        if answer.personal and answer.trust is Trust.STRANGER:
+            return self._challenge(file_request, answer, answer.detail or "stranger")
+        content = answer.content
+        if answer.status is Status.OK and answer.file is not None:
+            return StoredFileResponse(provisioner, file_request, answer)
+        if answer.status is not Status.OK or content is None:
+            status = "refused" if answer.status is Status.BAD_PATH else "not_found"
+            provisioner.finished(file_request, answer, status)
+            return 404, [(b"content-type", _TEXT), (b"content-length", b"10")], NOT_FOUND
+        etag = answer.etag or ""
+        tag = etag.encode("latin-1")
+        if etag:
+            wanted = _header(scope, b"if-none-match")
+            if wanted is not None and etag in _etags(wanted):
+                provisioner.finished(file_request, answer, "not_modified")
+                return 304, [(b"etag", tag), _NO_CACHE], b""
+        sent = 0 if scope["method"] == "HEAD" else len(content)
+        provisioner.finished(file_request, answer, "ok", sent)
+        headers = [(b"etag", tag), _NO_CACHE, (b"content-length", b"%d" % len(content)),
+                   (b"content-type", _content_type(answer.content_type))]  # fmt: skip
+        return 200, headers, content
+
+    def _challenge(self, file_request: FileRequest, answer: Answer, detail: str) -> Reply:
         credentials = file_request.credentials
         stale = isinstance(credentials, DigestCredentials) and credentials.stale
         if stale:
             detail = "stale nonce"
-        provisioner.finished(file_request, answer, "challenged", detail=detail)
-        headers = {
-            "WWW-Authenticate": digest.challenge(time.time(), stale=stale),
-            "Cache-Control": "no-store",
-        }
-        return Response(CHALLENGE_BODY, status_code=401, media_type="text/plain",
-                        headers=headers)  # fmt: skip
+        self.provisioner.finished(file_request, answer, "challenged", detail=detail)
+        challenge = self.digest.challenge(time.time(), stale=stale).encode("latin-1")
+        return 401, [(b"www-authenticate", challenge), _NO_STORE, (b"content-type", _TEXT),
+                     (b"content-length", b"%d" % len(CHALLENGE_BODY))], CHALLENGE_BODY  # fmt: skip
 
-    async def serve_file(request: Request) -> Response | StoredFileResponse:
-        file_request = _file_request(request, digest)
-        answer = await provisioner.answer(file_request)
-        if answer.auth_failed and not answer.trust.privileged:
-            # From a trusted network or an open window the answer stands: a phone whose
-            # login went stale must still reach the file that brings it the new one.
-            return challenge(file_request, answer, "credentials refused")
-        if answer.personal and answer.trust is Trust.STRANGER:
-            return challenge(file_request, answer, answer.detail or "stranger")
-        if answer.status is Status.OK and answer.file is not None:
-            return StoredFileResponse(provisioner, file_request, answer)
-        if answer.status is not Status.OK or answer.content is None:
-            status = "refused" if answer.status is Status.BAD_PATH else "not_found"
-            provisioner.finished(file_request, answer, status)
-            return Response(NOT_FOUND, status_code=404, media_type="text/plain")
-        etag = answer.etag or ""
-        headers = {"ETag": etag, "Cache-Control": "no-cache"}
-        if etag and etag in _etags(request.headers.get("if-none-match", "")):
-            provisioner.finished(file_request, answer, "not_modified")
-            return Response(status_code=304, headers=headers)
-        sent = 0 if request.method == "HEAD" else len(answer.content)
-        provisioner.finished(file_request, answer, "ok", sent)
-        return Response(answer.content, media_type=answer.content_type, headers=headers)
-
-    async def receive_upload(request: Request) -> Response:
+    async def receive_upload(
+        self, scope: MutableMapping[str, Any], receive: Receive, send: Send
+    ) -> None:
         """``PUT`` of a name a plug-in declares as an upload (logs, overrides, contacts),
         decided on the head alone: nothing of the body is read before."""
-        file_request = _file_request(request, digest)
+        provisioner = self.provisioner
+        file_request = _file_request(scope, self.digest)
         target, trust = await provisioner.authorize_upload(file_request)
         if target is None:
             # The event says at which trust level it was refused, and names no MAC.
             refused = Answer(Status.NOT_FOUND, file_request.path, trust=trust)
             if not trust.privileged:
-                return challenge(file_request, refused, "upload by a stranger")
+                await _send_reply(send, self._challenge(file_request, refused,
+                                                        "upload by a stranger"))  # fmt: skip
+                return
             provisioner.finished(file_request, refused, "refused", detail="upload not allowed")
-            return Response(REFUSED_UPLOAD, status_code=403)
-        declared = request.headers.get("content-length", "")
+            await _send_reply(send, _plain(403, REFUSED_UPLOAD))
+            return
+        declared = _header(scope, b"content-length") or ""
         too_large = Answer(Status.NOT_FOUND, file_request.path, trust=trust)
         if declared.isdigit() and int(declared) > target.max_bytes:
             provisioner.finished(file_request, too_large, "refused", detail="upload too large")
-            return Response(b"too large\n", status_code=413)
+            await _send_reply(send, _plain(413, b"too large\n"))
+            return
         content = bytearray()
-        async for chunk in request.stream():
-            content += chunk
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the phone went away before its upload was whole: nothing kept
+            content += message.get("body", b"")
             if len(content) > target.max_bytes:
                 provisioner.finished(file_request, too_large, "refused",
                                      detail="upload too large")  # fmt: skip
-                return Response(b"too large\n", status_code=413)
+                await _send_reply(send, _plain(413, b"too large\n"))
+                return
+            if not message.get("more_body", False):
+                break
         try:
             await provisioner.store_upload(file_request, target, bytes(content))
         except UploadTooLarge:
-            return Response(b"too large\n", status_code=413)
-        return Response(status_code=204)
+            await _send_reply(send, _plain(413, b"too large\n"))
+            return
+        await _send_reply(send, (204, [], b""))
 
-    return Starlette(
-        routes=[
-            Route("/{path:path}", serve_file, methods=["GET", "HEAD"]),
-            Route("/{path:path}", receive_upload, methods=["PUT"]),
-        ]
-    )
+
+def _plain(status: int, body: bytes) -> Reply:
+    return status, [(b"content-length", b"%d" % len(body))], body
+
+
+@lru_cache(maxsize=64)
+def _content_type(media_type: str) -> bytes:
+    """The Content-Type of an in-memory answer (text ones name their charset)."""
+    if media_type.startswith("text/") and "charset=" not in media_type.lower():
+        media_type += "; charset=utf-8"
+    return media_type.encode("latin-1")
+
+
+def _header(scope: MutableMapping[str, Any], name: bytes) -> str | None:
+    """The first ``name`` header of the request (names are lower case in ASGI)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _send_reply(send: Send, reply: Reply) -> None:
+    status, headers, body = reply
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Nothing to start or stop: the provisioner belongs to whoever runs the app."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 KEY_CHECK_INTERVAL = 2.0
@@ -274,17 +400,24 @@ class StoreSecret:
             return self._fallback
 
 
-def _file_request(request: Request, digest: DigestAuthority) -> FileRequest:
+def _file_request(scope: MutableMapping[str, Any], digest: DigestAuthority) -> FileRequest:
     """What the resolver needs to know of an HTTP request, and nothing more."""
-    scope = request.scope
-    secure = scope.get("scheme") == "https"
+    scheme = scope.get("scheme") or "http"
+    secure = scheme == "https"
+    user_agent: str | None = None
+    authorization: list[str] = []
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            if user_agent is None:
+                user_agent = value.decode("latin-1")
+        elif name == b"authorization":
+            authorization.append(value.decode("latin-1"))
     credentials = None
-    authorization = request.headers.getlist("authorization")
     if len(authorization) > 1:
         credentials = RejectedCredentials("several Authorization headers")
     elif authorization:
         credentials = digest.credentials(
-            authorization[0], method=request.method, target=_target(scope), secure=secure,
+            authorization[0], method=scope["method"], target=_target(scope), secure=secure,
             now=time.time(),
         )  # fmt: skip
     macs: frozenset[str] = frozenset()
@@ -292,14 +425,28 @@ def _file_request(request: Request, digest: DigestAuthority) -> FileRequest:
         chain = scope.get("extensions", {}).get(TLS, {}).get("client_cert_chain") or ()
         if chain:
             macs = _pem_macs(chain[0])
+    client = scope.get("client")
     return FileRequest(
-        path=request.url.path,
-        transport=request.url.scheme,
-        client_address=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
+        path=_path(scope["path"]),
+        transport=scheme,
+        client_address=client[0] if client else None,
+        user_agent=user_agent,
         credentials=credentials,
         certificate_macs=macs,
     )
+
+
+_ODD = re.compile(r"[?#\\\t\r\n]")
+_ESCAPES = {"?": "%3F", "#": "%23", "\\": "%5C", "\t": "", "\r": "", "\n": ""}
+
+
+def _path(path: str) -> str:
+    """The decoded path as the resolver has always been given it (what Starlette's
+    ``request.url.path`` made of it: ``?``, ``#`` and ``\\`` escaped, tabs and line
+    breaks dropped, as ``urllib.parse.urlsplit`` drops them)."""
+    if _ODD.search(path) is None:
+        return path
+    return _ODD.sub(lambda found: _ESCAPES[found.group()], path)
 
 
 def _target(scope: MutableMapping[str, Any]) -> str:
@@ -526,12 +673,46 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
         if extensions:
             self.scope["extensions"] = extensions  # type: ignore[typeddict-unknown-key]
 
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        if type(self.cycle) is RequestResponseCycle:
-            # The cycle is made inside uvicorn's method; its task has not run yet, so
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app) -> None:  # type: ignore[override]
+        """Answer at once what the app can answer at once (:meth:`PhoneApp.answer_now`):
+        one write of head and body, no task; run the app's callable for the rest."""
+        answer_now = getattr(app, "answer_now", None)
+        if answer_now is not None and not self.flow.write_paused:
+            try:
+                decided = answer_now(cycle.scope)
+            except Exception:
+                log.exception("cannot answer %s", cycle.scope.get("path"))
+                cycle.keep_alive = False
+                decided = _SERVER_ERROR
+            if type(decided) is tuple:
+                self._write_reply(cycle, decided)
+                return
+            app = decided
+        if type(cycle) is RequestResponseCycle:
+            # The cycle is made inside uvicorn's method and its task not yet started, so
             # swapping its class here changes which ``send`` the app is given.
-            self.cycle.__class__ = _ZeroCopyCycle
+            cycle.__class__ = _ZeroCopyCycle
+        super()._start_asgi_task(cycle, app)
+
+    def _write_reply(self, cycle: RequestResponseCycle, reply: Reply) -> None:
+        """What uvicorn's ``send`` makes of a start and a body message, in one write."""
+        status, headers, body = reply
+        content = [STATUS_LINE[status]]
+        for name, value in self.server_state.default_headers:
+            content += (name, b": ", value, b"\r\n")
+        for name, value in headers:
+            content += (name, b": ", value, b"\r\n")
+        if not cycle.keep_alive:
+            content.append(b"connection: close\r\n")
+        content.append(b"\r\n")
+        if body and cycle.scope["method"] != "HEAD":
+            content.append(body)
+        cycle.response_started = cycle.response_complete = True
+        self.transport.write(b"".join(content))
+        cycle.message_event.set()
+        if not cycle.keep_alive:
+            self.transport.close()
+        cycle.on_response()
 
 
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
