@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from plugtone.inventory.store import Store
 from plugtone.settings import Settings
 from plugtone.vendors import VendorRegistry
-from plugtone.web import docs, metrics, openapi, problems
+from plugtone.web import docs, metrics, openapi, problems, ui
 from plugtone.web.limits import MAX_BODY, BodyLimit
 
 PREFIX = "/api"
@@ -84,6 +84,7 @@ def create_admin_app(store: Store, registry: VendorRegistry, settings: Settings)
     metrics.install(app)  # /metrics for Prometheus, outside /api
     openapi.install(app)
     docs.install(app, OPENAPI_URL)
+    ui.install(app)  # the web UI at /, after the API's routes and error handlers
     app.add_middleware(BodyLimit, default=MAX_BODY, prefixes=limits)
     app.add_middleware(problems.ProblemGuard)
     return app
