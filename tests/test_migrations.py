@@ -14,6 +14,7 @@ TABLES = {
     "model_profiles", "device_states", "provisioning_events", "provisioning_windows", "meta", "alembic_version",
     "blobs", "directory_contacts", "branding_sets", "branding_files", "firmware_releases",
     "firmware_files", "firmware_pins", "device_firmware", "users", "api_tokens", "audit_log",
+    "inventory_changes",
 }  # fmt: skip
 
 

@@ -55,6 +55,22 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(String(255))
 
 
+class InventoryChange(Base):
+    """A generation whose change the marked phones describe (written with the change).
+
+    Caches drop, on a move past such a generation, only the phones marked with
+    ``phones.changed_generation`` after it, plus ``gone``: the space-separated MACs it
+    deleted (a deleted row leaves no mark). A generation without a row changed
+    something wider (a model profile, a firmware release, a site deleted) or was
+    written by code that does not say: caches drop everything
+    (:mod:`plugtone.inventory.changes`).
+    """
+
+    __tablename__ = "inventory_changes"
+    generation: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    gone: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class Site(Base):
     """A place whose phones share one SIP server, time zone and dial plan."""
 
@@ -175,7 +191,7 @@ class Phone(Base):
     http_user: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """The phone's own provisioning login (HTTP Digest, Basic over TLS, FTP)."""
     http_password: Mapped[str | None] = mapped_column(SecretText(), nullable=True)
-    changed_generation: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    changed_generation: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
     """The inventory generation at which this phone's files last changed (``None``: not
     since status was tracked); a device that fetched its files at an older generation is
     stale (:mod:`plugtone.services.status`)."""

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 ENTRY_OVERHEAD = 240
 """Bytes counted per entry besides its strings: an OrderedDict slot and its link
 (~100), a small key tuple (~64) and a small value object, measured with
 ``sys.getsizeof`` on CPython 3.11."""
+
+
+_UNTAGGED: Any = object()
 
 
 def text_bytes(*parts: Any) -> int:
@@ -41,6 +44,11 @@ class BoundedCache:
     ``put`` takes the entry's weight in bytes (see the module docstring); the oldest
     entries are evicted until both bounds hold again. An entry heavier than the whole
     byte budget is not stored at all, so one huge value cannot flush everything else.
+
+    Entries carry a ``tag`` (the MAC of the phone they depend on; ``None``, the
+    default, for one that depends on no single phone): :meth:`drop_tags` then drops exactly the
+    entries of the phones a change touched, in time proportional to what it drops,
+    not to what the cache holds.
     """
 
     def __init__(self, entries: int, max_bytes: int) -> None:
@@ -51,6 +59,8 @@ class BoundedCache:
         """Weight of what is held now."""
         self.items: OrderedDict[Hashable, Any] = OrderedDict()
         self._weights: dict[Hashable, int] = {}
+        self._tag_of: dict[Hashable, Hashable] = {}
+        self._tagged: dict[Hashable, set[Hashable]] = {}
         self.lock = threading.Lock()
 
     def get(self, key: Hashable, default: Any = None) -> Any:
@@ -67,25 +77,59 @@ class BoundedCache:
         """The value, without making it the most recently used (cheaper still)."""
         return self.items.get(key, default)
 
-    def put(self, key: Hashable, value: Any, weight: int = ENTRY_OVERHEAD) -> None:
+    def put(
+        self, key: Hashable, value: Any, weight: int = ENTRY_OVERHEAD, tag: Hashable = None
+    ) -> None:
         if weight > self.max_bytes:
             return
         with self.lock:
             previous = self._weights.pop(key, None)
             if previous is not None:
                 self.bytes -= previous
+                self._untag(key)
             self.items[key] = value
             self.items.move_to_end(key)
             self._weights[key] = weight
             self.bytes += weight
+            self._tag_of[key] = tag
+            self._tagged.setdefault(tag, set()).add(key)
             while len(self.items) > self.size or self.bytes > self.max_bytes:
                 old, _ = self.items.popitem(last=False)
                 self.bytes -= self._weights.pop(old)
+                self._untag(old)
+
+    def _untag(self, key: Hashable) -> None:
+        tag = self._tag_of.pop(key, _UNTAGGED)
+        if tag is not _UNTAGGED:
+            keys = self._tagged[tag]
+            keys.discard(key)
+            if not keys:
+                del self._tagged[tag]
+
+    def drop(self, keys: Iterable[Hashable]) -> int:
+        """Remove ``keys`` (those present); how many were."""
+        dropped = 0
+        with self.lock:
+            for key in keys:
+                if self.items.pop(key, _UNTAGGED) is _UNTAGGED:
+                    continue
+                self.bytes -= self._weights.pop(key)
+                self._untag(key)
+                dropped += 1
+        return dropped
+
+    def drop_tags(self, tags: Iterable[Hashable]) -> int:
+        """Remove every entry put with one of ``tags``; how many."""
+        with self.lock:
+            keys = [key for tag in tags for key in self._tagged.get(tag, ())]
+        return self.drop(keys)
 
     def clear(self) -> None:
         with self.lock:
             self.items.clear()
             self._weights.clear()
+            self._tag_of.clear()
+            self._tagged.clear()
             self.bytes = 0
 
     def __contains__(self, key: Hashable) -> bool:

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from plugtone.firmware.repository import FileStore
 from plugtone.firmware.running import config_releases, running_release
+from plugtone.inventory.changes import Delta, changes_since
 from plugtone.inventory.models import (
     Blob,
     BrandingFile,
@@ -288,37 +289,89 @@ class Resolver:
         kept (read by ``plugtone.web.metrics``)."""
         self.render_misses = 0
         """Files a plug-in had to render."""
+        self.invalidations = {"phones": 0, "everything": 0}
+        """Generation moves that dropped only the changed phones' entries, and those that
+        dropped everything (a wide change, or one the store could not describe)."""
 
     # -- generation tracking
 
     def refresh(self, force: bool = False) -> int:
-        """Re-read the inventory generation (at most every ``check_interval`` s)."""
+        """Re-read the inventory generation (at most every ``check_interval`` s).
+
+        The store is the only channel: whichever process or host made a change, every
+        process sees the generation move within ``check_interval`` and asks the store
+        what it touched (:func:`~plugtone.inventory.changes.changes_since`).
+        """
         now = time.monotonic()
         if not force and now - self._checked_at < self.check_interval:
             return self.generation
+        seen = self.generation
+        delta = None
         with self.store.sessions() as session:
             generation = read_generation(session)
+            if generation != seen:
+                delta = changes_since(session, seen, generation)
         changed = False
         with self._lock:
             self._checked_at = now
             if generation != self.generation:
                 changed = True
+                if self.generation != seen:  # another thread moved it meanwhile
+                    delta = None
                 self.generation = generation
-                self._files.clear()
-                self._phones.clear()
-                self._absent.clear()
-                self._accounts.clear()
-                self._sites = {}
-                self._answers.clear()
-                self._misses.clear()
-                self._users.clear()
-                self._site_networks = {}
-                self._config_releases = None
+                self._invalidate(delta)
         if changed:  # arming and disarming windows move the generation too
             windows = self._load_windows()
             with self._lock:
                 self.windows = windows
         return generation
+
+    def _invalidate(self, delta: Delta | None) -> None:
+        """Drop what a generation move made stale; called under ``_lock``.
+
+        With a ``delta``, only the entries of the phones it names: their views, files
+        and memoized answers (each tagged with the MAC it depends on), plus what depends
+        on no single phone (tag ``None``: common, model and stranger files, branding
+        files, answers naming no phone), the site views of their sites, branding views,
+        site accounts and networks: few entries, cheap to rebuild. Without one,
+        everything. Puts re-check the generation under the same lock (:meth:`_keep`),
+        so nothing read before the move is cached after it.
+        """
+        self._accounts.clear()
+        self._site_networks = {}
+        self._config_releases = None
+        if delta is None:
+            self.invalidations["everything"] += 1
+            for cache in (self._files, self._phones, self._absent, self._answers,
+                          self._misses, self._users):  # fmt: skip
+                cache.clear()
+            self._sites = {}
+            return
+        self.invalidations["phones"] += 1
+        macs = delta.macs
+        tags = (*macs, None)
+        sites = set(delta.changed.values())
+        # a new dict: a load in flight keeps filling the one it took (and caches nothing)
+        self._sites = {
+            key: view
+            for key, view in self._sites.items()
+            if not isinstance(key, tuple) and key not in sites
+        }
+        self._phones.drop(macs)
+        self._absent.drop(macs)
+        for cache in (self._files, self._answers, self._misses, self._users):
+            cache.drop_tags(tags)
+
+    def _keep(
+        self, generation: int, cache: BoundedCache, key: object, value: object,
+        weight: int = ENTRY_OVERHEAD, tag: object = None,
+    ) -> None:  # fmt: skip
+        """Cache ``value`` read at ``generation``, unless the generation moved since:
+        checked under ``_lock``, so a refresh cannot drop the entries of a change
+        between the check and the put (the entry would then outlive it)."""
+        with self._lock:
+            if generation == self.generation:
+                cache.put(key, value, weight, tag)
 
     def _load_windows(self) -> Windows:
         """The windows still to close, and when ``once`` windows' phones first got a secret."""
@@ -423,12 +476,13 @@ class Resolver:
                     views: dict[str, PhoneView | None] = {mac: None}
                 else:
                     views = dict(load_phones(session, self._batch(session, phone), sites))
-            if generation == self.generation:  # not views of an inventory already replaced
-                for key, view in views.items():
-                    if view is None:
-                        self._absent.put(key, None)
-                    else:
-                        self._phones.put(key, view)
+            with self._lock:
+                if generation == self.generation:  # not views of an inventory replaced since
+                    for key, view in views.items():
+                        if view is None:
+                            self._absent.put(key, None)
+                        else:
+                            self._phones.put(key, view)
             return views[mac]
 
     def _cached_phone(self, mac: str) -> PhoneView | object | None:
@@ -474,12 +528,14 @@ class Resolver:
         cached = self._accounts.get(user, _MISSING)
         if cached is not _MISSING:
             return cached
+        generation = self.generation
         with self.store.sessions() as session:
             row = session.execute(
                 select(Site.name, Site.ftp_password).where(Site.ftp_user == user)
             ).first()
         account = (row[0], row[1] or "") if row else None
-        self._accounts.put(user, account, ENTRY_OVERHEAD + len(user) + text_bytes(*(account or ())))
+        weight = ENTRY_OVERHEAD + len(user) + text_bytes(*(account or ()))
+        self._keep(generation, self._accounts, user, account, weight)
         return account
 
     def phone_for_user(self, username: str) -> str | None:
@@ -489,9 +545,11 @@ class Resolver:
         cached = self._users.get(username, _MISSING)
         if cached is not _MISSING:
             return cached
+        generation = self.generation
         with self.store.sessions() as session:
             mac = session.scalar(select(Phone.mac).where(Phone.http_user == username))
-        self._users.put(username, mac, ENTRY_OVERHEAD + len(username) + 12)
+        self._keep(generation, self._users, username, mac, ENTRY_OVERHEAD + len(username) + 12,
+                   tag=mac)  # fmt: skip
         return mac
 
     def device_login(self, username: str, password: str) -> str | None:
@@ -618,16 +676,21 @@ class Resolver:
         running = phone.running_release.version if phone and phone.running_release else None
         return (request.path, facts, request.mac, mac, trust, failed, running)
 
-    def _memoize(self, key: tuple, answer: Answer) -> None:
-        """Keep ``answer`` under ``key``: found ones with the phones', misses apart."""
+    def _memoize(self, generation: int, key: tuple, answer: Answer) -> None:
+        """Keep ``answer`` under ``key``: found ones with the phones', misses apart;
+        tagged with the one MAC it names (``None``: none or several, dropped with any
+        change)."""
         facts = key[1]
         weight = 2 * ENTRY_OVERHEAD + text_bytes(answer.path, answer.content, *key[:4])
         if facts is not None:
             weight += text_bytes(facts.vendor, facts.mac, facts.model, facts.firmware_version)
+        named = {key[2], key[3], answer.mac, facts.mac if facts is not None else None}
+        named.discard(None)
+        tag = named.pop() if len(named) == 1 else None
         if answer.status is Status.OK and answer.known and self._for_a_phone(answer.mac, facts):
-            self._answers.put(key, answer, weight)
+            self._keep(generation, self._answers, key, answer, weight, tag)
         else:
-            self._misses.put(key, answer, weight)
+            self._keep(generation, self._misses, key, answer, weight, tag)
 
     def _for_a_phone(self, mac: str | None, facts: DeviceFacts | None) -> bool:
         """Whether an answer names only assigned phones (or none), so that it may sit
@@ -682,8 +745,8 @@ class Resolver:
                     if not plugin.is_secret_setting(name)
                 })  # fmt: skip
             content = plugin.render(ref, phone if personal else None, model)
-        if generation == self.generation:
-            self._files.put(key, content, ENTRY_OVERHEAD + text_bytes(content))
+        self._keep(generation, self._files, key, content, ENTRY_OVERHEAD + text_bytes(content),
+                   tag=owner)  # fmt: skip
         return content
 
     def _file_matches(self, path: str) -> tuple[tuple[VendorPlugin, FileRef], ...]:
@@ -763,7 +826,7 @@ class Resolver:
             and generation == self.generation
             and not self._is_upload_name(path)  # a later upload must not hide behind a memo
         ):
-            self._memoize(key, answer)
+            self._memoize(generation, key, answer)
         return answer
 
     def _is_upload_name(self, path: str) -> bool:
@@ -837,8 +900,7 @@ class Resolver:
         with self.store.sessions() as session:
             model = load_model(session, ref.model, plugin.name)
         found = model is not None and any(plugin.is_secret_setting(name) for name in model.settings)
-        if generation == self.generation:
-            self._files.put(key, found)
+        self._keep(generation, self._files, key, found)
         return found
 
     def _stranger_answer(
@@ -908,8 +970,7 @@ class Resolver:
                         func.lower(BrandingFile.name) == key[2],
                     )
                 )
-            if generation == self.generation:
-                self._files.put(key, content, ENTRY_OVERHEAD + text_bytes(content))
+            self._keep(generation, self._files, key, content, ENTRY_OVERHEAD + text_bytes(content))
         if content is None:
             return Answer(Status.NOT_FOUND, path, mac=mac, facts=facts, detail="unknown file")
         return Answer(Status.OK, path, content, mac=mac, facts=facts)

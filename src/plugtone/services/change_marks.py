@@ -10,6 +10,11 @@ generation the device last fetched its own file at.
 Which phones a kind of change reaches is the question ``plugtone check`` already
 answers for apply refusals (:func:`plugtone.services.phone_checks._conditions`); it is
 asked here with the same conditions, so the two cannot drift apart.
+
+The same marks tell every process's caches which phones to drop: a writer whose
+change the marks describe whole also calls :func:`record_narrow` (an apply of
+phones, sites, directories, extensions and branding sets: :func:`narrow_apply`);
+any other generation makes caches drop everything (:mod:`plugtone.inventory.changes`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from plugtone.inventory.changes import record_narrow
 from plugtone.inventory.models import ModelProfile, Phone
 from plugtone.services.phone_checks import _conditions
 
@@ -45,6 +51,32 @@ def change_causes(changes: Iterable[object]) -> list[tuple[str, str]]:
         if kind == "extension" and "/" in key and _listed_differently(change):
             causes.append(("site", key.split("/", 1)[0]))
     return causes
+
+
+NARROW_KINDS = frozenset({"phone", "site", "directory", "extension", "branding"})
+"""Kinds whose changes reach no cached file but those of the phones they mark (and
+the non-per-phone files caches drop on every change). A model profile reaches common
+and model files too; a pin, firmware targets: both are left wide."""
+
+
+def narrow_apply(session: Session, generation: int, changes: Iterable[object]) -> bool:
+    """Record an apply's generation as narrow when its marks describe it whole.
+
+    Deleted phones are named (a deleted row carries no mark); deleting a site or a
+    branding set is left wide, as is any kind outside :data:`NARROW_KINDS`.
+    """
+    gone: list[str] = []
+    for change in changes:
+        kind, action = change.kind, change.action  # type: ignore[attr-defined]
+        if kind not in NARROW_KINDS:
+            return False
+        if action == "delete":
+            if kind != "phone":
+                if kind in ("site", "branding"):
+                    return False
+                continue
+            gone.append(change.key)  # type: ignore[attr-defined]
+    return record_narrow(session, generation, gone)
 
 
 def _listed_differently(change: object) -> bool:

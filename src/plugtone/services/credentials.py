@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plugtone.inventory.changes import record_narrow
 from plugtone.inventory.document import MAX_HTTP_PASSWORD, Problem
 from plugtone.inventory.models import Phone, Site
 from plugtone.inventory.store import Store
@@ -114,6 +115,7 @@ def generate_credentials(
         generation = work.bump() if issued else None
         if generation is not None:
             mark_where(work.session, generation, [Phone.mac.in_([i.mac for i in issued])])
+            record_narrow(work.session, generation)
         return CredentialsResult(tuple(issued), skipped, generation)
 
 
@@ -140,6 +142,7 @@ def clear_credentials(
         generation = work.bump() if cleared else None
         if generation is not None:
             mark_where(work.session, generation, [Phone.mac.in_(cleared)])
+            record_narrow(work.session, generation)
         without = tuple(phone.mac for phone in phones if phone.mac not in cleared)
         return ClearResult(tuple(cleared), without, generation)
 

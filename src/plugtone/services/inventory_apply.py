@@ -36,7 +36,7 @@ from plugtone.services.apply_planner import SITE_FIELDS, Planner
 from plugtone.services.apply_rows import PinPlaces
 from plugtone.services.apply_snapshot import read_snapshot
 from plugtone.services.apply_writes import Ref, RowWrites
-from plugtone.services.change_marks import change_causes, mark_causes
+from plugtone.services.change_marks import change_causes, mark_causes, narrow_apply
 from plugtone.vendors import VendorRegistry
 
 __all__ = [
@@ -119,6 +119,7 @@ class Plan:
         generation = bump_generation(session) if self.changes else None
         if generation is not None:
             mark_causes(session, generation, change_causes(self.changes))
+            narrow_apply(session, generation, self.changes)
         return ApplyResult(self.changes, generation)
 
 

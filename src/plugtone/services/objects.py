@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugtone.inventory.changes import record_narrow
 from plugtone.inventory.document import NAME_RE, NUMBER_RE, Document, Problem, parse_document
 from plugtone.inventory.models import BrandingSet, Extension, LineAssignment, Phone, Site
 from plugtone.inventory.store import Store
@@ -305,7 +306,7 @@ def delete_phone(store: Store, actor: Actor, mac: str) -> None:
         work.session.delete(phone)
         work.session.flush()
         work.audit("delete", "phone", mac, None, before, None)
-        work.bump()
+        record_narrow(work.session, work.bump(), [mac])  # caches drop this phone only
 
 
 def delete_extension(store: Store, actor: Actor, site: str, number: str) -> None:
@@ -326,7 +327,9 @@ def delete_extension(store: Store, actor: Actor, site: str, number: str) -> None
         work.session.flush()
         work.audit("delete", "extension", f"{site}/{number}", None, before, None)
         # the extension left the site's directory, which every phone of the site shows
-        mark_causes(work.session, work.bump(), [("site", site)])
+        generation = work.bump()
+        mark_causes(work.session, generation, [("site", site)])
+        record_narrow(work.session, generation)
 
 
 def delete_site(store: Store, actor: Actor, name: str) -> None:
