@@ -124,7 +124,7 @@ def check_page(answer) -> Page:
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert "form-action 'self'" in csp and "unsafe-inline" not in csp
     assert answer.headers["x-content-type-options"] == "nosniff"
-    assert answer.headers["referrer-policy"] == "no-referrer"
+    assert answer.headers["referrer-policy"] == "same-origin"
     assert answer.text.startswith("<!DOCTYPE html>")
     parsed = Page()
     parsed.feed(answer.text)

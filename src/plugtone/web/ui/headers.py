@@ -3,8 +3,10 @@
 The Content-Security-Policy allows only what plugtone serves itself: scripts and
 styles from ``/static`` files (no inline script, no inline style, no ``eval``), images
 from here or ``data:``, EventSource back to this origin; it forbids framing and forms
-posting elsewhere. ``nosniff`` and ``no-referrer`` go with it, and pages are never cached
-(they show the inventory as it is, and a revealed file holds passwords).
+posting elsewhere. ``nosniff`` and ``same-origin`` referrers go with it (not
+``no-referrer``: with it chromium sends ``Origin: null`` on same-origin form posts, which
+the origin check refuses), and pages are never cached (they show the inventory as it is,
+and a revealed file holds passwords).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ CSP = (
 HEADERS = (
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
