@@ -79,7 +79,6 @@ connection until TCP gives up.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import re
@@ -87,6 +86,7 @@ import secrets
 import ssl
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -139,6 +139,11 @@ SEND_STALL_TIMEOUT = 120.0
 they go out fast, so a slow link keeps 1 MiB slices: slower than ~9 kB/s is a dead or
 stuck client, not a slow link."""
 
+MAX_IN_FLIGHT = 1000
+"""Requests one HTTP listener lets wait at once (see
+:attr:`ZeroCopyHttpToolsProtocol.max_in_flight`): each holds a task and a little memory,
+and 1,000 misses or downloads already keep the worker threads and disk busy."""
+
 _RANGE = re.compile(r"bytes=(\d{0,19})-(\d{0,19})", re.ASCII)
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -162,6 +167,11 @@ _NO_STORE = (b"cache-control", b"no-store")
 _NO_CACHE = (b"cache-control", b"no-cache")
 _SERVER_ERROR: Reply = (500, [(b"content-type", _TEXT), (b"content-length", b"21")],
                         b"Internal Server Error")  # fmt: skip
+RETRY_AFTER = 5
+"""Seconds a phone answered ``503`` is told to wait before asking again."""
+BUSY_BODY = b"busy, retry later\n"
+_BUSY: Reply = (503, [(b"retry-after", b"%d" % RETRY_AFTER), (b"content-type", _TEXT),
+                      (b"content-length", b"%d" % len(BUSY_BODY))], BUSY_BODY)  # fmt: skip
 _METHOD_NOT_ALLOWED: Reply = (405, [(b"allow", b"GET, HEAD, PUT"), (b"content-type", _TEXT),
                                     (b"content-length", b"18")], b"Method Not Allowed")  # fmt: skip
 
@@ -212,11 +222,25 @@ class PhoneApp:
         provisioner = self.provisioner
         answer = provisioner.resolver.cached(file_request)
         if answer is None:
-            return functools.partial(self.serve_file, file_request)
+            return _Pending(self, file_request, None)
         answer, delay = provisioner.screen(file_request, answer)
         if delay:
-            return functools.partial(self.serve_file, file_request, screened=(answer, delay))
+            return _Pending(self, file_request, (answer, delay))
         return self._reply(file_request, answer, scope)
+
+    def overloaded(self, scope: MutableMapping[str, Any], pending: Any) -> Reply:
+        """The ``503`` of a request that would have to wait while the server is at
+        capacity (:class:`ZeroCopyHttpToolsProtocol`), recorded as ``busy``: a phone
+        retries after :data:`RETRY_AFTER` seconds, and those served meanwhile are not
+        slowed by it."""
+        file_request = getattr(pending, "request", None)
+        answer = getattr(pending, "answer", None)
+        if file_request is None:
+            file_request = _file_request(scope, self.digest)
+        if answer is not None:  # a stored file not sent is no download attempt
+            answer = replace(answer, firmware_version=None)
+        self.provisioner.finished(file_request, answer, "busy", detail="over capacity")
+        return _BUSY
 
     async def serve_file(
         self, file_request: FileRequest, scope: MutableMapping[str, Any], receive: Receive,
@@ -318,6 +342,24 @@ class PhoneApp:
             await _send_reply(send, _plain(413, b"too large\n"))
             return
         await _send_reply(send, (204, [], b""))
+
+
+class _Pending:
+    """What :meth:`PhoneApp.answer_now` could not finish: the rest of it, as an ASGI
+    callable, with what was decided so far."""
+
+    __slots__ = ("app", "request", "screened")
+
+    def __init__(self, app: PhoneApp, request: FileRequest,
+                 screened: tuple[Answer, float] | None) -> None:  # fmt: skip
+        self.app, self.request, self.screened = app, request, screened
+
+    @property
+    def answer(self) -> Answer | None:
+        return self.screened[0] if self.screened is not None else None
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        await self.app.serve_file(self.request, scope, receive, send, self.screened)
 
 
 def _plain(status: int, body: bytes) -> Reply:
@@ -655,6 +697,11 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
     tests exercise.
     """
 
+    max_in_flight = MAX_IN_FLIGHT
+    """Requests of this server that may wait at once (a cache miss, a sweep guard's
+    delay, a firmware download); one more is answered ``503`` with ``Retry-After``.
+    Answers given at once (cached, in memory) never count and are never refused."""
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         secure = is_ssl(transport)
@@ -684,6 +731,8 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
                 log.exception("cannot answer %s", cycle.scope.get("path"))
                 cycle.keep_alive = False
                 decided = _SERVER_ERROR
+            if type(decided) is not tuple and len(self.server_state.tasks) >= self.max_in_flight:
+                decided = app.overloaded(cycle.scope, decided)
             if type(decided) is tuple:
                 self._write_reply(cycle, decided)
                 return
