@@ -337,15 +337,17 @@ def test_a_silent_phone_gets_retransmissions_on_schedule_then_a_recorded_timeout
     stop.set()
     thread.join()
     listener.close()
-    assert outcome.status == "timeout" and outcome.sent == 11
+    # the 11th send is due 50 ms before timer F: on a loaded machine the wake-up can come
+    # after F, and then the transaction rightly times out without it
+    assert outcome.status == "timeout" and outcome.sent in (10, 11)
     assert 3.1 < took < 4.5  # timer F = 64 * T1 = 3.2 s
-    assert len(arrivals) == 11 and len({data for _, data in arrivals}) == 1  # same request
+    assert len(arrivals) == outcome.sent and len({data for _, data in arrivals}) == 1
     assert b"NOTIFY sip:201@127.0.0.1:" in arrivals[0][1]
     # anchored to the first send (E runs from when it was due, not from a late wake-up):
     # 0.05, 0.1, 0.2, then 0.4 s apart; a loaded machine only delays each a little
     offsets = [when - arrivals[0][0] for when, _ in arrivals]
     expected = [0.0, 0.05, 0.15, 0.35, 0.75, 1.15, 1.55, 1.95, 2.35, 2.75, 3.15]
-    for offset, wanted in zip(offsets, expected, strict=True):
+    for offset, wanted in zip(offsets, expected[: len(offsets)], strict=True):
         assert wanted - 0.01 <= offset < wanted + 0.15, (offsets, expected)
     [event] = sip_events(example_store)
     assert (event.mac, event.status, event.vendor) == (POLYCOM, "timeout", "polycom")
