@@ -35,15 +35,33 @@ class UiState:
         self.key = KeySource(app.state.store)
         self.throttle = LoginThrottle()
         self.templates = environment()
+        self.nav: list[tuple[str, str, object]] = []
+        """Main-menu entries of the page modules: ``(label, href, minimum role)``."""
         self.streams = 0
         """Live event streams open now (bounded: ``pages_dashboard.MAX_STREAMS``)."""
 
 
+MORE_PAGES = ("pages_inventory", "pages_firmware", "pages_import", "pages_admin",
+              "pages_operations")  # fmt: skip
+"""Page modules of ``plugtone.web.ui`` included when present (written separately). Each
+exports ``router`` and may export ``NAV``: ``[(label, href, minimum Role or None)]``
+entries for the main menu, in this order after Dashboard and Phones."""
+
+
 def install(app: FastAPI) -> None:
     """Add the UI to the admin app; call after the API's routers and error handlers."""
+    import importlib
+    import importlib.util
+
     app.state.ui = UiState(app)
-    for module in (pages_auth, pages_dashboard, pages_phones):
+    modules = [pages_auth, pages_dashboard, pages_phones]
+    for name in MORE_PAGES:
+        module_name = f"plugtone.web.ui.{name}"
+        if importlib.util.find_spec(module_name) is not None:
+            modules.append(importlib.import_module(module_name))
+    for module in modules:
         app.include_router(module.router, include_in_schema=False)
+        app.state.ui.nav.extend(getattr(module, "NAV", ()))
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="ui-static")
     _error_pages(app)
     app.add_middleware(SecurityHeaders)
