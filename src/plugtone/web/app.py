@@ -85,6 +85,7 @@ def create_admin_app(store: Store, registry: VendorRegistry, settings: Settings)
     openapi.install(app)
     docs.install(app, OPENAPI_URL)
     ui.install(app)  # the web UI at /, after the API's routes and error handlers
+    limits.update(app.state.ui.body_limits)  # its upload pages' caps
     app.add_middleware(BodyLimit, default=MAX_BODY, prefixes=limits)
     app.add_middleware(problems.ProblemGuard)
     return app

@@ -39,13 +39,16 @@ class UiState:
         """Main-menu entries of the page modules: ``(label, href, minimum role)``."""
         self.streams = 0
         """Live event streams open now (bounded: ``pages_dashboard.MAX_STREAMS``)."""
+        self.body_limits: dict[str, int] = {}
+        """Larger body caps of page modules (``BODY_LIMITS``: uploads), for ``web.app``."""
 
 
 MORE_PAGES = ("pages_inventory", "pages_firmware", "pages_import", "pages_admin",
               "pages_operations")  # fmt: skip
 """Page modules of ``plugtone.web.ui`` included when present (written separately). Each
 exports ``router`` and may export ``NAV``: ``[(label, href, minimum Role or None)]``
-entries for the main menu, in this order after Dashboard and Phones."""
+entries for the main menu, in this order after Dashboard and Phones, and ``BODY_LIMITS``
+(``{"/path-prefix": bytes}``) to raise the 2 MiB body cap for its uploads."""
 
 
 def install(app: FastAPI) -> None:
@@ -62,6 +65,7 @@ def install(app: FastAPI) -> None:
     for module in modules:
         app.include_router(module.router, include_in_schema=False)
         app.state.ui.nav.extend(getattr(module, "NAV", ()))
+        app.state.ui.body_limits.update(getattr(module, "BODY_LIMITS", {}))
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="ui-static")
     _error_pages(app)
     app.add_middleware(SecurityHeaders)
