@@ -1,0 +1,139 @@
+"""The import, firmware and administration pages in process (ASGI, no browser).
+
+Each page against a real SQLite store with the example inventory, as an admin, an
+operator and a viewer: what succeeds shows up through the service layer afterwards,
+what is refused changes nothing and says why beside the field; a viewer sees no edit
+control and a forged post from one is 403. The browser end to end is
+``test_ui_firmware.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from plugtone.services import devices
+from plugtone.services.accounts import add_user
+from plugtone.services.actors import Role, local_admin
+from tests.test_ui_pages import (  # noqa: F401 - fixtures and helpers of the UI's tests
+    ADMIN_PASSWORD,
+    VIEWER_PASSWORD,
+    app,
+    check_page,
+    sign_in,
+    sqlite_store,
+    token,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+OPERATOR_PASSWORD = "operator password 1"
+
+
+@pytest.fixture
+def ui(app, sqlite_store):  # noqa: F811 - the fixtures imported above
+    add_user(sqlite_store, local_admin(), "otto", Role.OPERATOR, OPERATOR_PASSWORD)
+    return app
+
+
+def operator(app):  # noqa: F811
+    return sign_in(app, "otto", OPERATOR_PASSWORD)
+
+
+def viewer(app):  # noqa: F811
+    return sign_in(app, "vera", VIEWER_PASSWORD)
+
+
+def sheet(bad_row: int | None = None, count: int = 5) -> bytes:
+    rows = ["mac;model;site;line1"]
+    for n in range(1, count + 1):
+        model = "6799x" if n + 1 == bad_row else "6757i"  # row 1 is the header
+        rows.append(f"00:08:5D:00:10:{n:02X};{model};hq;")
+    return ("\r\n".join(rows) + "\r\n").encode()
+
+
+def macs(store) -> set[str]:
+    listed = devices.list_phones(store, local_admin(), q="00085D0010", limit=200).items
+    return {phone.mac for phone in listed}
+
+
+def upload(browser, data: bytes, name: str = "phones.csv"):
+    form = browser.get("/import").text
+    return browser.post("/import", data={"csrf": token(form)},
+                        files={"file": (name, data, "text/csv")})  # fmt: skip
+
+
+def sheet_action(html: str) -> str:
+    found = re.search(r'action="(/import/[^"]+)"', html)
+    assert found, "no import form on the preview"
+    return found.group(1)
+
+
+# -- import
+
+
+def test_a_sheet_with_a_bad_row_is_previewed_then_its_good_rows_imported(ui):
+    store = ui.state.store
+    browser = operator(ui)
+    check_page(browser.get("/import"))
+    preview = upload(browser, sheet(bad_row=4))
+    assert preview.status_code == 200
+    check_page(preview)
+    row = re.search(r'<tr data-row="4" class="bad">(.*?)</tr>', preview.text, re.S)
+    assert row and "model:" in row.group(1) and "6799x" in row.group(1)
+    assert "dry run: 4 created" in preview.text and ">Import all" not in preview.text
+    assert macs(store) == set()  # a preview writes nothing
+    action = sheet_action(preview.text)
+    forged_all = browser.post(action, data={"csrf": token(preview.text), "rows": "all"})
+    assert forged_all.status_code == 422 and "nothing was imported" in forged_all.text
+    assert macs(store) == set()
+    done = browser.post(action, data={"csrf": token(preview.text), "rows": "good"})
+    assert done.status_code == 200 and "4 created" in done.text and "imported" in done.text
+    assert macs(store) == {f"00085D0010{n:02X}" for n in (1, 2, 4, 5)}
+    again = browser.post(action, data={"csrf": token(preview.text), "rows": "good"})
+    assert again.status_code == 410  # imported: no longer held
+
+
+def test_a_good_sheet_imports_all_and_a_held_sheet_is_this_sessions_only(ui):
+    store = ui.state.store
+    browser = operator(ui)
+    preview = upload(browser, sheet())
+    assert ">Import all 5 rows<" in preview.text and "good rows<" not in preview.text
+    action = sheet_action(preview.text)
+    other = sign_in(ui)  # another session (an admin): its token, not the uploader's sheet
+    stolen = other.post(action, data={"csrf": token(other.get("/import").text), "rows": "all"})
+    assert stolen.status_code == 410 and macs(store) == set()
+    done = browser.post(action, data={"csrf": token(preview.text), "rows": "all"})
+    assert done.status_code == 200 and "5 created" in done.text
+    assert len(macs(store)) == 5
+
+
+def test_not_a_sheet_is_an_error_beside_the_file_field(ui):
+    browser = operator(ui)
+    answer = upload(browser, b"\xff\xfe not utf-8 at all", "junk.csv")
+    assert answer.status_code == 422
+    check_page(answer)
+    assert re.search(r'<p class="error" id="file-error">[^<]+</p>', answer.text)
+
+
+def test_held_sheets_are_bounded(ui):
+    from plugtone.web.ui.pages_import import MAX_HELD
+
+    browser = operator(ui)
+    for _ in range(MAX_HELD + 3):
+        assert upload(browser, sheet(count=1)).status_code == 200
+    assert len(ui.state.ui_held_sheets) == MAX_HELD
+
+
+def test_a_viewer_gets_no_import_page_and_a_forged_upload_is_403(ui):
+    store = ui.state.store
+    browser = viewer(ui)
+    assert 'href="/import"' not in browser.get("/").text
+    assert browser.get("/import").status_code == 403
+    page = browser.get("/phones").text
+    forged = browser.post("/import", data={"csrf": token(page)},
+                          files={"file": ("phones.csv", sheet(), "text/csv")})  # fmt: skip
+    assert forged.status_code == 403 and macs(store) == set()
+    tokenless = operator(ui).post("/import", files={"file": ("phones.csv", sheet(), "text/csv")})
+    assert tokenless.status_code == 403 and macs(store) == set()
