@@ -137,3 +137,119 @@ def test_a_viewer_gets_no_import_page_and_a_forged_upload_is_403(ui):
     assert forged.status_code == 403 and macs(store) == set()
     tokenless = operator(ui).post("/import", files={"file": ("phones.csv", sheet(), "text/csv")})
     assert tokenless.status_code == 403 and macs(store) == set()
+
+
+# -- firmware
+
+NEW = "4.2.0.7"
+
+
+def release_files(version: str = NEW):
+    from tests.emulators.aastra import make_image
+
+    return [("files", ("6757i.st", make_image(version), "application/octet-stream"))]
+
+
+def add_release(browser, version: str = NEW, models: str = "6757i"):
+    form = browser.get("/firmware").text
+    return browser.post("/firmware/releases", files=release_files(version), data={
+        "csrf": token(form), "vendor": "aastra", "models": models, "version": version,
+        "note": "spring"})  # fmt: skip
+
+
+def pins(store) -> list[tuple[str, str, str | None, bool, int]]:
+    from plugtone.services import firmware
+
+    found = []
+    for release in firmware.list_releases(store, local_admin()):
+        found += [(place, release.version) for place in release.pinned]
+    return found
+
+
+def test_a_release_is_uploaded_pinned_staged_promoted_unpinned_and_removed(ui):
+    from plugtone.services import firmware
+
+    store = ui.state.store
+    admin = sign_in(ui)
+    check_page(admin.get("/firmware"))
+    added = add_release(admin)
+    assert added.status_code == 200 and f"aastra {NEW} is stored for 6757i" in added.text
+    check_page(added)
+    again = add_release(admin)
+    assert again.status_code == 422 and "already in the repository" in again.text
+    assert [r.version for r in firmware.list_releases(store, local_admin())] == [NEW]
+
+    otto = operator(ui)
+    page = otto.get("/firmware").text
+    assert 'action="/firmware/releases"' not in page and 'action="/firmware/pins"' in page
+    pinned = otto.post("/firmware/pins", data={"csrf": token(page), "version": NEW,
+                                               "place": "model", "name": "6757i",
+                                               "first_wave": "10%"})  # fmt: skip
+    assert pinned.status_code == 200, pinned.text
+    assert f"firmware -&gt; {NEW} (first wave 10%)" in pinned.text
+    assert "1 in the first wave" in pinned.text
+    report = {row.mac: row for row in firmware.firmware_report(store, local_admin())}
+    assert report["00085D000001"].target == NEW
+    assert report["00085D000001"].pin == "model, first wave"
+    assert pins(store) == [("model 6757i", NEW)]
+
+    blocked = admin.post("/firmware/releases/remove", data={
+        "csrf": token(page), "vendor": "aastra", "version": NEW})  # fmt: skip
+    assert blocked.status_code == 403  # another session's token
+    blocked = admin.post("/firmware/releases/remove", data={
+        "csrf": token(admin.get("/firmware").text), "vendor": "aastra", "version": NEW})  # fmt: skip
+    assert blocked.status_code == 409 and "unpin it first" in blocked.text
+
+    place = {"csrf": token(page), "place": "model", "name": "6757i"}
+    promoted = otto.post("/firmware/pins/promote", data=place)
+    assert promoted.status_code == 200
+    assert f"model 6757i: {NEW} promoted to every phone" in promoted.text
+    report = {row.mac: row for row in firmware.firmware_report(store, local_admin())}
+    assert report["00085D000001"].pin == "model"
+    twice = otto.post("/firmware/pins/promote", data=place)
+    assert twice.status_code == 409 and "no staged pin to promote there" in twice.text
+    assert otto.post("/firmware/pins/remove", data=place).status_code == 200
+    assert pins(store) == []
+    removed = admin.post("/firmware/releases/remove", data={
+        "csrf": token(admin.get("/firmware").text), "vendor": "aastra", "version": NEW})  # fmt: skip
+    assert removed.status_code == 200 and firmware.list_releases(store, local_admin()) == []
+
+
+def test_pin_problems_are_shown_beside_their_fields(ui):
+    otto = operator(ui)
+    page = otto.get("/firmware").text
+    bad = otto.post("/firmware/pins", data={"csrf": token(page), "version": "not a version!",
+                                            "place": "model", "name": "6757i",
+                                            "first_wave": "250%"})  # fmt: skip
+    assert bad.status_code == 422
+    check_page(bad)
+    assert re.search(r'id="version-error">[^<]*not a firmware version', bad.text)
+    assert re.search(r'id="first_wave-error">[^<]*first wave is 1% to 99%', bad.text)
+    missing = otto.post("/firmware/pins", data={"csrf": token(page), "version": NEW,
+                                                "place": "site", "name": "nowhere"})  # fmt: skip
+    assert missing.status_code == 404 and re.search(r'id="name-error">no site', missing.text)
+    unreleased = otto.post("/firmware/pins", data={"csrf": token(page), "version": NEW,
+                                                   "place": "model", "name": "6757i"})  # fmt: skip
+    assert unreleased.status_code == 422 and "the repository has no release" in unreleased.text
+    assert pins(ui.state.store) == []
+
+
+def test_an_operator_may_not_upload_and_a_viewer_sees_no_firmware_control(ui):
+    from plugtone.services import firmware
+
+    store = ui.state.store
+    otto = operator(ui)
+    refused = add_release(otto)
+    assert refused.status_code == 403 and firmware.list_releases(store, local_admin()) == []
+    add_release(sign_in(ui))
+    vera = viewer(ui)
+    page = vera.get("/firmware")
+    check_page(page)
+    assert page.status_code == 200 and f"<strong>{NEW}</strong>" in page.text
+    assert '<form method="post" action="/firmware' not in page.text
+    forged = vera.post("/firmware/pins", data={"csrf": token(page.text), "version": NEW,
+                                               "place": "model", "name": "6757i"})  # fmt: skip
+    assert forged.status_code == 403 and pins(store) == []
+    forged = vera.post("/firmware/releases/remove", data={
+        "csrf": token(page.text), "vendor": "aastra", "version": NEW})  # fmt: skip
+    assert forged.status_code == 403 and len(firmware.list_releases(store, local_admin())) == 1
