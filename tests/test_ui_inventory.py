@@ -323,3 +323,43 @@ def test_a_viewer_sees_no_edit_control_and_a_forged_post_is_403(app):
     assert entry(app, "phone", "00085D000001")["lines"] == ["3003"]
     admin = sign_in(app)
     assert admin.post("/sites/hq/edit", data={"sip_server": "10.6.6.6"}).status_code == 403
+
+
+def test_the_phone_page_shows_its_current_boot_file_by_file(app):
+    """The boot began at the first request after a 5-minute gap: older requests are the
+    history's, not the timeline's."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from plugtone.inventory.models import DeviceState, ProvisioningEvent
+
+    now = datetime.now(UTC)
+    old, start = now - timedelta(hours=1), now - timedelta(seconds=20)
+    rows = [
+        (old, "tftp", "aastra.cfg", "ok", 100),
+        (start, "http", "aastra.cfg", "ok", 1234),
+        (start + timedelta(seconds=2), "http", "00085D000001.cfg", "ok", 2345),
+        (start + timedelta(seconds=3), "http", "missing.cfg", "not_found", 0),
+    ]
+    with app.state.store.sessions() as session:
+        session.execute(insert(ProvisioningEvent), [
+            {"time": when, "transport": transport, "path": path, "status": status,
+             "bytes": size, "mac": "00085D000001"} for when, transport, path, status, size in rows
+        ])  # fmt: skip
+        session.execute(insert(DeviceState).values(
+            mac="00085D000001", first_seen=old, last_seen=rows[-1][0], requests=4,
+            boot_started=start))  # fmt: skip
+        session.commit()
+    shown = sign_in(app).get(f"/phones/{MAC}")
+    check_page(shown)
+    boot = re.search(r'<table class="events timeline" id="boot">(.*?)</table>', shown.text, re.S)
+    cells = re.findall(
+        r'<td class="path">([^<]*)</td><td>(\w+)</td><td>(\w+)</td><td class="num">(\d+)</td>',
+        boot.group(1),
+    )
+    assert cells == [("aastra.cfg", "http", "ok", "1234"),
+                     ("00085D000001.cfg", "http", "ok", "2345"),
+                     ("missing.cfg", "http", "not_found", "0")]  # fmt: skip
+    assert 'data-gap="300"' in boot.group(1) and "/events/stream?mac=00085D000001" in boot.group(1)
+    assert 'href="/phones/00:08:5D:00:00:01/edit"' in shown.text

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from plugtone.firmware.repository import FileStore
 from plugtone.macaddr import colon_mac
+from plugtone.provisioning.events import BOOT_GAP
 from plugtone.services import devices, objects
 from plugtone.services.actors import Role
 from plugtone.services.cursors import encode_cursor
@@ -29,6 +30,8 @@ from plugtone.web.ui.render import page
 router = APIRouter()
 
 PAGE = 50
+BOOT_ROWS = 200
+"""Requests of the current boot shown at most (a boot is a few dozen)."""
 Text = Annotated[str | None, Query(max_length=255)]
 
 
@@ -93,11 +96,23 @@ def _phone_page(request: Request, found, mac: str, status: int = 200,
     files = [name for name in plugin.served_files([info.model], [normalized])
              if normalized.lower() in name.lower()]  # fmt: skip
     history = devices.list_events(store, found.actor, mac=normalized, limit=50).items
+    state = _status_of(store, found.actor, normalized)
+    boot = _current_boot(store, found.actor, normalized, state)
     return page(request, found, "phone.html", status, phone=info, entry=entry, files=files,
-                state=_status_of(store, found.actor, normalized), events=history,
+                state=state, events=history, boot=boot, boot_gap=int(BOOT_GAP.total_seconds()),
+                boot_last=int(boot[-1].time.timestamp() * 1000) if boot else 0,
                 state_names=STATE_NAMES, errors=errors or {},
                 description=entry.get("description", "") if description is None else description,
                 newest=history[0].id if history else 0)  # fmt: skip
+
+
+def _current_boot(store, actor, mac: str, state) -> list:
+    """The requests of the phone's current boot, oldest first: those since its boot began
+    (the first request after a gap of ``BOOT_GAP``, as the device state records it)."""
+    if state is None or state.boot_started is None:
+        return []
+    listed = devices.list_events(store, actor, mac=mac, since=state.boot_started, limit=BOOT_ROWS)
+    return list(reversed(listed.items))
 
 
 @router.get("/phones/{mac}")

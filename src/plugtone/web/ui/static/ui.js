@@ -33,6 +33,27 @@
     return row;
   }
 
+  // A boot timeline (tbody data-gap): the oldest first; a request after a pause longer
+  // than the gap (seconds) begins a new boot, which replaces the rows.
+  function bootStep(body, event) {
+    var when = Date.parse(event.time.replace(" UTC", "Z").replace(" ", "T"));
+    var last = Number(body.dataset.last || "0");
+    if (last && when - last > Number(body.dataset.gap) * 1000) {
+      while (body.rows.length) body.deleteRow(0);
+    }
+    body.dataset.last = String(when);
+    var row = document.createElement("tr");
+    if (event.status !== "ok") row.className = "bad";
+    row.dataset.eventId = String(event.id);
+    cell(row, event.time);
+    cell(row, event.path, "path");
+    cell(row, event.transport);
+    cell(row, event.status);
+    cell(row, String(event.bytes), "num");
+    body.appendChild(row);
+    while (body.rows.length > MAX_ROWS) body.deleteRow(0);
+  }
+
   function follow(body) {
     if (!window.EventSource) return;
     var url = body.dataset.stream;
@@ -56,6 +77,10 @@
       }
       var empty = body.querySelector("tr.empty");
       if (empty) empty.remove();
+      if (body.dataset.gap) {
+        bootStep(body, event);
+        return;
+      }
       body.insertBefore(eventRow(event), body.firstChild);
       while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
     });
