@@ -253,3 +253,128 @@ def test_an_operator_may_not_upload_and_a_viewer_sees_no_firmware_control(ui):
     forged = vera.post("/firmware/releases/remove", data={
         "csrf": token(page.text), "vendor": "aastra", "version": NEW})  # fmt: skip
     assert forged.status_code == 403 and len(firmware.list_releases(store, local_admin())) == 1
+
+
+# -- unassigned devices, users and tokens, the audit log
+
+STRANGER = "00085D0000EE"
+
+
+def seen(store, mac: str = STRANGER, model: str = "6757i") -> None:
+    from datetime import UTC, datetime
+
+    from plugtone.inventory.models import DeviceState
+
+    now = datetime.now(UTC)
+    with store.sessions() as session:
+        session.add(DeviceState(mac=mac, vendor="aastra", model=model, first_seen=now,
+                                last_seen=now, requests=1, last_address="10.0.0.9"))  # fmt: skip
+        session.commit()
+
+
+def test_an_unassigned_device_is_claimed_and_a_bad_claim_says_why(ui):
+    store = ui.state.store
+    seen(store)
+    otto = operator(ui)
+    page = otto.get("/unassigned")
+    check_page(page)
+    assert (
+        "00:08:5D:00:00:EE" in page.text and 'action="/unassigned/00:08:5D:00:00:EE"' in page.text
+    )
+    bad = otto.post("/unassigned/00:08:5D:00:00:EE", data={
+        "csrf": token(page.text), "site": "hq", "model": "6799x", "lines": "3005"})  # fmt: skip
+    assert bad.status_code == 422
+    check_page(bad)
+    assert re.search(r'id="model-00085d0000ee-error">[^<]*6799x', bad.text)
+    taken = otto.post("/unassigned/00:08:5D:00:00:EE", data={
+        "csrf": token(page.text), "site": "hq", "lines": "3003"})  # fmt: skip
+    assert taken.status_code == 422 and "3003" in taken.text  # 3003 is 00085D000001's line
+    done = otto.post("/unassigned/00:08:5D:00:00:EE", data={
+        "csrf": token(page.text), "site": "hq", "lines": "", "description": "Lobby"})  # fmt: skip
+    assert done.status_code == 303 and done.headers["location"] == "/phones/00:08:5D:00:00:EE"
+    listed = devices.list_phones(store, local_admin(), q=STRANGER).items
+    assert [(p.mac, p.model, p.site, p.description) for p in listed] == [
+        (STRANGER, "6757i", "hq", "Lobby")]  # fmt: skip
+    assert "00:08:5D:00:00:EE" not in otto.get("/unassigned").text
+
+
+def test_a_viewer_reads_unassigned_devices_but_a_forged_claim_is_403(ui):
+    store = ui.state.store
+    seen(store)
+    vera = viewer(ui)
+    page = vera.get("/unassigned").text
+    assert "00:08:5D:00:00:EE" in page and '<form method="post" action="/unassigned' not in page
+    forged = vera.post("/unassigned/00:08:5D:00:00:EE", data={"csrf": token(page), "site": "hq"})
+    assert forged.status_code == 403
+    assert devices.list_phones(store, local_admin(), q=STRANGER).items == ()
+    assert vera.get("/users").status_code == 403 and vera.get("/audit").status_code == 403
+    assert operator(ui).get("/users").status_code == 403
+    assert 'href="/users"' not in page and 'href="/audit"' not in page
+
+
+def test_users_are_added_given_roles_and_removed_and_tokens_shown_once(ui):
+    from plugtone.services import accounts
+
+    store = ui.state.store
+    admin = sign_in(ui)
+    page = admin.get("/users")
+    check_page(page)
+    short = admin.post("/users", data={"csrf": token(page.text), "name": "nina",
+                                       "role": "operator", "password": "short"})  # fmt: skip
+    assert short.status_code == 422 and re.search(r'id="password-error">[^<]*10 to', short.text)
+    added = admin.post("/users", data={"csrf": token(page.text), "name": "nina",
+                                       "role": "operator", "password": "nina password 1"})  # fmt: skip
+    assert added.status_code == 200
+    twice = admin.post("/users", data={"csrf": token(page.text), "name": "nina",
+                                       "role": "viewer", "password": "nina password 1"})  # fmt: skip
+    assert twice.status_code == 409 and re.search(
+        r'id="name-error">[^<]*already exists', twice.text
+    )
+    assert admin.post("/users/nina/role", data={"csrf": token(page.text), "role": "admin"}
+                      ).status_code == 200  # fmt: skip
+    roles = {user.name: user.role for user in accounts.list_users(store, local_admin())}
+    assert roles["nina"] == "admin"
+
+    made = admin.post("/tokens", data={"csrf": token(page.text), "user": "nina", "expires": "30"})
+    assert made.status_code == 200 and made.headers["cache-control"] == "no-store"
+    text = re.search(r'<code id="new-token">(pt_[^<]+)</code>', made.text).group(1)
+    assert accounts.authenticate_token(store, text).name == "nina"
+    listing = admin.get("/users").text
+    assert text not in listing and text[:9] in listing  # shown once, then only its prefix
+    (view,) = [t for t in accounts.list_tokens(store, local_admin()) if t.user == "nina"]
+    revoked = admin.post(f"/tokens/{view.id}/revoke", data={"csrf": token(page.text)})
+    assert revoked.status_code == 200 and "is revoked" in revoked.text
+    assert [t.state for t in accounts.list_tokens(store, local_admin()) if t.user == "nina"] == [
+        "revoked"]  # fmt: skip
+
+    assert admin.post("/users/nina/remove", data={"csrf": token(page.text)}).status_code == 200
+    last = admin.post("/users/admin/role", data={"csrf": token(page.text), "role": "viewer"})
+    assert last.status_code == 409 and "last admin" in last.text
+    names = {user.name for user in accounts.list_users(store, local_admin())}
+    assert "nina" not in names and "admin" in names
+
+    forged = operator(ui).post("/users", data={"csrf": token(operator(ui).get("/").text),
+                                               "name": "mallory", "role": "admin",
+                                               "password": "mallory password"})  # fmt: skip
+    assert forged.status_code == 403
+    assert "mallory" not in {user.name for user in accounts.list_users(store, local_admin())}
+
+
+def test_the_audit_log_is_newest_first_paged_and_filtered(ui):
+    from plugtone.services import accounts
+
+    store = ui.state.store
+    made = [accounts.create_token(store, local_admin(), "vera")[1] for _ in range(55)]
+    newest = [f"{view.id} ({view.prefix}...)" for view in reversed(made)]
+    admin = sign_in(ui)
+    first = admin.get("/audit")
+    check_page(first)
+    keys = re.findall(r'<td class="path">([^<]*)</td>', first.text)
+    assert keys == newest[:50]
+    older = re.search(r'href="(/audit\?after=\d+)" rel="next"', first.text).group(1)
+    rest = re.findall(r'<td class="path">([^<]*)</td>', admin.get(older).text)
+    assert rest[:5] == newest[50:55] and set(keys).isdisjoint(rest)
+    none = admin.get("/audit", params={"kind": "token", "actor": "otto"}).text
+    assert re.findall(r'<td class="path">', none) == []
+    users = admin.get("/audit", params={"kind": "user"}).text
+    assert "otto" in users and "vera" in users and "(pt_" not in users
