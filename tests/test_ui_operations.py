@@ -159,6 +159,8 @@ def test_the_status_page_lists_a_stale_phone_with_its_generations(ops, tmp_path)
     assert cells[1:5] == ["Stale", "hq", "6757i", "10.1.2.3"]
     files, changed = int(cells[6]), int(cells[7])
     assert files < changed
+    dashboard = browser.get("/").text  # the dashboard links the list, with its count
+    assert 'href="/operations/status" id="attention-link">Phones needing attention (5)' in dashboard
     everything = browser.get("/operations/status").text  # default: all needing attention
     assert NEVER_SEEN in everything and "00:08:5D:00:00:01" in everything
     assert "Never seen" in everything and "Stale" in everything
