@@ -76,7 +76,7 @@ def measure(client: httpx.Client, make_url: Callable[[], str], count: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--phones", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--db", default=None, help="a postgresql:// URL (default: SQLite)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="plugtone-bench-ui-"))
