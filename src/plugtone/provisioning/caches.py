@@ -51,7 +51,11 @@ class BoundedCache:
     not to what the cache holds.
     """
 
-    def __init__(self, entries: int, max_bytes: int) -> None:
+    def __init__(self, entries: int, max_bytes: int, *, tagged: bool = False) -> None:
+        self.tagged = tagged
+        """Whether entries are tracked by tag (:meth:`drop_tags`): only the caches a
+        narrow invalidation drops by phone pay for it; an untagged entry of a tagged
+        cache costs one set slot, a tagged one a dict entry and a set slot."""
         self.size = max(1, entries)
         """Most entries kept."""
         self.max_bytes = max(1, max_bytes)
@@ -60,7 +64,9 @@ class BoundedCache:
         self.items: OrderedDict[Hashable, Any] = OrderedDict()
         self._weights: dict[Hashable, int] = {}
         self._tag_of: dict[Hashable, Hashable] = {}
+        """Key -> tag, for entries put with a tag other than ``None``."""
         self._tagged: dict[Hashable, set[Hashable]] = {}
+        """Tag -> keys (``None`` -> the keys put without a tag)."""
         self.lock = threading.Lock()
 
     def get(self, key: Hashable, default: Any = None) -> Any:
@@ -91,17 +97,21 @@ class BoundedCache:
             self.items.move_to_end(key)
             self._weights[key] = weight
             self.bytes += weight
-            self._tag_of[key] = tag
-            self._tagged.setdefault(tag, set()).add(key)
+            if self.tagged:
+                if tag is not None:
+                    self._tag_of[key] = tag
+                self._tagged.setdefault(tag, set()).add(key)
             while len(self.items) > self.size or self.bytes > self.max_bytes:
                 old, _ = self.items.popitem(last=False)
                 self.bytes -= self._weights.pop(old)
                 self._untag(old)
 
     def _untag(self, key: Hashable) -> None:
-        tag = self._tag_of.pop(key, _UNTAGGED)
-        if tag is not _UNTAGGED:
-            keys = self._tagged[tag]
+        if not self.tagged:
+            return
+        tag = self._tag_of.pop(key, None)
+        keys = self._tagged.get(tag)
+        if keys is not None:
             keys.discard(key)
             if not keys:
                 del self._tagged[tag]

@@ -247,7 +247,7 @@ class Resolver:
         # registration, dial plan, directory pages, depending on the vendor). Every map a
         # request can add to is bounded by entries and bytes (see plugtone.provisioning.caches).
         files, file_bytes = cache_size * FILES_PER_PHONE, cache_size * FILE_BYTES_PER_PHONE
-        self._files = BoundedCache(files, file_bytes)
+        self._files = BoundedCache(files, file_bytes, tagged=True)
         """Rendered files by (vendor, FileRef, MAC or None); FileRefs name only files
         the plug-ins know, so keys are bounded by the inventory and the plug-ins."""
         self._phones = BoundedCache(cache_size, cache_size * ENTRY_OVERHEAD)
@@ -258,9 +258,9 @@ class Resolver:
         MACs neither grows memory past this nor evicts a real phone's view."""
         self._accounts = BoundedCache(1024, 1024 * ENTRY_OVERHEAD)
         """Site FTP accounts by login (the login is what a client sent, capped in length)."""
-        self._answers = BoundedCache(files, file_bytes)
+        self._answers = BoundedCache(files, file_bytes, tagged=True)
         """Memoized answers found, by :meth:`_memo_key` (never the raw User-Agent)."""
-        self._misses = BoundedCache(MISSES_MAX, MISSES_BYTES)
+        self._misses = BoundedCache(MISSES_MAX, MISSES_BYTES, tagged=True)
         """Memoized not-found answers, likewise keyed."""
         self._addresses = BoundedCache(cache_size, cache_size * 2 * ENTRY_OVERHEAD)
         """Client address -> the MAC its last request named."""
@@ -275,7 +275,7 @@ class Resolver:
         """Armed provisioning windows of this generation."""
         self._matches = BoundedCache(MATCHES_MAX, MATCHES_BYTES)
         """Path -> the plug-ins' FileRefs for it: paths are the client's, so bounded."""
-        self._users = BoundedCache(cache_size, cache_size * ENTRY_OVERHEAD)
+        self._users = BoundedCache(cache_size, cache_size * ENTRY_OVERHEAD, tagged=True)
         """Provisioning login -> the MAC of the phone it belongs to (or None)."""
         self._last_address = BoundedCache(cache_size, cache_size * 2 * ENTRY_OVERHEAD)
         """MAC -> the address of its last privileged request (uploads must come from it)."""
