@@ -98,6 +98,13 @@ def list_entries(store: Store, actor: Actor, kind: str, *, secrets: bool = False
         return lists[kind](session, **filters)
 
 
+def site_names(store: Store, actor: Actor, limit: int = 1000) -> list[str]:
+    """The first ``limit`` site names, sorted: what a site chooser needs (one query of
+    one column, where listing the sites' entries builds each whole)."""
+    with reading(store, actor) as session:
+        return list(session.scalars(select(Site.name).order_by(Site.name).limit(limit)))
+
+
 def get_contacts(store: Store, actor: Actor, site: str) -> list[dict[str, str]]:
     _known("site", site)
     with reading(store, actor) as session:

@@ -59,8 +59,7 @@ def _clean(value: str | None) -> str | None:
 
 
 def _sites(request: Request, actor) -> list[str]:
-    listed = objects.list_entries(request.app.state.store, actor, "site", limit=1000).items
-    return [entry["name"] for entry in listed]
+    return objects.site_names(request.app.state.store, actor)
 
 
 # -- hub -------------------------------------------------------------------------------

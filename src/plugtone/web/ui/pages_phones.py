@@ -63,8 +63,7 @@ def phones(request: Request, q: Text = None, site: Text = None, model: Text = No
                (("q", q), ("site", site), ("model", model), ("vendor", vendor), ("state", state))
                if value}  # fmt: skip
     more = f"/phones?{urlencode({**filters, 'after': cursor})}" if cursor else None
-    sites = [entry["name"] for entry in objects.list_entries(store, found.actor, "site",
-                                                                 limit=1000).items]  # fmt: skip
+    sites = objects.site_names(store, found.actor)
     vendors = sorted(plugin.name for plugin in registry.plugins)
     return page(request, found, "phones.html", rows=rows, mode=mode, more=more, note=note,
                 filters=filters, sites=sites, vendors=vendors, states=STATES,
