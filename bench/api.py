@@ -25,8 +25,6 @@ import base64
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench.processes import running
+from bench.processes import admin_serve_command, answers, running
 
 from plugtone.inventory.document import parse_document
 from plugtone.inventory.store import Store, migrate, sqlite_url
@@ -149,22 +147,9 @@ def main() -> None:
     print(f"{args.phones:,} phones: checked in {timings['check']:.1f} s, "
           f"applied in {timings['apply']:.1f} s ({kind})")  # fmt: skip
     admin_port, http_port = free_port(), free_port()
-    command = [sys.executable, "-m", "plugtone", "serve", "--data", str(data), "--db", db_url,
-               "--host", HOST, "--http-port", str(http_port), "--tftp-port", "0",
-               "--ftp-port", "0", "--admin-port", str(admin_port)]  # fmt: skip
+    command = admin_serve_command(data, db_url, HOST, http_port, admin_port)
     base = f"http://{HOST}:{admin_port}"
-
-    def ready(process: subprocess.Popen) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise SystemExit(f"plugtone serve exited: see {work / 'serve.log'}")
-            try:
-                httpx.get(f"{base}/api/openapi.json", timeout=1).raise_for_status()
-                return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise SystemExit("plugtone serve did not start in 60 s")
+    ready = answers(f"{base}/api/openapi.json", work / "serve.log")
 
     rng = random.Random(4711)
     n = args.phones

@@ -26,8 +26,6 @@ import os
 import random
 import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,7 +33,7 @@ from pathlib import Path
 
 import httpx
 from bench.api import HOST, SITE_SIZE, free_port, load, mac_of, percentile
-from bench.processes import running
+from bench.processes import admin_serve_command, answers, running
 
 from plugtone.inventory.store import sqlite_url
 from plugtone.macaddr import colon_mac
@@ -89,22 +87,9 @@ def main() -> None:
     print(f"{args.phones:,} phones: checked in {timings['check']:.1f} s, applied in "
           f"{timings['apply']:.1f} s ({'PostgreSQL' if args.db else 'SQLite'})")  # fmt: skip
     admin_port, http_port = free_port(), free_port()
-    command = [sys.executable, "-m", "plugtone", "serve", "--data", str(data), "--db", db_url,
-               "--host", HOST, "--http-port", str(http_port), "--tftp-port", "0",
-               "--ftp-port", "0", "--admin-port", str(admin_port)]  # fmt: skip
+    command = admin_serve_command(data, db_url, HOST, http_port, admin_port)
     base = f"http://{HOST}:{admin_port}"
-
-    def ready(process: subprocess.Popen) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise SystemExit(f"plugtone serve exited: see {work / 'serve.log'}")
-            try:
-                httpx.get(f"{base}/login", timeout=1).raise_for_status()
-                return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise SystemExit("plugtone serve did not start in 60 s")
+    ready = answers(f"{base}/login", work / "serve.log")
 
     rng = random.Random(4711)
     n = args.phones

@@ -180,7 +180,7 @@ class PhoneApp:
     """A bare ASGI callable: ``GET``/``HEAD`` of any name answered by the resolver, ``PUT``
     of a declared upload name; anything else ``405``. No framework in the way: each
     request of a boot storm pays for what it needs and nothing more (routing, request
-    and response objects cost more than the answer, measured with ``bench/http.py``).
+    and response objects cost more than the answer, measured with ``bench/http_vs_nginx.py``).
 
     :meth:`answer_now` is the same answer decided synchronously, for a server that can
     write it at once (:class:`ZeroCopyHttpToolsProtocol` does, for answers held in

@@ -25,16 +25,10 @@ latency (wrk's ``--latency``), the server process's CPU seconds per 1,000 reques
 errors and non-2xx/3xx answers); then plugtone/nginx ratios, and whether plugtone's
 event log holds at least as many rows as wrk counted answers.
 
-    .venv/bin/python bench/http.py [--phones 600] [--seconds 5] [--connections 50]
+    .venv/bin/python bench/http_vs_nginx.py [--phones 600] [--seconds 5] [--connections 50]
 """
 
 from __future__ import annotations
-
-import sys
-
-# This file is named after what it measures, which shadows the standard library's
-# ``http`` (httpx imports it): the bench directory goes last on the path, after it.
-sys.path.append(sys.path.pop(0))
 
 import argparse
 import contextlib
@@ -45,6 +39,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
