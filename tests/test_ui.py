@@ -110,7 +110,7 @@ def test_an_admin_and_a_viewer_in_chromium(served, tmp_path):
         expect(live).to_contain_text(MAC)
         admin.shoot("dashboard")
 
-        page.get_by_role("link", name="Phones").click()
+        page.get_by_role("link", name="Phones", exact=True).click()
         page.get_by_label("Search: MAC (any notation), extension or name").fill("0008.5d00.0001")
         page.get_by_role("button", name="Find").click()
         rows = page.locator("#phones tbody tr")

@@ -43,7 +43,7 @@ def test_import_a_sheet_then_pin_stage_and_promote_a_release(served, tmp_path): 
         page = admin.page
         sign_in(admin, base, "admin", ADMIN_PASSWORD)
 
-        page.get_by_role("link", name="Import").click()
+        page.get_by_role("link", name="Import", exact=True).click()
         page.get_by_label("CSV sheet").set_input_files(
             {"name": "phones.csv", "mimeType": "text/csv", "buffer": sheet()}
         )
@@ -62,7 +62,7 @@ def test_import_a_sheet_then_pin_stage_and_promote_a_release(served, tmp_path): 
         listed = api.get("/api/phones", params={"q": "00085D0010", "limit": 100}).json()["items"]
         assert len(listed) == 49 and "00085D00101A" not in {row["mac"] for row in listed}
 
-        page.get_by_role("link", name="Firmware").click()
+        page.get_by_role("link", name="Firmware", exact=True).click()
         page.get_by_label("Models (commas between several)").fill("6757i")
         page.get_by_label("Version", exact=True).fill(NEW)
         page.get_by_label("Image files or a vendor zip").set_input_files(

@@ -231,7 +231,7 @@ def test_operations_in_chromium(served, tmp_path):  # noqa: F811 - the fixture o
         admin = Watched(browser.new_page(viewport={"width": 1280, "height": 800}), shots)
         page = admin.page
         sign_in(admin, base, "admin", "admin password for tests")
-        page.get_by_role("link", name="Operations").click()
+        page.get_by_role("link", name="Operations", exact=True).click()
         expect(page.get_by_role("heading", name="Operations", exact=True)).to_be_visible()
         admin.shoot("operations")
         page.get_by_role("link", name=re.compile("^DHCP snippets for ISC")).click()
