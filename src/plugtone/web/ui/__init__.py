@@ -44,7 +44,7 @@ class UiState:
 
 
 MORE_PAGES = ("pages_inventory", "pages_firmware", "pages_import", "pages_admin",
-              "pages_operations")  # fmt: skip
+              "pages_operations", "pages_phone_detail", "pages_branding")  # fmt: skip
 """Page modules of ``plugtone.web.ui`` included when present (written separately). Each
 exports ``router`` and may export ``NAV``: ``[(label, href, minimum Role or None)]``
 entries for the main menu, in this order after Dashboard and Phones, and ``BODY_LIMITS``
