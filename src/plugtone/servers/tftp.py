@@ -35,9 +35,18 @@ Shape, and why:
   can notice.
 - A storm must not sink the server: beyond ``max_transfers`` concurrent transfers a new
   request is dropped unanswered (phones retry, and an error would make some of them give
-  up for good) and counted in :attr:`TftpServer.dropped`.  A repeated RRQ for a transfer
-  already under way (same address, port and file) is ignored: phones resend their RRQ
-  when the first DATA is slow, and answering both would run the transfer twice.
+  up for good) and counted in :attr:`TftpServer.dropped`, before it is even decoded, so
+  a flood of requests costs one ``recvfrom`` and a comparison each and the transfers
+  under way keep their pace.  Drops are logged at most once per
+  :data:`DROP_LOG_INTERVAL` (one line with the count since the last), never per request.
+  What a flood can make the server hold is bounded: ``max_transfers`` sessions (the
+  requests still being resolved included, so pending work is capped too), a listening
+  socket's kernel buffer of :data:`LISTEN_BUFFER`, and a transfer whose peer has never
+  answered gives its slot up after :data:`SILENT_PEER_RETRIES` retransmissions instead of
+  the whole retry budget while the server is full (a flood of spoofed requests would
+  otherwise hold every slot for half a minute).  A repeated RRQ for a transfer already
+  under way (same address, port and file) is ignored: phones resend their RRQ when the
+  first DATA is slow, and answering both would run the transfer twice.
 - Transfer sockets bind to the listening address.  Listening on a wildcard address
   (``0.0.0.0``) therefore lets the kernel pick each reply's source address by route;
   on a multi-homed host, listen on the address phones are given (DHCP option 66).
@@ -136,6 +145,16 @@ LISTEN_BATCH = 64
 """Requests read per wake-up of the listening socket: under a storm several are queued,
 and reading them in one go saves a trip through the event loop for each."""
 
+DROP_LOG_INTERVAL = 10.0
+"""Seconds between two log lines about requests dropped over capacity: a flood drops
+thousands a second, and one line with their count is what an operator needs."""
+
+SILENT_PEER_RETRIES = 1
+"""Retransmissions a transfer whose peer never answered gets while the server is at
+``max_transfers``: a phone that asked and listens answers the first DATA (or OACK) in
+milliseconds, so a peer silent after two sends is most likely a spoofed or dead request
+holding a slot that a real phone is waiting for."""
+
 FAILURE_LOG_INTERVAL = 60.0
 """Seconds between two full tracebacks of failing requests in the log: a broken store
 fails every request of a storm, and one traceback a minute is enough to diagnose it."""
@@ -206,6 +225,8 @@ class TftpServer:
         self._bind_host = ""
         self._closed = False
         self._failure_logged_at = -FAILURE_LOG_INTERVAL
+        self._drops_logged_at = -DROP_LOG_INTERVAL
+        self._drops_unlogged = 0
 
     @property
     def active(self) -> int:
@@ -215,8 +236,12 @@ class TftpServer:
     def closed(self) -> bool:
         return self._closed
 
-    def _listen(self, host: str, port: int) -> None:
-        """Bind the request socket; transfer sockets later bind to the same address."""
+    def _listen(self, host: str, port: int, *, reuse_port: bool = False) -> None:
+        """Bind the request socket; transfer sockets later bind to the same address.
+
+        ``reuse_port``: ``SO_REUSEPORT``, so the workers of ``plugtone serve --workers``
+        share the port (the kernel spreads requests by source address and port; each
+        transfer then runs on its own ephemeral socket in the worker that got it)."""
         family, _, _, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
         )[0]
@@ -224,6 +249,8 @@ class TftpServer:
         try:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, LISTEN_BUFFER)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.setblocking(False)
             sock.bind(address)
             self._listener = UdpEndpoint(self._poller, sock, self._on_listen_readable)
@@ -269,6 +296,9 @@ class TftpServer:
         if not is_request(data):
             self.malformed += 1  # not a request: silence, so nobody can bounce traffic off us
             return
+        if len(self._transfers) >= self.max_transfers:
+            self._drop()
+            return
         try:
             packet = decode(data)
         except PacketError as problem:
@@ -278,9 +308,6 @@ class TftpServer:
         key = (peer[0], peer[1], packet.filename)
         if key in self._transfers:
             self.duplicates += 1
-            return
-        if len(self._transfers) >= self.max_transfers:
-            self.dropped += 1
             return
         request = FileRequest(path=packet.filename, transport=TRANSPORT, client_address=peer[0])
         job = _Job(key, peer, request, packet)
@@ -305,6 +332,23 @@ class TftpServer:
             self.spawn(self._serve_slowed(job, answer, delay))
         else:
             self._download(job, answer)
+
+    def _drop(self) -> None:
+        """Over capacity: count the request, and say so in the log now and then."""
+        self.dropped += 1
+        self._drops_unlogged += 1
+        now = _now()
+        if now - self._drops_logged_at >= DROP_LOG_INTERVAL:
+            log.warning("TFTP over capacity: %d requests dropped unanswered since the last "
+                        "report (%d transfers under way, the most allowed; %d dropped in all)",
+                        self._drops_unlogged, len(self._transfers), self.dropped)  # fmt: skip
+            self._drops_logged_at = now
+            self._drops_unlogged = 0
+
+    @property
+    def full(self) -> bool:
+        """Whether new requests are being dropped (every transfer slot taken)."""
+        return len(self._transfers) >= self.max_transfers
 
     def spawn(self, coroutine) -> None:
         """Run ``coroutine`` as a task the server keeps (and cancels on close)."""
@@ -531,10 +575,12 @@ class _Session:
 
     __slots__ = (
         "_slot",
+        "_unanswered",
         "answer",
         "blocks",
         "done",
         "endpoint",
+        "heard",
         "job",
         "machine",
         "peer",
@@ -555,6 +601,10 @@ class _Session:
         self.done = False
         self._slot: int | None = None
         """The timer-wheel slot this transfer is filed under, if any."""
+        self.heard = False
+        """Whether the peer has sent anything on the transfer's socket."""
+        self._unanswered = 0
+        """Deadlines passed while the peer has never been heard from."""
 
     def start(self) -> None:
         self._apply(self.machine.start(_now()))
@@ -571,6 +621,7 @@ class _Session:
             # RFC 1350: a packet from a stranger gets error 5 and changes nothing.
             endpoint.sendto(_UNKNOWN_TID, addr)  # type: ignore[union-attr]
             return
+        self.heard = True
         self._receive(server.view[:size].tobytes())
 
     def _receive(self, data: bytes) -> None:
@@ -599,8 +650,20 @@ class _Session:
         self._slot = None
         if self.done:
             return
-        self._apply(self.machine.timeout(_now()))
+        now = _now()
+        if not self.heard:
+            deadline = self.machine.next_deadline()
+            if deadline is not None and now >= deadline:
+                self._unanswered += 1
+                if self._unanswered > SILENT_PEER_RETRIES and self.server.full:
+                    self._give_up_silent()
+                    return
+        self._apply(self.machine.timeout(now))
         self._arm()
+
+    def _give_up_silent(self) -> None:
+        """Free the slot of a peer that never answered while others wait (see module)."""
+        self._finish(Finished(Outcome.TIMED_OUT, 0, "no answer from the client (server full)"))
 
     def _cancel_timer(self) -> None:
         if self._slot is not None:
@@ -788,6 +851,7 @@ async def start_tftp_server(
     *,
     max_transfers: int = 1000,
     limits: Limits = DEFAULT_LIMITS,
+    reuse_port: bool = False,
 ) -> TftpServer:
     """Listen for TFTP requests on ``host``:``port`` (0 picks a free port, see ``.port``).
 
@@ -797,7 +861,7 @@ async def start_tftp_server(
     """
     server = TftpServer(provisioner, max_transfers=max_transfers, limits=limits)
     try:
-        server._listen(host, port)
+        server._listen(host, port, reuse_port=reuse_port)
     except BaseException:  # a busy port: leave nothing registered with the loop
         server.close()
         raise
