@@ -15,7 +15,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from plugtone.vendors.key_layout import KeyLayout
 
 NEUTRAL_KEY_TYPES = (
     "line",
@@ -508,6 +512,23 @@ class VendorPlugin(ABC):
         silently at render time. ``plugtone check`` lists every finding of the fleet.
         """
         return []
+
+    def key_layout(self, phone: PhoneView) -> KeyLayout | None:
+        """``phone``'s keys as its model's hardware arranges them, placed where this
+        vendor's files put them (:mod:`plugtone.vendors.key_layout`), for the admin UI;
+        ``None`` (the default) when the plug-in does not describe its models' keys."""
+        return None
+
+    def neutral_setting_names(self) -> Mapping[str, tuple[str, ...]]:
+        """The raw setting names each neutral setting is written as (``fnmatch``
+        patterns, compared after :meth:`setting_name_key`), keyed by the neutral name
+        (``sip_server``, ``timezone``, ...): a raw key matching one overrides that
+        neutral value in the files, which the admin UI shows. Empty by default."""
+        return {}
+
+    def setting_name_key(self, name: str) -> str:
+        """How this vendor compares setting names (case-sensitive by default)."""
+        return name.strip()
 
     def dhcp_needs(self, server: ProvisioningServer) -> DhcpNeeds | None:
         """The DHCP options this vendor's phones need to find ``server`` (``plugtone

@@ -39,6 +39,7 @@ from plugtone.vendors.aastra.firmware import (
     same_version,
     should_offer,
 )
+from plugtone.vendors.aastra.key_view import NEUTRAL_NAMES, aastra_key_layout
 from plugtone.vendors.aastra.keys import key_settings, layout, park_settings
 from plugtone.vendors.aastra.models import BY_NAME, MODELS
 from plugtone.vendors.aastra.timezones import aastra_timezone
@@ -63,6 +64,7 @@ from plugtone.vendors.base import (
     SiteView,
     VendorPlugin,
 )
+from plugtone.vendors.key_layout import KeyLayout
 
 USER_AGENT = re.compile(
     r"^(?:Aastra|Mitel)(\S+) MAC:([0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}) V:(\S+)"
@@ -183,6 +185,17 @@ class AastraPlugin(VendorPlugin):
         if model is None:
             return []
         return [Finding(message, refuse) for message, refuse in phone_findings(phone, model)]
+
+    def key_layout(self, phone: PhoneView) -> KeyLayout | None:
+        """The model's key families with the phone's keys placed (:mod:`.key_view`)."""
+        model = BY_NAME.get(self.canonical_model(phone.model) or "")
+        return aastra_key_layout(phone, model) if model is not None else None
+
+    def neutral_setting_names(self) -> Mapping[str, tuple[str, ...]]:
+        return NEUTRAL_NAMES
+
+    def setting_name_key(self, name: str) -> str:
+        return name.strip().lower()
 
     # -- trust
 

@@ -66,6 +66,7 @@ from plugtone.vendors.cisco79xx import dhcp, directory, firmware
 from plugtone.vendors.cisco79xx.cnf import serialize
 from plugtone.vendors.cisco79xx.config import branding_logo, default_settings, phone_settings
 from plugtone.vendors.cisco79xx.dialplan import check_dial_plan, dial_template
+from plugtone.vendors.cisco79xx.key_view import NEUTRAL_NAMES, cisco_key_layout
 from plugtone.vendors.cisco79xx.keys import check_keys
 from plugtone.vendors.cisco79xx.logo import logo_bmp
 from plugtone.vendors.cisco79xx.models import BY_NAME, MODELS, CiscoModel
@@ -74,6 +75,7 @@ from plugtone.vendors.cisco79xx.timezones import zone_findings
 from plugtone.vendors.cisco79xx.trust import MAC_PREFIXES, has_secret, is_secret_name
 from plugtone.vendors.cisco79xx.trust import stranger_file as _stranger_file
 from plugtone.vendors.cisco79xx.values import bad_character, check_values, describe
+from plugtone.vendors.key_layout import KeyLayout
 
 COMMON_FILES = {
     "sipdefault.cnf": "SIPDefault.cnf",
@@ -196,6 +198,16 @@ class Cisco79xxPlugin(VendorPlugin):
             *check_keys(phone),
             *check_values(phone),
         ]
+
+    def key_layout(self, phone: PhoneView) -> KeyLayout | None:
+        """The phone's keys as its model has them (:mod:`.key_view`)."""
+        return cisco_key_layout(phone)
+
+    def neutral_setting_names(self) -> Mapping[str, tuple[str, ...]]:
+        return NEUTRAL_NAMES
+
+    def setting_name_key(self, name: str) -> str:
+        return name.strip().lower()
 
     # -- trust
 

@@ -69,11 +69,13 @@ from plugtone.vendors.base import (
     UploadRef,
     VendorPlugin,
 )
+from plugtone.vendors.key_layout import KeyLayout
 from plugtone.vendors.polycom import dhcp, firmware, stock
 from plugtone.vendors.polycom.branding import background_parameters
 from plugtone.vendors.polycom.checks import phone_findings
 from plugtone.vendors.polycom.directory import directory_file, phone_contacts
 from plugtone.vendors.polycom.essentials import essential_parameters
+from plugtone.vendors.polycom.key_view import NEUTRAL_NAMES, polycom_key_layout
 from plugtone.vendors.polycom.master import master_file
 from plugtone.vendors.polycom.models import BY_NAME, MODELS
 from plugtone.vendors.polycom.parameters import (
@@ -267,6 +269,13 @@ class PolycomPlugin(VendorPlugin):
         if ref.model is not None and ref.model != phone.model:
             return None
         return super().offer_firmware(ref, phone, device)
+
+    def key_layout(self, phone: PhoneView) -> KeyLayout | None:
+        """The phone's keys as its model has them (:mod:`.key_view`)."""
+        return polycom_key_layout(phone)
+
+    def neutral_setting_names(self) -> Mapping[str, tuple[str, ...]]:
+        return NEUTRAL_NAMES
 
     # -- trust
 
