@@ -253,9 +253,11 @@ PORT = click.IntRange(0, 65535)
 @click.option("--log-requests", type=click.Choice(["off", "debug", "info", "warning"]),
               default="off", show_default=True,
               help="Log one line per phone request at this level (never a secret).")  # fmt: skip
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Processes sharing the listening ports (default 1: one process).")  # fmt: skip
 def serve(
     settings: Settings, host, http_port, https_port, tftp_port, tftp_max_transfers, ftp_port,
-    admin_port, admin_host, log_format, log_requests,
+    admin_port, admin_host, log_format, log_requests, workers,
 ) -> None:  # fmt: skip
     """Serve phones (and the admin API on its own port) until interrupted.
 
@@ -319,6 +321,11 @@ def serve(
         log_requests=LEVELS.get(log_requests),
     )
     try:
+        if (workers or settings.workers) > 1:  # a supervisor and its workers
+            from plugtone.servers.workers import serve_workers
+
+            count = workers or settings.workers
+            sys.exit(serve_workers(options, count, click.echo, log_format))
         asyncio.run(run(options, announce=click.echo))
     except StartupError as error:  # one line, no traceback; nothing is left listening
         click.echo(f"plugtone: {error}", err=True)

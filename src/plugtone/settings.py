@@ -139,6 +139,9 @@ class Settings:
     """Days of provisioning events ``plugtone serve`` keeps (0: any age)."""
     event_max_rows: int = 10_000_000
     """Provisioning events kept at most, the oldest pruned first (0: no cap)."""
+    workers: int = 1
+    """Processes ``plugtone serve`` runs, sharing the listening ports (``--workers``);
+    1 runs the one process, with no supervisor."""
 
     security: SecuritySettings = SecuritySettings()
 
@@ -199,6 +202,7 @@ def load_settings(data_dir: str | None = None, db_url: str | None = None) -> Set
         metrics_public=_flag(stored, "metrics_public"),
         event_retention_days=pick("event_retention_days", 30),
         event_max_rows=pick("event_max_rows", 10_000_000),
+        workers=pick("workers", 1),
         security=_security(stored.get("security") or {}),
     )
 

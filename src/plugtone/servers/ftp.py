@@ -567,8 +567,13 @@ async def start_ftp_server(
     passive_ports: Iterable[int] | None = None,
     masquerade_address: str | None = None,
     max_connections: int | None = 1000,
+    reuse_port: bool = False,
 ) -> FtpService:
-    """Start serving on ``host:port`` (0 picks a free port) and return when listening."""
+    """Start serving on ``host:port`` (0 picks a free port) and return when listening.
+
+    ``reuse_port``: the control port is bound with ``SO_REUSEPORT`` (workers share it);
+    passive data ports never are, so a data connection reaches the worker that opened
+    it (each worker gets its own share of ``passive_ports``)."""
     if accounts is None:
         factory = provisioner.resolver.registry.factory_ftp_accounts()
         accounts = [FtpAccount(user, password) for user, password in factory]
@@ -582,6 +587,7 @@ async def start_ftp_server(
         socket_timeout=30,
         welcome_message="plugtone",
     )
-    await server.start(host, port)
+    await server.start(host, port, **({"reuse_port": True} if reuse_port else {}))
+    server._start_server_extra_arguments = {}  # aioftp reuses them for passive listeners
     task = asyncio.create_task(server.serve_forever(), name="ftp")
     return FtpService(server, task)

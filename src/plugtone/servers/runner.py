@@ -65,6 +65,14 @@ class ServeOptions:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     log_requests: int | None = None
     """The level of the line logged per phone request (``--log-requests``); ``None``: none."""
+    reuse_port: bool = False
+    """Bind every phone and admin listener with ``SO_REUSEPORT``, sharing its port with
+    the other workers of ``plugtone serve --workers N`` (:mod:`plugtone.servers.workers`)."""
+    worker: int | None = None
+    """This process's index among those workers; ``None``: the only process."""
+    once_per_host: bool = True
+    """Whether this process runs the duties one process per host does (the event log's
+    pruning): with workers, only worker 0."""
 
 
 class _QuietSignalsServer(uvicorn.Server):
@@ -164,15 +172,17 @@ async def serve_with(
     running = _Running()
     try:
         for transport, host, port, server in planned:
-            running.bound.append((transport, host, server, bind_tcp(transport, host, port)))
+            sockets = bind_tcp(transport, host, port, reuse_port=options.reuse_port)
+            running.bound.append((transport, host, server, sockets))
         if options.tftp_port is not None:
             running.tftp = await _start_tftp(provisioner, options)
             provisioner.stats.tftp = running.tftp  # its active transfers, for /metrics
         if options.ftp_port is not None:
             running.ftp = await _start_ftp(provisioner, options)
         running.recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
-        running.retention = asyncio.create_task(_pruner(provisioner, options).run(),
-                                                name="retention")  # fmt: skip
+        if options.once_per_host:
+            running.retention = asyncio.create_task(_pruner(provisioner, options).run(),
+                                                    name="retention")  # fmt: skip
         for transport, _, server, sockets in running.bound:
             running.tasks.append(asyncio.create_task(server.serve(sockets=sockets), name=transport))
         await running.started()
@@ -243,10 +253,13 @@ def serving_line(listeners: list[Listener], admin_scheme: str = "http") -> str:
     return line
 
 
-def bind_tcp(transport: str, host: str, port: int, backlog: int = 2048) -> list[socket.socket]:
+def bind_tcp(
+    transport: str, host: str, port: int, backlog: int = 2048, *, reuse_port: bool = False
+) -> list[socket.socket]:
     """Listening sockets for ``host``:``port``, bound here rather than by uvicorn (which
     logs a bind failure and exits the process from inside its task): one per address
-    ``host`` resolves to, with the options asyncio's ``create_server`` would set."""
+    ``host`` resolves to, with the options asyncio's ``create_server`` would set
+    (``reuse_port``: ``SO_REUSEPORT`` too, for workers sharing the port)."""
     sockets: list[socket.socket] = []
     try:
         found = socket.getaddrinfo(
@@ -256,6 +269,8 @@ def bind_tcp(transport: str, host: str, port: int, backlog: int = 2048) -> list[
             sock = socket.socket(family, kind, proto)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(address)
@@ -291,8 +306,9 @@ async def _start_tftp(provisioner: Provisioner, options: ServeOptions):
     assert options.tftp_port is not None
     try:
         return await start_tftp_server(
-            provisioner, options.host, options.tftp_port, max_transfers=options.tftp_max_transfers
-        )
+            provisioner, options.host, options.tftp_port,
+            max_transfers=options.tftp_max_transfers, reuse_port=options.reuse_port,
+        )  # fmt: skip
     except (OSError, OverflowError) as problem:
         raise ListenError("TFTP", options.host, options.tftp_port, problem) from None
 
@@ -309,7 +325,7 @@ async def _start_ftp(provisioner: Provisioner, options: ServeOptions):
             provisioner, options.host, options.ftp_port,
             accounts=[FtpAccount(user, password) for user, password in logins],
             passive_ports=options.ftp_passive_ports,
-            masquerade_address=options.ftp_masquerade,
+            masquerade_address=options.ftp_masquerade, reuse_port=options.reuse_port,
         )  # fmt: skip
     except (OSError, OverflowError) as problem:
         raise ListenError("FTP", options.host, options.ftp_port, problem) from None
@@ -407,6 +423,10 @@ def _admin_server(
     cert, key = options.tls_cert, options.tls_key
     tls = cert is not None and key is not None and cert.is_file() and key.is_file()
     assert options.admin_port is not None
+    if options.worker is not None:  # which worker answered, for whoever checks the sharing
+        from plugtone.servers.workers import with_worker_header
+
+        app = with_worker_header(app, options.worker)
     server = _uvicorn(app, host, options.admin_port, cert if tls else None, key if tls else None)
     return server, "https" if tls else "http"
 
