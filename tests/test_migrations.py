@@ -15,6 +15,7 @@ TABLES = {
     "blobs", "directory_contacts", "branding_sets", "branding_files", "firmware_releases",
     "firmware_files", "firmware_pins", "device_firmware", "users", "api_tokens", "audit_log",
     "inventory_changes",
+    "acs_devices", "acs_parameter_trees", "acs_tasks", "acs_uploads", "acs_transfers",
 }  # fmt: skip
 
 

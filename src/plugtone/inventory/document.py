@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from plugtone.inventory.gc_pause import gc_paused
+from plugtone.inventory.tr069_fields import parse_tr069
 from plugtone.inventory.yaml_source import Located, Path
 from plugtone.macaddr import MacError, normalize_mac
 from plugtone.provisioning.trust import MAX_RULES, parse_network_rules
@@ -45,7 +46,7 @@ SITE_FIELDS = (
     "name", "sip_server", "sip_transport", "timezone", "ntp_servers", "dial_plan",
     "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
     "codecs", "config_server", "resync_time", "nat", "public_url", "keys", "directory",
-    "branding", "firmware", "ftp_account", "vendor_settings", "trusted_networks",
+    "branding", "firmware", "ftp_account", "vendor_settings", "trusted_networks", "tr069",
 )  # fmt: skip
 EXTENSION_FIELDS = ("number", "site", "name", "auth_user", "password", "shared")
 PHONE_FIELDS = (
@@ -218,6 +219,9 @@ class SiteSpec:
     vendor_settings: dict[str, dict[str, str]] = field(default_factory=dict)
     trusted_networks: list[str | dict] = field(default_factory=list)
     """As stored and exported: each rule's canonical form (``NetworkRule.as_data``)."""
+    tr069: dict | None = None
+    """TR-069 ACS settings (:mod:`plugtone.inventory.tr069_fields`)."""
+    tr069_password: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -596,6 +600,7 @@ class _Checker:
         spec.trusted_networks = self.trusted_networks(
             item.get("trusted_networks"), (*path, "trusted_networks")
         )
+        spec.tr069, spec.tr069_password = parse_tr069(self, item.get("tr069"), (*path, "tr069"))
         return spec if len(self.problems) == before else None
 
     def trusted_networks(self, value: Any, path: Path) -> list[str | dict]:

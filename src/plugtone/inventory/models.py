@@ -104,6 +104,11 @@ class Site(Base):
     transport) or ``{"network": ..., "transports": ["tftp", ...]}`` (see
     :mod:`plugtone.provisioning.trust`)."""
     """Sealed at rest (:class:`~plugtone.inventory.secret_column.SecretText`)."""
+    tr069: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    """TR-069 ACS settings (``enabled``, ``bootstrap_username``,
+    ``periodic_inform_interval``, ``allow_basic``); ``None``: not managed over CWMP."""
+    tr069_password: Mapped[str | None] = mapped_column(SecretText(), nullable=True)
+    """The site's bootstrap ACS password, sealed."""
 
     extensions: Mapped[list[Extension]] = relationship(back_populates="site", passive_deletes=True)
     phones: Mapped[list[Phone]] = relationship(back_populates="site", passive_deletes=True)
@@ -554,3 +559,7 @@ class AuditEntry(Base):
     summary: Mapped[str | None] = mapped_column(Text, nullable=True)
     before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+# The ACS's tables live with the ACS (``plugtone.acs.models``) on this same metadata.
+from plugtone.acs import models as _acs_models  # noqa: E402, F401

@@ -15,7 +15,7 @@ from typing import Any
 from plugtone.inventory.document import KeySpec, PinSpec
 from plugtone.services.apply_snapshot import ExtensionKey, KeyTuple
 
-SECRET_FIELDS = ("password", "ftp_password", "http_password")
+SECRET_FIELDS = ("password", "ftp_password", "http_password", "tr069_password")
 MASK = "********"
 """What a change shows in place of a secret, before and after alike."""
 KINDS = ("branding", "site", "directory", "extension", "model", "phone", "pin")

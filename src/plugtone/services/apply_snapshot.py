@@ -61,7 +61,7 @@ SITE_COLUMNS = (
     "sip_server", "sip_port", "sip_transport", "timezone", "ntp_servers", "dial_plan",
     "digit_timeout", "voicemail", "conference", "dtmf_method", "registration_period",
     "codecs", "config_server", "resync_time", "nat", "public_url", "ftp_user", "ftp_password",
-    "trusted_networks",
+    "trusted_networks", "tr069", "tr069_password",
 )  # fmt: skip
 EXTENSION_COLUMNS = ("name", "auth_user", "password", "shared")
 PHONE_COLUMNS = ("http_user", "http_password")

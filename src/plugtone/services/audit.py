@@ -23,7 +23,8 @@ from plugtone.services.cursors import DEFAULT_LIMIT, check_limit
 from plugtone.services.errors import Invalid
 from plugtone.services.unit_of_work import MASK, reading
 
-SECRET_NAMES = frozenset({"password", "ftp_password", "http_password", "token", "secret"})
+SECRET_NAMES = frozenset({"password", "ftp_password", "http_password", "token", "secret",
+                          "tr069_password", "bootstrap_password"})  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,27 @@ def apply_inventory(
         return result
 
 
+def keep_masked_tr069(session: Session, document: Document, problems: list) -> Document:
+    """Each site's masked ``tr069.bootstrap_password`` replaced by the stored one."""
+    masked = [site.name for site in document.sites if site.tr069_password == MASK]
+    if not masked:
+        return document
+    stored = dict(
+        session.execute(select(Site.name, Site.tr069_password).where(Site.name.in_(masked))).all()
+    )
+    sites = []
+    for site in document.sites:
+        if site.tr069_password == MASK:
+            kept = stored.get(site.name)
+            if not kept:
+                problems.append(
+                    Problem(site.where, _mask_refusal("site", "tr069.bootstrap_password"))
+                )
+            site = dataclasses.replace(site, tr069_password=kept)
+        sites.append(site)
+    return dataclasses.replace(document, sites=sites)
+
+
 def keep_masked_secrets(session: Session, document: Document) -> Document:
     """``document`` with each :data:`MASK` password replaced by the stored one.
 
@@ -103,6 +124,7 @@ def keep_masked_secrets(session: Session, document: Document) -> Document:
     """
     document, problems = keep_masked_settings(session, document)
     masked_extensions = [ext for ext in document.extensions if ext.password == MASK]
+    document = keep_masked_tr069(session, document, problems)
     masked_sites = [site for site in document.sites if site.ftp_password == MASK]
     masked_phones = [phone for phone in document.phones if phone.http_password == MASK]
     if not masked_extensions and not masked_sites and not masked_phones:

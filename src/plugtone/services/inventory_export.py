@@ -37,6 +37,7 @@ from plugtone.inventory.models import (
     Site,
     VendorSetting,
 )
+from plugtone.inventory.tr069_fields import export_tr069
 from plugtone.macaddr import colon_mac
 from plugtone.services.cursors import DEFAULT_LIMIT, check_limit, decode_cursor, encode_cursor
 from plugtone.services.masked_settings import is_secret_setting
@@ -221,6 +222,9 @@ def _site_entry(site: Site, batch: _Batch) -> dict[str, Any]:
     if site.ftp_user:
         password = site.ftp_password or ""
         entry["ftp_account"] = {"user": site.ftp_user, "password": _secret(password, batch)}
+    if site.tr069 is not None:
+        entry["tr069"] = export_tr069(site.tr069, site.tr069_password,
+                                      lambda password: _secret(password, batch))  # fmt: skip
     if site.branding_id is not None:
         entry["branding"] = batch.branding_names[site.branding_id]
     site_pins = batch.pins.get(("site", site.id), [])

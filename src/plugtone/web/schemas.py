@@ -68,6 +68,19 @@ class FtpAccount(_Strict):
     password: str = Field(description="`********` in reads unless `secrets=true` (admins)")
 
 
+class Tr069Settings(_Strict):
+    """TR-069 ACS management of the site's phones (see docs/tr069.md)."""
+
+    enabled: bool | None = None
+    bootstrap_username: str | None = None
+    bootstrap_password: str | None = Field(
+        None, description="`********` in reads unless `secrets=true` (admins)"
+    )
+    periodic_inform_interval: int | None = Field(None, ge=30, le=604800)
+    allow_basic: bool | None = Field(None, description="accept Basic auth over plain HTTP")
+    acs_url: str | None = Field(None, description="the ACS URL phones are given")
+
+
 class TrustedNetwork(_Strict):
     """A network trusted for some transports only."""
 
@@ -111,6 +124,7 @@ class SiteEntry(_Strict):
         description="networks whose clients get this site's phones' secrets: `10.1.0.0/16` "
         "(every transport) or `{network, transports}`",
     )  # fmt: skip
+    tr069: Tr069Settings | None = None
 
 
 class ExtensionEntry(_Strict):
