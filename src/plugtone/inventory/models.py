@@ -153,7 +153,10 @@ class Extension(Base):
     """A SIP account on the PBX. The password is a secret: it is served, never logged."""
 
     __tablename__ = "extensions"
-    __table_args__ = (UniqueConstraint("site_id", "number", name="site_number"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "number", name="site_number"),
+        Index("ix_extensions_number", "number"),  # the phones list's search by number
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
     number: Mapped[str] = mapped_column(String(64))
@@ -182,6 +185,7 @@ class Phone(Base):
         Index("ix_phones_site_mac", "site_id", "mac"),
         Index("ix_phones_model_mac", "model", "mac"),
         Index("ix_phones_vendor_mac", "vendor", "mac"),
+        Index("ix_phones_description_mac", "description", "mac"),  # sorted by name
         Index("ix_phones_http_user", "http_user", unique=True),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -431,6 +435,9 @@ class DeviceState(Base):
     """
 
     __tablename__ = "device_states"
+    __table_args__ = (
+        Index("ix_device_states_last_seen_mac", "last_seen", "mac"),  # sorted by contact
+    )
     mac: Mapped[str] = mapped_column(String(12), primary_key=True)
     vendor: Mapped[str | None] = mapped_column(String(32), nullable=True)
     model: Mapped[str | None] = mapped_column(String(64), nullable=True)
