@@ -227,6 +227,7 @@ class TftpServer:
         self._failure_logged_at = -FAILURE_LOG_INTERVAL
         self._drops_logged_at = -DROP_LOG_INTERVAL
         self._drops_unlogged = 0
+        self._drop_report: asyncio.TimerHandle | None = None
 
     @property
     def active(self) -> int:
@@ -265,6 +266,9 @@ class TftpServer:
         if self._closed:
             return
         self._closed = True
+        if self._drop_report is not None:
+            self._drop_report.cancel()
+            self._drop_report = None
         if self._listener is not None:
             self._listener.close()
         for task in list(self._tasks):
@@ -339,11 +343,25 @@ class TftpServer:
         self._drops_unlogged += 1
         now = _now()
         if now - self._drops_logged_at >= DROP_LOG_INTERVAL:
-            log.warning("TFTP over capacity: %d requests dropped unanswered since the last "
-                        "report (%d transfers under way, the most allowed; %d dropped in all)",
-                        self._drops_unlogged, len(self._transfers), self.dropped)  # fmt: skip
-            self._drops_logged_at = now
-            self._drops_unlogged = 0
+            self._report_drops(now)
+        elif self._drop_report is None:  # the count so far, once the interval is over
+            delay = self._drops_logged_at + DROP_LOG_INTERVAL - now
+            self._drop_report = self.loop.call_later(delay, self._report_drops)
+
+    def _report_drops(self, now: float | None = None) -> None:
+        """One log line for the requests dropped since the last: at most one a
+        :data:`DROP_LOG_INTERVAL`, and the last count of a flood is told too."""
+        if self._drop_report is not None:
+            self._drop_report.cancel()
+            self._drop_report = None
+        if not self._drops_unlogged:
+            return
+        log.warning("TFTP over capacity: %d requests dropped unanswered since the last "
+                    "report (%d transfers under way, at most %d; %d dropped in all)",
+                    self._drops_unlogged, len(self._transfers), self.max_transfers,
+                    self.dropped)  # fmt: skip
+        self._drops_logged_at = _now() if now is None else now
+        self._drops_unlogged = 0
 
     @property
     def full(self) -> bool:
