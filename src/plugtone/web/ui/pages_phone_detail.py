@@ -6,6 +6,7 @@ history, live. Moved out of ``pages_phones`` (the list) so the two pages evolve 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
@@ -13,12 +14,13 @@ from starlette.responses import RedirectResponse, Response
 from plugtone.firmware.repository import FileStore
 from plugtone.macaddr import colon_mac
 from plugtone.provisioning.events import BOOT_GAP
-from plugtone.services import devices, objects
+from plugtone.provisioning.uploads import UploadStore
+from plugtone.services import devices, objects, setting_sources
 from plugtone.services.actors import Role
 from plugtone.services.cursors import encode_cursor
 from plugtone.services.errors import Invalid, NotFound
 from plugtone.services.status import STATES, phone_status
-from plugtone.web.ui.auth import check_post, signed_in
+from plugtone.web.ui.auth import Refused, check_post, signed_in
 from plugtone.web.ui.pages_dashboard import STATE_NAMES
 from plugtone.web.ui.render import page
 
@@ -45,8 +47,7 @@ def _phone_page(request: Request, found, mac: str, status: int = 200,
     registry = request.app.state.registry
     normalized = objects.phone_mac(mac)
     entry = objects.get_entry(store, found.actor, "phone", normalized)
-    listed = devices.list_phones(store, found.actor, q=normalized, limit=10).items
-    info = next((item for item in listed if item.mac == normalized), None)
+    info = _phone_info(store, found.actor, normalized)
     if info is None:
         raise NotFound(f"no phone {colon_mac(normalized)}")
     plugin = registry.get(info.vendor)
@@ -55,12 +56,29 @@ def _phone_page(request: Request, found, mac: str, status: int = 200,
     history = devices.list_events(store, found.actor, mac=normalized, limit=50).items
     state = _status_of(store, found.actor, normalized)
     boot = _current_boot(store, found.actor, normalized, state)
+    settings = setting_sources.phone_settings(store, registry, found.actor, normalized)
+    uploads = devices.list_uploads(store, found.actor, _uploads(request), normalized)
     return page(request, found, "phone.html", status, phone=info, entry=entry, files=files,
                 state=state, events=history, boot=boot, boot_gap=int(BOOT_GAP.total_seconds()),
                 boot_last=int(boot[-1].time.timestamp() * 1000) if boot else 0,
-                state_names=STATE_NAMES, errors=errors or {},
+                state_names=STATE_NAMES, errors=errors or {}, settings=settings,
+                layout=settings.keys, uploads=uploads,
                 description=entry.get("description", "") if description is None else description,
                 newest=history[0].id if history else 0)  # fmt: skip
+
+
+def _phone_info(store, actor, mac: str):
+    """The phone's list row, by an index range on the MAC (a search would also look
+    through every phone's description)."""
+    below = int(mac, 16) - 1
+    after = encode_cursor(f"{below:012X}") if below >= 0 else None
+    listed = devices.list_phones(store, actor, after=after, limit=1).items
+    return next((item for item in listed if item.mac == mac), None)
+
+
+def _uploads(request: Request) -> UploadStore:
+    """Where the phone-facing servers keep uploads (as the API reads them)."""
+    return UploadStore(request.app.state.settings.data_dir / "uploads")
 
 
 def _current_boot(store, actor, mac: str, state) -> list:
@@ -100,7 +118,8 @@ def _file_page(request: Request, found, mac: str, name: str, reveal: bool) -> Re
                                   firmware_files=firmware)  # fmt: skip
     text = shown.content.decode("utf-8", errors="replace")
     return page(request, found, "file.html", shown=shown, text=text, revealed=reveal,
-                mac=shown.mac, can_reveal=found.actor.can(Role.ADMIN))  # fmt: skip
+                mac=shown.mac, can_reveal=found.actor.can(Role.ADMIN), upload=False,
+                action=f"/phones/{colon_mac(shown.mac)}/files/{quote(shown.name)}")  # fmt: skip
 
 
 @router.get("/phones/{mac}/files/{name:path}")
@@ -113,3 +132,42 @@ def reveal_file(request: Request, mac: str, name: str,
                 csrf: Annotated[str, Form(max_length=256)] = "") -> Response:  # fmt: skip
     """The file with its secrets shown: admins only, audited by the service."""
     return _file_page(request, check_post(request, csrf), mac, name, reveal=True)
+
+
+def _upload_page(request: Request, found, mac: str, name: str, reveal: bool) -> Response:
+    shown = devices.upload_content(request.app.state.store, found.actor, _uploads(request), mac,
+                                   name, reveal=reveal)  # fmt: skip
+    text = shown.content.decode("utf-8", errors="replace")
+    return page(request, found, "file.html", shown=shown, text=text, revealed=reveal,
+                mac=shown.mac, can_reveal=found.actor.can(Role.ADMIN), upload=True,
+                action=f"/phones/{colon_mac(shown.mac)}/uploads/{quote(shown.name)}")  # fmt: skip
+
+
+@router.get("/phones/{mac}/uploads/{name}")
+def phone_upload(request: Request, mac: str, name: str) -> Response:
+    """A file the phone uploaded, secrets masked like its rendered files."""
+    return _upload_page(request, signed_in(request), mac, name, reveal=False)
+
+
+@router.post("/phones/{mac}/uploads/{name}")
+def reveal_upload(request: Request, mac: str, name: str,
+                  csrf: Annotated[str, Form(max_length=256)] = "") -> Response:  # fmt: skip
+    """The upload with its secrets shown: admins only, audited by the service."""
+    return _upload_page(request, check_post(request, csrf), mac, name, reveal=True)
+
+
+@router.get("/phones/{mac}/uploads/{name}/download")
+def download_upload(request: Request, mac: str, name: str) -> Response:
+    """The upload as a file to save (operators and admins), its secrets masked: a
+    download is not a reveal. Sent as an attachment of an opaque type, so a browser
+    never renders what a phone wrote."""
+    found = signed_in(request)
+    if not found.actor.can(Role.OPERATOR):
+        raise Refused(403, "Downloading uploads needs the operator role.")
+    shown = devices.upload_content(request.app.state.store, found.actor, _uploads(request), mac,
+                                   name)  # fmt: skip
+    filename = quote(f"{shown.mac}-{shown.name}", safe="")
+    return Response(shown.content, media_type="application/octet-stream", headers={
+        "content-disposition": f"attachment; filename*=UTF-8''{filename}",
+        "cache-control": "no-store",
+    })  # fmt: skip
