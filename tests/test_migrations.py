@@ -16,6 +16,8 @@ TABLES = {
     "firmware_files", "firmware_pins", "device_firmware", "users", "api_tokens", "audit_log",
     "inventory_changes",
     "acs_devices", "acs_parameter_trees", "acs_tasks", "acs_uploads", "acs_transfers",
+    "rcs_accounts", "rcs_users", "rcs_servers", "rcs_brandings", "rcs_phones", "rcs_contacts",
+    "rcs_audit", "rcs_reset_tokens", "rcs_api_tokens",
 }  # fmt: skip
 
 

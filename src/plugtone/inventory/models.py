@@ -570,3 +570,6 @@ class AuditEntry(Base):
 
 # The ACS's tables live with the ACS (``plugtone.acs.models``) on this same metadata.
 from plugtone.acs import models as _acs_models  # noqa: E402, F401
+
+# The redirection service's tables live in their own module on this metadata (migration 0014).
+from plugtone.redirect import models as _redirect_models  # noqa: E402, F401
