@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-from sqlalchemy import and_, exists, func, or_, select, text
+from sqlalchemy import and_, exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from plugtone.firmware.repository import FileStore
@@ -48,9 +48,6 @@ from plugtone.services.errors import Conflict, Invalid, NotFound
 from plugtone.services.inventory import apply_inventory
 from plugtone.services.unit_of_work import MASK, reading, unit_of_work
 from plugtone.vendors import UnknownModel, VendorRegistry, default_registry
-
-_MAC_SEPARATORS = re.compile(r"[\s:.\-]")
-_HEX = re.compile(r"^[0-9A-F]{1,12}$")
 
 # -- what the use cases hand back
 
@@ -217,18 +214,12 @@ def _canonical_model(name: str) -> str:
 
 
 def _matches(text: str):
-    conditions = [
-        exists(
-            select(LineAssignment.id)
-            .join(Extension, Extension.id == LineAssignment.extension_id)
-            .where(LineAssignment.phone_id == Phone.id, Extension.number == text)
-        ),
-        func.lower(Phone.description).contains(text.lower(), autoescape=True),
-    ]
-    prefix = _MAC_SEPARATORS.sub("", text).upper()
-    if _HEX.match(prefix):
-        conditions.append(Phone.mac.startswith(prefix))
-    return or_(*conditions)
+    """A MAC prefix, an extension number or a piece of the description: the list's own
+    condition (:func:`plugtone.services.phone_list.search_condition`), each part read
+    once by its index rather than a subquery per phone."""
+    from plugtone.services.phone_list import search_condition
+
+    return search_condition(text)
 
 
 def _phone_infos(session: Session, rows: Sequence[tuple[Phone, str]]) -> list[PhoneInfo]:

@@ -1,9 +1,10 @@
-"""The phones list (search, filters, keyset pages). A phone's own page is
+"""The phones list: search, filters that combine (site, model, vendor, state), sorted by
+any of its columns, keyset-paged in every order. A phone's own page is
 ``pages_phone_detail``.
 
-Paging reuses the services' cursors: ``next`` is handed back as ``after``. A state
-filter lists from ``services.status`` (keyset by MAC too), which filters by site only:
-the page says so when a search or a model or vendor filter is set with a state.
+The list is :func:`plugtone.services.phone_list.browse_phones`; its cursor is handed
+back as ``after`` with the same ``sort`` and ``order``. Column headers are links that
+sort by that column (again: the other way), the sorted one marked with ``aria-sort``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from plugtone.services import devices, objects
-from plugtone.services.status import STATES, phone_status
+from plugtone.services import objects
+from plugtone.services.phone_list import SORTS, STATE_ORDER, browse_phones
 from plugtone.web.ui.auth import signed_in
 from plugtone.web.ui.pages_dashboard import STATE_NAMES
 from plugtone.web.ui.render import page
@@ -24,6 +25,9 @@ router = APIRouter()
 
 PAGE = 50
 Text = Annotated[str | None, Query(max_length=255)]
+COLUMNS = (("mac", "MAC"), ("state", "State"), ("model", "Model"), ("site", "Site"),
+           ("lines", "Lines"), ("name", "Name"), ("seen", "Last seen"))  # fmt: skip
+"""The list's columns, in order: ``(sort key, header)``; all but Lines sort."""
 
 
 def _clean(value: str | None) -> str | None:
@@ -33,29 +37,50 @@ def _clean(value: str | None) -> str | None:
 
 @router.get("/phones")
 def phones(request: Request, q: Text = None, site: Text = None, model: Text = None,
-           vendor: Text = None, state: Text = None, after: Text = None) -> Response:  # fmt: skip
+           vendor: Text = None, state: Text = None, sort: Text = None, order: Text = None,
+           after: Text = None) -> Response:  # fmt: skip
     found = signed_in(request)
     store = request.app.state.store
     registry = request.app.state.registry
     q, site, model, vendor, state = map(_clean, (q, site, model, vendor, state))
-    note = None
-    if state is not None and state not in STATES:
-        state, note = None, "That is not a state; showing every phone."
-    if state is not None:
-        if q or model or vendor:
-            note = "A state filter combines with the site only: search, model and vendor are off."
-        listed = phone_status(store, found.actor, [state], site=site, after=after, limit=PAGE)
-        rows, cursor, mode = listed.items, listed.next, "status"
-    else:
-        listed = devices.list_phones(store, found.actor, site=site, model=model, vendor=vendor,
-                                     q=q, after=after, limit=PAGE)  # fmt: skip
-        rows, cursor, mode = list(listed.items), listed.next, "phones"
+    notes = []
+    if state == "unassigned":
+        state = None
+        notes.append("Unassigned devices are not inventory phones: the Unassigned page lists "
+                     "them. Showing every phone.")  # fmt: skip
+    elif state is not None and state not in STATE_ORDER:
+        state = None
+        notes.append("That is not a state; showing every phone.")
+    if sort is not None and sort not in SORTS:
+        notes.append("That is not a column to sort by; sorted by MAC.")
+    sort = sort if sort in SORTS else "mac"
+    descending = order == "desc"
+    listed = browse_phones(store, found.actor, site=site, model=model, vendor=vendor, q=q,
+                           states=[state] if state else [], sort=sort, descending=descending,
+                           after=after, limit=PAGE)  # fmt: skip
     filters = {name: value for name, value in
                (("q", q), ("site", site), ("model", model), ("vendor", vendor), ("state", state))
                if value}  # fmt: skip
-    more = f"/phones?{urlencode({**filters, 'after': cursor})}" if cursor else None
+    ordering = {"sort": sort, "order": "desc" if descending else "asc"}
+    more = None
+    if listed.next:
+        more = f"/phones?{urlencode({**filters, **ordering, 'after': listed.next})}"
+    headers = []
+    for key, label in COLUMNS:
+        if key not in SORTS:
+            headers.append({"label": label, "href": None, "sorted": None})
+            continue
+        sorted_here = "descending" if key == sort and descending else (
+            "ascending" if key == sort else None)  # fmt: skip
+        flip = "asc" if sorted_here == "descending" else ("desc" if sorted_here else "asc")
+        href = f"/phones?{urlencode({**filters, 'sort': key, 'order': flip})}"
+        headers.append({"label": label, "href": href, "sorted": sorted_here})
     sites = objects.site_names(store, found.actor)
     vendors = sorted(plugin.name for plugin in registry.plugins)
-    return page(request, found, "phones.html", rows=rows, mode=mode, more=more, note=note,
-                filters=filters, sites=sites, vendors=vendors, states=STATES,
-                state_names=STATE_NAMES, first=after is None)  # fmt: skip
+    label = dict(COLUMNS)[sort]
+    return page(request, found, "phones.html", rows=listed.items, more=more, notes=notes,
+                filters=filters, sites=sites, vendors=vendors, states=STATE_ORDER,
+                state_names=STATE_NAMES, first=after is None, headers=headers,
+                ordering=ordering, first_href=f"/phones?{urlencode({**filters, **ordering})}",
+                sorted_by=f"{label}, {'descending' if descending else 'ascending'}",
+                )  # fmt: skip
