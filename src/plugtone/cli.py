@@ -255,9 +255,13 @@ PORT = click.IntRange(0, 65535)
               help="Log one line per phone request at this level (never a secret).")  # fmt: skip
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Processes sharing the listening ports (default 1: one process).")  # fmt: skip
+@click.option("--cwmp-port", type=click.IntRange(1, 65535), default=None,
+              help="A port for the TR-069 ACS alone (it is also on /cwmp).")  # fmt: skip
+@click.option("--stun-port", type=click.IntRange(1, 65535), default=None,
+              help="UDP port of the TR-111 STUN server (CPEs behind NAT).")  # fmt: skip
 def serve(
     settings: Settings, host, http_port, https_port, tftp_port, tftp_max_transfers, ftp_port,
-    admin_port, admin_host, log_format, log_requests, workers,
+    admin_port, admin_host, log_format, log_requests, workers, cwmp_port=None, stun_port=None,
 ) -> None:  # fmt: skip
     """Serve phones (and the admin API on its own port) until interrupted.
 
@@ -319,6 +323,8 @@ def serve(
         settings=settings,
         security=settings.security,
         log_requests=LEVELS.get(log_requests),
+        cwmp_port=cwmp_port,
+        stun_port=stun_port,
     )
     try:
         if (workers or settings.workers) > 1:  # a supervisor and its workers
@@ -559,6 +565,7 @@ _LAZY_COMMANDS = {
     "status": "status",
     "backup": "backup",
     "restore": "backup",
+    "acs": "acs",
 }
 """Which cli_* module attaches each of their commands; a name missing here (a command
 added to one of them since) is found by attaching them all."""

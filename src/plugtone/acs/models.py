@@ -60,6 +60,9 @@ class AcsDevice(Base):
     parameter_key: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """The ParameterKey the device reported: the inventory generation last applied."""
     applied_generation: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    applied_secrets: Mapped[dict] = mapped_column(JSON, default=dict)
+    """SHA-256 of each secret value set (passwords read back empty, so a digest of what
+    was set is how the ACS knows whether to set one again)."""
     last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 

@@ -160,6 +160,8 @@ def load_site(session: Session, site_id: int) -> SiteView:
         nat=site.nat,
         public_url=site.public_url,
         trusted_networks=_networks(site),
+        tr069=site.tr069 if site.tr069 and site.tr069.get("enabled") else None,
+        tr069_password=site.tr069_password,
         keys=_keys(session, Key.site_id == site.id),
         directory=tuple(
             ContactView(name=contact.name, number=contact.number)

@@ -93,6 +93,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
 from uvicorn.protocols.utils import is_ssl
 
+from plugtone.acs.mount import is_acs_path
 from plugtone.inventory.secret_keys import SecretKeyError
 from plugtone.inventory.store import Store
 from plugtone.provisioning.device_auth import (
@@ -191,6 +192,8 @@ class PhoneApp:
     def __init__(self, provisioner: Provisioner, digest: DigestAuthority | None = None) -> None:
         self.provisioner = provisioner
         self.digest = digest or DigestAuthority(StoreSecret(provisioner.resolver.store))
+        self.acs: Any = None
+        """The TR-069 ACS app (:mod:`plugtone.acs.endpoint`), answering ``/cwmp`` and below."""
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -199,6 +202,8 @@ class PhoneApp:
             return
         if kind != "http":
             return
+        if self.acs is not None and is_acs_path(scope["path"]):
+            return await self.acs(scope, receive, send)
         method = scope["method"]
         if method == "GET" or method == "HEAD":
             await self.serve_file(_file_request(scope, self.digest), scope, receive, send)
@@ -215,6 +220,8 @@ class PhoneApp:
         that gives it (a cache miss, a wait, a stored file, an upload). Whatever was
         decided here (the credentials checked, the answer noted with the guard) is
         carried into that callable, never done twice."""
+        if self.acs is not None and is_acs_path(scope["path"]):
+            return self.acs
         method = scope["method"]
         if method != "GET" and method != "HEAD":
             return self

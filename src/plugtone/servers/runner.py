@@ -27,6 +27,7 @@ from typing import Any
 
 import uvicorn
 
+from plugtone.acs.serving import acs_app
 from plugtone.inventory.store import Store, check_schema, check_secret_key
 from plugtone.provisioning.provisioner import Provisioner
 from plugtone.provisioning.request_log import RequestLog
@@ -73,6 +74,11 @@ class ServeOptions:
     once_per_host: bool = True
     """Whether this process runs the duties one process per host does (the event log's
     pruning): with workers, only worker 0."""
+    cwmp_port: int | None = None
+    """A listener for the TR-069 ACS alone (``--cwmp-port``); it also answers on /cwmp of
+    the HTTP and HTTPS listeners."""
+    stun_port: int | None = None
+    """The TR-111 STUN server's UDP port (``--stun-port``); ``None`` runs none."""
 
 
 class _QuietSignalsServer(uvicorn.Server):
@@ -143,7 +149,11 @@ async def serve_with(
     one) and ``ready`` set: whoever reads it can connect at once.
     """
     app = create_phone_app(provisioner)
+    app.acs = acs_app(provisioner, app.digest, options)
     planned: list[tuple[str, str, int, _QuietSignalsServer]] = []
+    if options.cwmp_port is not None:
+        cwmp = _uvicorn(app.acs, options.host, options.cwmp_port)
+        planned.append(("CWMP", options.host, options.cwmp_port, cwmp))
     if options.http_port is not None:
         http = _uvicorn(app, options.host, options.http_port)
         planned.append(("HTTP", options.host, options.http_port, http))

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -190,6 +190,11 @@ class SiteView:
     trusted_networks: tuple[object, ...] = ()
     """The site's trusted networks as the inventory spells them (the resolver reads
     them; plug-ins have no use for them)."""
+    tr069: Mapping[str, Any] | None = None
+    """The site's TR-069 ACS settings when it enables the ACS (``enabled``,
+    ``bootstrap_username``, ``periodic_inform_interval``, ``acs_url``...), else ``None``."""
+    tr069_password: str | None = field(default=None, repr=False)
+    """The site's bootstrap ACS password: a secret."""
 
 
 @dataclass(frozen=True)
@@ -533,6 +538,12 @@ class VendorPlugin(ABC):
     def dhcp_needs(self, server: ProvisioningServer) -> DhcpNeeds | None:
         """The DHCP options this vendor's phones need to find ``server`` (``plugtone
         dhcp``); ``None`` (the default) for a vendor with nothing to ask of DHCP."""
+        return None
+
+    def cwmp_map(self) -> Any:
+        """This vendor's TR-069 data-model map (a :class:`plugtone.acs.datamodel.CwmpMap`):
+        how the ACS recognises its CPEs and which parameters carry a phone's inventory;
+        ``None`` (the default) for a vendor whose phones the ACS does not manage."""
         return None
 
     # -- firmware

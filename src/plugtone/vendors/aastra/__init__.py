@@ -25,10 +25,12 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
+from plugtone.acs.datamodel import CwmpMap
 from plugtone.macaddr import normalize_mac
 from plugtone.vendors.aastra import dhcp
 from plugtone.vendors.aastra.cfgfile import Raw, serialize, value_problem
 from plugtone.vendors.aastra.checks import phone_findings
+from plugtone.vendors.aastra.cwmp_map import CWMP_MAP
 from plugtone.vendors.aastra.firmware import (
     APPLICATION,
     basename,
@@ -104,6 +106,9 @@ class AastraPlugin(VendorPlugin):
     phones (``aastra-check-cfg``), which reboot and check their configuration; the
     administrator guide's ``sip whitelist`` (41-001160-00 A-175) makes the phone refuse
     requests from servers that are not its proxies."""
+
+    def cwmp_map(self) -> CwmpMap:
+        return CWMP_MAP
 
     def dhcp_needs(self, server: dhcp.ProvisioningServer) -> dhcp.DhcpNeeds:
         """Option 60 and the options the phones read their server from: see :mod:`.dhcp`."""

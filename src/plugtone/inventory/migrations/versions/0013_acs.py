@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("last_events", sa.String(length=255), nullable=True),
         sa.Column("parameter_key", sa.String(length=32), nullable=True),
         sa.Column("applied_generation", sa.BigInteger(), nullable=True),
+        sa.Column("applied_secrets", sa.JSON(), nullable=False),
         sa.Column("last_error", sa.String(length=255), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_acs_devices")),
         sa.UniqueConstraint("oui", "serial", name="oui_serial"),

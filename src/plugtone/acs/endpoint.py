@@ -1,0 +1,468 @@
+"""The ``/cwmp`` endpoint: HTTP in, CWMP sessions, HTTP out; and the transfer URLs.
+
+A bare ASGI app mounted under the phone-facing listeners (``servers/http.py`` hands it
+every path below ``/cwmp``) and served alone on ``--cwmp-port``. The body is capped
+while it is read (a 50 MB POST is refused at the cap, not buffered), decoded
+(gzip/deflate) and parsed by the hardened codec; everything about what to ask a device
+is in :mod:`plugtone.acs.conductor`, which runs in a worker thread because it reads
+the store.
+
+Sessions (TR-069 3.4.6) are kept in this process by a random cookie, ``Path=/``; a
+CPE echoing it back with attributes, or bringing the previous session's stale cookie to
+its next Inform, is fine: an Inform always opens a new session. Each device has at
+most one live session: a second Inform while one is active gets ``503`` with
+``Retry-After``. Authentication is HTTP Digest (MD5, ``qop=auth``, the phone side's
+:class:`~plugtone.provisioning.device_auth.DigestAuthority`) against the device's own
+login or its site's bootstrap login; Basic only over TLS, or over plain HTTP where the
+site allows it (``tr069.allow_basic``). Every later request of the session carries the
+cookie; one that also carries credentials must be the same principal's.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from plugtone.acs import records, tasks
+from plugtone.acs.conductor import Context, Conversation, conduct, vendor_map
+from plugtone.acs.datamodel import AcsSettings, CwmpMap
+from plugtone.firmware.repository import FileStore
+from plugtone.inventory.store import Store
+from plugtone.macaddr import MacError, normalize_mac
+from plugtone.protocols import cwmp_codec as codec
+from plugtone.protocols import cwmp_messages as m
+from plugtone.protocols.cwmp_faults import CwmpError
+from plugtone.provisioning.credentials import PasswordCredentials
+from plugtone.provisioning.device_auth import (
+    DigestAuthority,
+    DigestCredentials,
+    MalformedAuthorization,
+    parse_basic,
+    split_scheme,
+)
+from plugtone.vendors import VendorRegistry
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/cwmp"
+COOKIE = "plugtone_cwmp"
+MAX_BODY = codec.MAX_ENVELOPE_SIZE
+MAX_UPLOAD = 8 * 1024 * 1024
+"""Largest configuration backup or log a device may PUT."""
+SESSION_IDLE = 120.0
+"""Seconds after which a silent session is forgotten (TR-069 suggests 30 s at least)."""
+BUSY_WINDOW = 15.0
+"""A second Inform within this many seconds of the device's last message is refused."""
+RETRY_AFTER = 10
+
+Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
+_XML = (b"content-type", b'text/xml; charset="utf-8"')
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def _plain(status: int, text: str, *headers: tuple[bytes, bytes]) -> Reply:
+    body = text.encode()
+    return status, [_TEXT, (b"content-length", b"%d" % len(body)), *headers], body
+
+
+@dataclass
+class Request:
+    body: bytes
+    client: str | None
+    secure: bool
+    target: str
+    host: str
+    authorization: list[str]
+    cookies: dict[str, str]
+    content_encoding: str | None
+
+
+@dataclass
+class Session:
+    token: str
+    device: records.DeviceRecord
+    username: str
+    password: str
+    client: str | None
+    namespace: str
+    conversation: Conversation | None = None
+    cwmp_map: CwmpMap | None = None
+    context: Context | None = None
+    last: float = field(default_factory=time.monotonic)
+    ids: int = 0
+
+
+class SessionTable:
+    """Live sessions by cookie and by device (one per device), thread-safe."""
+
+    def __init__(self) -> None:
+        self.by_token: dict[str, Session] = {}
+        self.by_device: dict[int, Session] = {}
+        self.lock = threading.Lock()
+
+    def sweep(self, now: float) -> None:
+        for session in list(self.by_token.values()):
+            if now - session.last > SESSION_IDLE:
+                self.drop(session)
+
+    def drop(self, session: Session) -> None:
+        self.by_token.pop(session.token, None)
+        if self.by_device.get(session.device.id) is session:
+            del self.by_device[session.device.id]
+
+
+class AcsApp:
+    """The ACS as an ASGI callable (see the module's docstring)."""
+
+    def __init__(
+        self, store: Store, registry: VendorRegistry, digest: DigestAuthority, *,
+        data_dir: Path, stun_host: str | None = None, stun_port: int | None = None,
+        max_body: int = MAX_BODY, on_session_end: Callable[[int], None] | None = None,
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.registry = registry
+        self.digest = digest
+        self.files = FileStore(data_dir / "firmware")
+        self.settings = AcsSettings(acs_url="", interval=3600, stun_host=stun_host,
+                                    stun_port=stun_port)  # fmt: skip
+        self.max_body = max_body
+        self.sessions = SessionTable()
+        self.on_session_end = on_session_end
+
+    # -- ASGI
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+                await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path.startswith(PREFIX + "/transfer/"):
+            token = path[len(PREFIX + "/transfer/") :]
+            if method == "GET":
+                reply = await run_in_threadpool(self.download, token)
+            elif method == "PUT":
+                body = await _read(receive, MAX_UPLOAD)
+                reply = (_plain(413, "too large\n") if body is None
+                         else await run_in_threadpool(self.upload, token, body))  # fmt: skip
+            else:
+                reply = _plain(405, "method not allowed\n", (b"allow", b"GET, PUT"))
+        elif path in (PREFIX, PREFIX + "/"):
+            if method != "POST":
+                reply = _plain(405, "CWMP is POST\n", (b"allow", b"POST"))
+            else:
+                body = await _read(receive, self.max_body)
+                if body is None:
+                    reply = self._fault_reply(
+                        CwmpError(8004, f"body larger than {self.max_body} bytes",
+                                  http_status=413), codec.DEFAULT_NAMESPACE,
+                    )  # fmt: skip
+                else:
+                    reply = await run_in_threadpool(self.handle, _request(scope, body))
+        else:
+            reply = _plain(404, "not found\n")
+        status, headers, content = reply
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    # -- CWMP
+
+    def handle(self, request: Request) -> Reply:
+        """One POST of a session, decided synchronously (store reads included)."""
+        now = time.monotonic()
+        with self.sessions.lock:
+            self.sessions.sweep(now)
+            session = self.sessions.by_token.get(request.cookies.get(COOKIE, ""))
+        try:
+            data = codec.decode_body(request.body, request.content_encoding,
+                                     max_size=self.max_body)  # fmt: skip
+            envelope = None if codec.is_empty(data) else codec.parse(data, max_size=self.max_body)
+        except CwmpError as error:
+            return self._fault_reply(error, session.namespace if session else None)
+        if envelope is not None and isinstance(envelope.body, m.Inform):
+            return self.inform(request, envelope, session)
+        if session is None or (session.client and session.client != request.client):
+            return _plain(403, "no CWMP session: a session starts with an Inform\n")
+        if request.authorization and not self._same_principal(request, session):
+            return _plain(403, "these credentials are not this session's\n")
+        session.last = now
+        if envelope is None or envelope.body is None:
+            return self.next_request(session, None)
+        body = envelope.body
+        if isinstance(body, m.TransferComplete):
+            self.transfer_complete(session, body.command_key, body.fault)
+            return self._envelope(session, m.TransferCompleteResponse(), envelope.id)
+        if isinstance(body, m.AutonomousTransferComplete):
+            return self._envelope(session, m.AutonomousTransferCompleteResponse(), envelope.id)
+        if isinstance(body, m.GetRPCMethods):
+            answer = m.GetRPCMethodsResponse(methods=list(m.ACS_METHODS))
+            return self._envelope(session, answer, envelope.id)
+        if isinstance(body, m.UnknownRpc) and not body.name.endswith("Response"):
+            fault = m.Fault(code=8000, string=f"method {body.name} is not supported")
+            return self._envelope(session, fault, envelope.id, status=200)
+        return self.next_request(session, body)
+
+    def inform(self, request: Request, envelope: codec.Envelope, old: Session | None) -> Reply:
+        login = self.authenticate(request)
+        if login is None:
+            return self._challenge(request)
+        inform: m.Inform = envelope.body  # type: ignore[assignment]
+        identity = inform.device_id
+        if not identity.oui or not identity.serial_number:
+            return self._fault_reply(CwmpError(8003, "Inform without OUI and SerialNumber",
+                                               http_status=400), envelope.namespace)  # fmt: skip
+        root = _root(inform)
+        cwmp_map = vendor_map(self.registry, identity.oui, identity.manufacturer)
+        mac = _inform_mac(inform, cwmp_map)
+        software = inform.parameter(root + "DeviceInfo.SoftwareVersion")
+        url = inform.parameter(root + "ManagementServer.ConnectionRequestURL")
+        key = inform.parameter(root + "ManagementServer.ParameterKey")
+        codes = inform.event_codes
+        device = records.inform(
+            self.store, oui=identity.oui.upper(), serial=identity.serial_number,
+            product_class=identity.product_class, manufacturer=identity.manufacturer,
+            software_version=None if software is None else str(software),
+            connection_request_url=None if url is None else str(url), mac=mac, events=codes,
+            parameter_key=None if key is None else str(key), address=request.client,
+        )  # fmt: skip
+        kind, username, password = login
+        if kind == "device" and (device.username != username):
+            return self._challenge(request)  # another device's own login
+        now = time.monotonic()
+        with self.sessions.lock:
+            active = self.sessions.by_device.get(device.id)
+            if active is not None and active is not old and now - active.last < BUSY_WINDOW:
+                return _plain(503, "a session with this device is in progress\n",
+                              (b"retry-after", b"%d" % RETRY_AFTER))  # fmt: skip
+            if active is not None:
+                self.sessions.drop(active)
+            if old is not None:
+                self.sessions.drop(old)
+            session = Session(
+                token=secrets.token_urlsafe(18), device=device, username=username,
+                password=password, client=request.client, namespace=envelope.namespace,
+                cwmp_map=cwmp_map,
+            )  # fmt: skip
+            self.sessions.by_token[session.token] = session
+            self.sessions.by_device[device.id] = session
+        session.context = Context(
+            store=self.store, registry=self.registry, device=device, root=root,
+            bootstrap=kind == "bootstrap" or device.first_contact, settings=self.settings,
+            transfer_base=f"{'https' if request.secure else 'http'}://{request.host}",
+            address=request.client,
+        )  # fmt: skip
+        for event in inform.events:
+            if event.event_code in ("M Reboot", "M Download", "M Upload") and event.command_key:
+                self._event_done(session, event.command_key)
+        cookie = f"{COOKIE}={session.token}; Path=/; HttpOnly"
+        if request.secure:
+            cookie += "; Secure"
+        reply = self._envelope(session, m.InformResponse(max_envelopes=1), envelope.id)
+        reply[1].append((b"set-cookie", cookie.encode("latin-1")))
+        return reply
+
+    def authenticate(self, request: Request) -> tuple[str, str, str] | None:
+        """``(kind, username, password)`` of the login the request proves, else ``None``."""
+        if len(request.authorization) != 1:
+            return None
+        header = request.authorization[0]
+        credentials = self.digest.credentials(
+            header, method="POST", target=request.target, secure=request.secure, now=time.time()
+        )
+        basic_plain = False
+        if credentials is None:
+            try:
+                scheme, rest = split_scheme(header)
+                if scheme != "basic":
+                    return None
+                credentials = parse_basic(rest)
+                basic_plain = True
+            except MalformedAuthorization:
+                return None
+        if not isinstance(credentials, DigestCredentials | PasswordCredentials):
+            return None
+        for login in records.logins_for(self.store, credentials.username):
+            if basic_plain and not login.allow_basic:
+                continue
+            if credentials.check(login.password):
+                return login.kind, credentials.username, login.password
+        return None
+
+    def _same_principal(self, request: Request, session: Session) -> bool:
+        header = request.authorization[0] if len(request.authorization) == 1 else ""
+        credentials = self.digest.credentials(
+            header, method="POST", target=request.target, secure=request.secure, now=time.time()
+        )
+        if isinstance(credentials, DigestCredentials | PasswordCredentials):
+            return credentials.username == session.username and credentials.check(session.password)
+        return False
+
+    def next_request(self, session: Session, message: Any) -> Reply:
+        """Hand the CPE's answer to the conductor; send its next request, or end."""
+        try:
+            if session.conversation is None:
+                assert session.context is not None
+                session.conversation = conduct(session.context, session.cwmp_map)
+                request = next(session.conversation)
+            else:
+                request = session.conversation.send(message)
+        except StopIteration:
+            return self.end(session)
+        except Exception:  # a bug must not leave the device's session hanging
+            log.exception("CWMP session with device %s failed", session.device.id)
+            return self.end(session)
+        return self._envelope(session, request, None)
+
+    def end(self, session: Session) -> Reply:
+        with self.sessions.lock:
+            self.sessions.drop(session)
+        if self.on_session_end is not None:
+            self.on_session_end(session.device.id)
+        return 204, [(b"content-length", b"0"), _NO_STORE], b""
+
+    def transfer_complete(self, session: Session, command_key: str, fault: m.FaultStruct) -> None:
+        """Idempotent: a repeated TransferComplete for a finished task changes nothing."""
+        task = tasks.by_command_key(self.store, session.device.id, command_key)
+        if task is None or task.status not in tasks.OPEN:
+            return
+        if fault.fault_code:
+            message = m.Fault(code=fault.fault_code, string=fault.fault_string).message
+            tasks.fail(self.store, task.id, fault.fault_code, message)
+        else:
+            tasks.finish(self.store, task.id, "transfer completed")
+
+    def _event_done(self, session: Session, command_key: str) -> None:
+        task = tasks.by_command_key(self.store, session.device.id, command_key)
+        if task is not None and task.kind == "reboot" and task.status in tasks.OPEN:
+            tasks.finish(self.store, task.id, "rebooted")
+
+    # -- envelopes
+
+    def _envelope(
+        self, session: Session, body: m.Message, request_id: str | None, status: int = 200
+    ) -> Reply:
+        if request_id is None:
+            session.ids += 1
+            request_id = f"plugtone-{session.ids}"
+        content = codec.build(codec.Envelope(body=body, id=request_id, namespace=session.namespace))
+        return status, [_XML, (b"content-length", b"%d" % len(content)), _NO_STORE], content
+
+    def _fault_reply(self, error: CwmpError, namespace: str | None) -> Reply:
+        envelope = codec.fault_envelope(
+            error.code, error.message, namespace=namespace or codec.DEFAULT_NAMESPACE
+        )
+        content = codec.build(envelope)
+        return error.http_status, [_XML, (b"content-length", b"%d" % len(content))], content
+
+    def _challenge(self, request: Request) -> Reply:
+        challenge = self.digest.challenge(time.time())
+        return _plain(401, "authentication required\n",
+                      (b"www-authenticate", challenge.encode("latin-1")), _NO_STORE)  # fmt: skip
+
+    # -- transfers
+
+    def download(self, token: str) -> Reply:
+        claimed = records.claim_transfer(self.store, token, "down")
+        if claimed is None:
+            return _plain(404, "not found\n")
+        _, source = claimed
+        kind, _, ref = (source or "").partition(":")
+        content: bytes | None = None
+        if kind == "firmware":
+            path = self.files.path(ref)
+            content = path.read_bytes() if path.is_file() else None
+        elif kind == "upload":
+            content = records.upload_content(self.store, int(ref))
+        if content is None:
+            return _plain(404, "not found\n")
+        headers = [(b"content-type", b"application/octet-stream"),
+                   (b"content-length", b"%d" % len(content)), _NO_STORE]  # fmt: skip
+        return 200, headers, content
+
+    def upload(self, token: str, body: bytes) -> Reply:
+        claimed = records.claim_transfer(self.store, token, "up")
+        if claimed is None:
+            return _plain(404, "not found\n")
+        records.store_upload(self.store, claimed[0], body)
+        return 201, [(b"content-length", b"0")], b""
+
+
+async def _read(receive: Any, limit: int) -> bytes | None:
+    """The request body, or ``None`` as soon as it passes ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _request(scope: dict, body: bytes) -> Request:
+    authorization: list[str] = []
+    cookies: dict[str, str] = {}
+    host = ""
+    encoding = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization.append(value.decode("latin-1"))
+        elif name == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                key, _, item = part.strip().partition("=")
+                if key == COOKIE and item:
+                    cookies.setdefault(key, item)
+        elif name == b"host":
+            host = value.decode("latin-1")
+        elif name == b"content-encoding":
+            encoding = value.decode("latin-1")
+    if not host:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    client = scope.get("client")
+    target = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+    if scope.get("query_string"):
+        target += "?" + scope["query_string"].decode("latin-1")
+    return Request(
+        body=body, client=client[0] if client else None, secure=scope.get("scheme") == "https",
+        target=target, host=host, authorization=authorization, cookies=cookies,
+        content_encoding=encoding,
+    )  # fmt: skip
+
+
+def _root(inform: m.Inform) -> str:
+    for parameter in inform.parameters:
+        head = parameter.name.split(".", 1)[0]
+        if head in ("Device", "InternetGatewayDevice"):
+            return head + "."
+    return "Device."
+
+
+def _inform_mac(inform: m.Inform, cwmp_map: CwmpMap | None) -> str | None:
+    names = cwmp_map.mac_parameters if cwmp_map else ()
+    for parameter in inform.parameters:
+        if parameter.name in names or parameter.name.endswith(".MACAddress"):
+            try:
+                return normalize_mac(str(parameter.value))
+            except MacError:
+                continue
+    return None
