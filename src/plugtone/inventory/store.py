@@ -292,7 +292,9 @@ def bump_generation(session: Session) -> int:
     """Mark the inventory changed inside the caller's transaction.
 
     The row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL) so concurrent writers
-    serialise and every committed change gets its own generation number.
+    serialise and every committed change gets its own generation number. On
+    PostgreSQL the same transaction NOTIFYs every listening process
+    (:mod:`plugtone.inventory.change_feed`).
     """
     row = session.scalar(select(Meta).where(Meta.key == GENERATION_KEY).with_for_update())
     if row is None:
@@ -300,6 +302,9 @@ def bump_generation(session: Session) -> int:
         session.add(row)
     row.value = str(int(row.value) + 1)
     session.flush()
+    from plugtone.inventory.change_feed import notify_generation
+
+    notify_generation(session, int(row.value))  # PostgreSQL: every listener, at commit
     return int(row.value)
 
 

@@ -74,6 +74,9 @@ class ServeOptions:
     once_per_host: bool = True
     """Whether this process runs the duties one process per host does (the event log's
     pruning): with workers, only worker 0."""
+    rcs_port: int | None = None
+    """A listener for the redirection service alone, at its root (``--rcs-port``); it
+    also answers under /rcs/ of the HTTP and HTTPS listeners."""
     cwmp_port: int | None = None
     """A listener for the TR-069 ACS alone (``--cwmp-port``); it also answers on /cwmp of
     the HTTP and HTTPS listeners."""
@@ -106,9 +109,17 @@ async def serve(
     if options.log_requests is not None:
         provisioner.request_log = RequestLog(options.log_requests)
     collect_garbage_less_often()
+    feed = None
+    if store.dialect == "postgresql":  # other processes' and hosts' changes, at once
+        from plugtone.inventory.change_feed import ChangeFeed
+
+        resolver = provisioner.resolver
+        feed = ChangeFeed(store.url, lambda: resolver.refresh(force=True)).start()
     try:
         await serve_with(provisioner, options, ready, announce)
     finally:
+        if feed is not None:
+            feed.stop()
         store.dispose()
 
 
@@ -151,6 +162,11 @@ async def serve_with(
     app = create_phone_app(provisioner)
     app.acs = acs_app(provisioner, app.digest, options)
     planned: list[tuple[str, str, int, _QuietSignalsServer]] = []
+    if options.rcs_port is not None:  # the redirection service alone (plugtone.redirect)
+        from plugtone.redirect.phone_app import rcs_root_app
+
+        rcs = _uvicorn(rcs_root_app(provisioner), options.host, options.rcs_port)
+        planned.append(("RCS", options.host, options.rcs_port, rcs))
     if options.cwmp_port is not None:
         cwmp = _uvicorn(app.acs, options.host, options.cwmp_port)
         planned.append(("CWMP", options.host, options.cwmp_port, cwmp))
@@ -378,7 +394,7 @@ class _Running:
         if self.ftp is not None:
             sockets = self.ftp.server.server.sockets
             found["FTP"] = Listener("FTP", options.host, sockets[0].getsockname()[1])
-        order = ("HTTP", "HTTPS", "TFTP", "FTP", "admin API")
+        order = ("HTTP", "HTTPS", "TFTP", "FTP", "RCS", "admin API")
         return [found[name] for name in order if name in found]
 
     async def close(self) -> None:

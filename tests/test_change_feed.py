@@ -1,0 +1,138 @@
+"""A change made through one process or host is served by every other within a second.
+
+On PostgreSQL the writer NOTIFYs in the transaction that moves the generation and each
+process's :class:`~plugtone.inventory.change_feed.ChangeFeed` wakes its generation check
+at once: tested in-process with a resolver whose own poll is an hour (so only the feed
+can have moved it), across a lost connection, and end to end between two ``plugtone
+serve`` processes with their own data directories on one database (two hosts). On
+SQLite the processes of one host rely on the generation poll: ``tests/test_workers.py``
+holds it to the second.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import text
+
+from plugtone.inventory.change_feed import ChangeFeed
+from plugtone.inventory.store import Store, bump_generation, lock_inventory, migrate
+from plugtone.provisioning.resolver import Resolver
+from plugtone.vendors import default_registry
+from tests.conftest import EXAMPLE, apply_text
+from tests.serve_processes import (
+    fetch_aastra,
+    make_data,
+    second_host,
+    seconds_until,
+    serve,
+    set_time_zone_name,
+)
+
+
+@pytest.fixture
+def pg_store(pg_url, tmp_path):
+    store = Store(pg_url, data_dir=tmp_path)
+    migrate(store.engine)
+    yield store
+    store.dispose()
+
+
+def example_with_zone(name: str) -> str:
+    return EXAMPLE.read_text().replace(
+        '"time zone name": "US-Pacific"', f'"time zone name": "{name}"'
+    )
+
+
+@pytest.fixture
+def feed_of(pg_store):
+    """A resolver that polls once an hour, woken by a change feed; both stopped after."""
+    made: list[ChangeFeed] = []
+
+    def make() -> tuple[Resolver, ChangeFeed]:
+        resolver = Resolver(pg_store, default_registry(), generation_check_interval=3600)
+        resolver.refresh(force=True)
+        feed = ChangeFeed(pg_store.url, lambda: resolver.refresh(force=True)).start()
+        made.append(feed)
+        assert feed.listening.wait(5), "the change feed did not start listening"
+        return resolver, feed
+
+    yield make
+    for feed in made:
+        feed.stop()
+
+
+@pytest.mark.postgres
+def test_a_committed_change_wakes_the_resolver_at_once_and_a_rolled_back_one_never(
+    pg_store, feed_of, tmp_path
+):
+    resolver, feed = feed_of()
+    writer = Store(pg_store.url, data_dir=tmp_path)
+    try:
+        before = resolver.generation
+        changed_at = time.monotonic()
+        apply_text(writer, EXAMPLE.read_text())
+        waited = seconds_until(lambda: resolver.generation > before, 1.0)
+        assert time.monotonic() - changed_at < 1.0
+        print(f"PostgreSQL NOTIFY: generation seen {waited * 1000:.1f} ms after commit")
+        assert resolver.generation == writer.generation()
+
+        wakeups = feed.wakeups
+        with writer.sessions() as session:  # a writer that gives up: nothing to wake for
+            lock_inventory(session)
+            bump_generation(session)
+            session.rollback()
+        time.sleep(0.3)
+        assert feed.wakeups == wakeups
+        assert resolver.generation == writer.generation()
+    finally:
+        writer.dispose()
+
+
+@pytest.mark.postgres
+def test_the_feed_reconnects_and_catches_up_with_what_it_missed(
+    pg_store, pg_admin, feed_of, tmp_path
+):
+    resolver, feed = feed_of()
+    writer = Store(pg_store.url, data_dir=tmp_path)
+    try:
+        with pg_admin.connect() as connection:  # the connection dies (a restart, a failover)
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": feed.backend_pid})
+        apply_text(writer, EXAMPLE.read_text())  # made while nothing may be listening
+        seconds_until(lambda: feed.connections == 2 and feed.listening.is_set(), 5.0)
+        seconds_until(lambda: resolver.generation == writer.generation(), 1.0)
+
+        before = resolver.generation
+        apply_text(writer, example_with_zone("US-Eastern"))  # and it listens again
+        seconds_until(lambda: resolver.generation > before, 1.0)
+    finally:
+        writer.dispose()
+
+
+@pytest.mark.postgres
+def test_a_change_through_one_host_is_served_by_another_within_a_second(pg_url, tmp_path):
+    """Two hosts: two ``plugtone serve`` processes, each with its own data directory, on
+    one PostgreSQL database. The change goes through the first one's admin API; the
+    second, its file cached, serves it. (On SQLite, processes of one host: the workers'
+    test, ``tests/test_workers.py``.)"""
+    db_url = pg_url
+    first = make_data(tmp_path / "one", db_url)
+    other = second_host(first, tmp_path / "two")
+    one = serve(first, db_url=db_url)
+    two = serve(other, db_url=db_url)
+    try:
+        token = one.token()
+        assert b"US-Pacific" in fetch_aastra(two.base)  # cached in the second process
+        delays = []
+        for zone in ("US-Eastern", "US-Central"):
+            changed_at = set_time_zone_name(one.admin, token, zone)
+            seconds_until(lambda zone=zone: zone.encode() in fetch_aastra(two.base), 1.0)
+            delays.append(time.monotonic() - changed_at)
+        assert max(delays) < 1.0
+        print("PostgreSQL: served by the other process after "
+              + ", ".join(f"{delay * 1000:.0f}" for delay in delays) + " ms")  # fmt: skip
+        assert fetch_aastra(one.base) == fetch_aastra(two.base)
+    finally:
+        assert two.stop() == 0, two.output()
+        assert one.stop() == 0, one.output()

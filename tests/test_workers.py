@@ -1,0 +1,194 @@
+"""``plugtone serve --workers N``: processes sharing the ports, and their supervisor.
+
+Real processes and real clients: httpx with a new connection per request, curl's TFTP
+client and ftplib reach both workers through the one port of each transport and get
+the same bytes (which worker answered is read from each worker's own ``/metrics``,
+found through the admin listener's ``x-plugtone-worker`` header); a change made
+through one worker is served by every worker within a second; a killed worker is
+started again; SIGTERM stops them all; a busy port stops start-up with its one line.
+"""
+
+from __future__ import annotations
+
+import ftplib
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import pytest
+
+from plugtone.servers.runner import ServeOptions, StartupError
+from plugtone.servers.workers import WORKER_HEADER, split_passive_ports, worker_options
+from tests.conftest import PLUGTONE, need
+from tests.serve_processes import (
+    Served,
+    fetch_aastra,
+    make_data,
+    serve,
+    set_time_zone_name,
+)
+
+POLYCOM_FILE = "0004f2000607.cfg"
+
+
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive free TCP ports (FTP passive ports)."""
+    for base in range(41_000 + os.getpid() % 97 * 100, 60_000, 50):
+        probes = []
+        try:
+            for port in range(base, base + count):
+                probe = socket.socket()
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise AssertionError("no run of free ports")
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory) -> Served:
+    """Two workers serving HTTP, TFTP, FTP (four passive ports, two each) and admin."""
+    passive = free_port_run(4)
+    data = make_data(
+        tmp_path_factory.mktemp("workers") / "data",
+        settings=f'ftp_passive_ports = "{passive}-{passive + 3}"\n',
+    )
+    served = serve(data, workers=2, tftp=True, ftp=True)
+    served.passive = range(passive, passive + 4)  # type: ignore[attr-defined]
+    yield served
+    served.stop()
+
+
+def per_worker(served: Served) -> dict[int, dict[str, float]]:
+    """Each worker's phone requests by transport, read from its own ``/metrics``: the
+    admin port is shared too, so scrape (a new connection each time) until both pids
+    have answered."""
+    found: dict[int, dict[str, float]] = {}
+    for _ in range(200):
+        answer = httpx.get(f"{served.admin}/metrics", timeout=5)
+        assert answer.status_code == 200, answer.text
+        _, pid = map(int, answer.headers[WORKER_HEADER].split())
+        counts: dict[str, float] = defaultdict(float)
+        for transport, value in re.findall(
+            r'^plugtone_requests_total\{[^}]*transport="(\w+)"[^}]*\} (\S+)$', answer.text, re.M
+        ):
+            counts[transport] += float(value)
+        found[pid] = counts
+        if len(found) == 2:
+            return found
+    raise AssertionError(f"only workers {sorted(found)} answered 200 scrapes")
+
+
+def test_workers_share_every_port_and_all_serve_the_same_bytes(workers: Served):
+    curl = need("curl")
+    http_files = {fetch_aastra(workers.base) for _ in range(40)}  # a new connection each
+    assert len(http_files) == 1
+
+    common_http = httpx.get(f"{workers.base}/aastra.cfg", timeout=5).content
+    tftp_files = set()
+    for _ in range(16):
+        fetched = subprocess.run([curl, "-s", "--max-time", "5",
+                                  f"tftp://127.0.0.1:{workers.tftp_port}/aastra.cfg"],
+                                 capture_output=True, check=True)  # fmt: skip
+        tftp_files.add(fetched.stdout)
+    assert tftp_files == {common_http}
+
+    ftp_files = set()
+    for _ in range(12):
+        with ftplib.FTP() as client:
+            client.connect("127.0.0.1", workers.ftp_port, timeout=5)
+            client.login("PlcmSpIp", "PlcmSpIp")
+            _, port = client.makepasv()
+            assert port in workers.passive  # type: ignore[attr-defined]
+            chunks: list[bytes] = []
+            client.retrbinary(f"RETR {POLYCOM_FILE}", chunks.append)
+            ftp_files.add(b"".join(chunks))
+    assert len(ftp_files) == 1 and b"<?xml" in next(iter(ftp_files))
+
+    counts = per_worker(workers)
+    assert set(counts) == set(workers.worker_pids)
+    for pid, served in counts.items():  # every transport reached both workers
+        assert served["http"] > 0 and served["tftp"] > 0 and served["ftp"] > 0, (pid, counts)
+    assert sum(served["tftp"] for served in counts.values()) >= 16
+
+
+def test_a_change_through_one_worker_is_served_by_every_worker_within_a_second(workers):
+    before = fetch_aastra(workers.base)
+    for _ in range(20):  # both workers have the file cached
+        assert fetch_aastra(workers.base) == before
+    changed_at = set_time_zone_name(workers.admin, workers.token(), "US-Eastern")
+    last_old = None
+    while time.monotonic() - changed_at < 1.5:
+        if b"US-Eastern" not in fetch_aastra(workers.base):  # whichever worker answers
+            last_old = time.monotonic() - changed_at
+    assert last_old is None or last_old < 1.0, f"an old answer {last_old:.2f} s after the change"
+
+
+def test_a_killed_worker_is_started_again_and_sigterm_stops_them_all(tmp_path):
+    served = serve(make_data(tmp_path / "data", example=False), workers=2)
+    killed = served.worker_pids[1]
+    os.kill(killed, signal.SIGKILL)
+    pids: set[int] = set()
+    deadline = time.monotonic() + 20
+    while len(pids - {killed}) < 2:
+        assert time.monotonic() < deadline, served.output()
+        try:
+            answer = httpx.get(f"{served.admin}/api/docs", timeout=2)
+            pids.add(int(answer.headers[WORKER_HEADER].split()[1]))
+        except httpx.TransportError:
+            time.sleep(0.05)
+    assert killed not in pids
+    assert f"worker 1 (pid {killed}) was killed by SIGKILL" in served.output()
+    assert served.process.poll() is None
+
+    assert served.stop() == 0
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    with socket.socket() as probe:  # nothing holds the ports any more
+        probe.bind(("127.0.0.1", served.http_port))
+
+
+def test_a_busy_port_stops_the_supervisor_before_any_worker_starts(tmp_path):
+    data = make_data(tmp_path / "data", example=False)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = subprocess.run(
+            [*PLUGTONE, "serve", "--data", str(data), "--host", "127.0.0.1", "--workers", "2",
+             "--http-port", str(port), "--tftp-port", "0", "--ftp-port", "0",
+             "--admin-port", "0"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"plugtone: cannot listen for HTTP on 127.0.0.1:{port}: address already in use"
+    )
+    assert "plugtone serving" not in result.stdout
+
+
+def test_each_worker_gets_passive_ports_of_its_own_and_worker_0_the_once_per_host_duties():
+    assert split_passive_ports(tuple(range(100, 111)), 3) == [
+        tuple(range(100, 104)), tuple(range(104, 108)), tuple(range(108, 111))
+    ]  # fmt: skip
+    assert split_passive_ports(None, 2) == [None, None]
+    with pytest.raises(StartupError, match=r"2 port\(s\) for 3 workers"):
+        split_passive_ports((100, 101), 3)
+    options = ServeOptions(db_url="sqlite://", host="127.0.0.1", http_port=8080,
+                           data_dir=Path("var"), ftp_passive_ports=(1, 2, 3, 4))  # fmt: skip
+    each = worker_options(options, 2)
+    assert [(o.worker, o.once_per_host, o.reuse_port) for o in each] == [
+        (0, True, True), (1, False, True)
+    ]  # fmt: skip
+    assert [o.ftp_passive_ports for o in each] == [(1, 2), (3, 4)]
