@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import enum
 import hashlib
 import hmac
@@ -122,7 +123,7 @@ def _skip_spaces(text: str, position: int) -> int:
 
 def _token(text: str, position: int) -> tuple[str, int]:
     start = position
-    while position < len(text) and text[position] not in " \t,=\"":
+    while position < len(text) and text[position] not in ' \t,="':
         position += 1
     return text[start:position], position
 
@@ -152,16 +153,20 @@ def parse_challenges(headers: list[str]) -> list[Challenge]:
         text = header.strip()
         position = 0
         current: Challenge | None = None
+        comma_since_scheme = False
         while position < len(text):
             position = _skip_spaces(text, position)
             if position < len(text) and text[position] == ",":
+                comma_since_scheme = True
                 position += 1
                 continue
             name, after = _token(text, position)
             if not name:
                 raise ValueError(f"unreadable WWW-Authenticate: {header[:80]!r}")
             look = _skip_spaces(text, after)
-            if look < len(text) and text[look] == "=" and current is not None:
+            if look < len(text) and text[look] == "=":
+                if current is None:
+                    raise ValueError("auth-param before any scheme")
                 value_at = _skip_spaces(text, look + 1)
                 if value_at < len(text) and text[value_at] == '"':
                     value, position = _quoted(text, value_at)
@@ -169,12 +174,13 @@ def parse_challenges(headers: list[str]) -> list[Challenge]:
                     value, position = _token(text, value_at)
                 current.params[name.lower()] = value
                 continue
-            if look < len(text) and text[look] == "=" and current is None:
-                raise ValueError("auth-param before any scheme")
+            position = after
+            if current is not None and not comma_since_scheme and not current.params:
+                current.params["token68"] = name  # "Negotiate abc": no auth-params
+                continue
             current = Challenge(name.lower(), {})
             challenges.append(current)
-            position = after
-            # token68 (Basic's legacy form) is not used by challenges we answer
+            comma_since_scheme = False
     return challenges
 
 
@@ -253,7 +259,9 @@ def _pick_digest(challenges: list[Challenge]) -> Challenge | None:
         if challenge.scheme == "digest"
         and challenge.params.get("algorithm", "MD5").lower().removesuffix("-sess") in _HASHES
     ]
-    usable.sort(key=lambda c: 0 if c.params.get("algorithm", "MD5").lower().startswith("sha") else 1)
+    usable.sort(
+        key=lambda c: 0 if c.params.get("algorithm", "MD5").lower().startswith("sha") else 1
+    )
     return usable[0] if usable else None
 
 
@@ -353,8 +361,8 @@ async def _discard_chunked(reader: asyncio.StreamReader) -> None:
 
 
 class _Connection:
-    def __init__(self, host: str, port: int, tls: ssl_module.SSLContext | None, server_hostname: str):
-        self.host, self.port, self.tls, self.server_hostname = host, port, tls, server_hostname
+    def __init__(self, host: str, port: int, tls: ssl_module.SSLContext | None) -> None:
+        self.host, self.port, self.tls = host, port, tls
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -363,7 +371,7 @@ class _Connection:
             self.host,
             self.port,
             ssl=self.tls,
-            server_hostname=self.server_hostname if self.tls else None,
+            server_hostname=self.host if self.tls else None,
             limit=_MAX_HEADER_BYTES,
         )
 
@@ -390,10 +398,8 @@ class _Connection:
         writer, self.writer, self.reader = self.writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(OSError, ssl_module.SSLError):
                 await writer.wait_closed()
-            except (OSError, ssl_module.SSLError):
-                pass
 
 
 def _split_url(url: str) -> tuple[str, str, int, str, str]:
@@ -433,7 +439,7 @@ async def http_connection_request(
     except ValueError as error:
         return ConnectionRequestResult(Outcome.BAD_URL, str(error))
     tls = (ssl or ssl_module.create_default_context()) if scheme == "https" else None
-    connection = _Connection(host, port, tls, host)
+    connection = _Connection(host, port, tls)
     where = f"{scheme}://{host_header}{target}"
     try:
         return await asyncio.wait_for(
@@ -441,9 +447,7 @@ async def http_connection_request(
             timeout,
         )
     except TimeoutError:
-        return ConnectionRequestResult(
-            Outcome.TIMEOUT, f"{where}: no answer within {timeout:g} s"
-        )
+        return ConnectionRequestResult(Outcome.TIMEOUT, f"{where}: no answer within {timeout:g} s")
     except ConnectionRefusedError:
         return ConnectionRequestResult(Outcome.UNREACHABLE, f"{where}: connection refused")
     except _Closed as error:
@@ -585,9 +589,7 @@ def udp_connection_request(
         quote_via=urllib.parse.quote,
     )
     shown = f"[{host}]" if ":" in host else host
-    return (
-        f"GET http://{shown}:{port}?{query} HTTP/1.1\r\nHost: {shown}:{port}\r\n\r\n"
-    ).encode("utf-8")
+    return (f"GET http://{shown}:{port}?{query} HTTP/1.1\r\nHost: {shown}:{port}\r\n\r\n").encode()
 
 
 def parse_udp_connection_request(datagram: bytes) -> UdpConnectionRequest:
