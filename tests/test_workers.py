@@ -10,6 +10,7 @@ started again; SIGTERM stops them all; a busy port stops start-up with its one l
 
 from __future__ import annotations
 
+import dataclasses
 import ftplib
 import os
 import re
@@ -23,8 +24,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from plugtone.servers.runner import ServeOptions, StartupError
-from plugtone.servers.workers import WORKER_HEADER, split_passive_ports, worker_options
+from plugtone.servers.runner import ListenError, ServeOptions, StartupError
+from plugtone.servers.workers import (
+    WORKER_HEADER,
+    reserve_ports,
+    split_passive_ports,
+    worker_options,
+)
 from tests.conftest import PLUGTONE, need
 from tests.serve_processes import (
     Served,
@@ -192,3 +198,18 @@ def test_each_worker_gets_passive_ports_of_its_own_and_worker_0_the_once_per_hos
         (0, True, True), (1, False, True)
     ]  # fmt: skip
     assert [o.ftp_passive_ports for o in each] == [(1, 2), (3, 4)]
+    with_stun = worker_options(dataclasses.replace(options, stun_port=3478), 3)
+    assert [o.stun_port for o in with_stun] == [3478, None, None]
+
+
+def test_every_port_is_tried_and_resolved_once_for_all_workers():
+    options = ServeOptions(db_url="sqlite://", host="127.0.0.1", http_port=0, tftp_port=0,
+                           admin_port=0, cwmp_port=0, data_dir=Path("var"))  # fmt: skip
+    resolved = reserve_ports(options)
+    ports = [resolved.http_port, resolved.tftp_port, resolved.admin_port, resolved.cwmp_port]
+    assert all(ports) and resolved.ftp_port is None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        busy = holder.getsockname()[1]
+        with pytest.raises(ListenError, match=f"cannot listen for TFTP on 127.0.0.1:{busy}"):
+            reserve_ports(dataclasses.replace(options, tftp_port=busy))

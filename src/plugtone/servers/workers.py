@@ -24,8 +24,9 @@ The supervisor (this process, which serves nothing itself):
   event logs and exit (SIGKILL after ``STOP_TIMEOUT``), and exits 0 (1 if a worker
   had to be killed or failed).
 
-Once-per-host duties (the event log's pruning) run in worker 0 only
-(``ServeOptions.once_per_host``); a restarted worker 0 takes them back. Pushed resyncs
+Once-per-host duties (the event log's pruning; the STUN listener, see
+:data:`FIRST_WORKER_ONLY`) run in worker 0 only (``ServeOptions.once_per_host``); a
+restarted worker 0 takes them back. Pushed resyncs
 (SIP NOTIFY) are run by whichever worker answers the ``POST /api/resync``, once.
 Workers learn of each other's inventory changes through the store like separate hosts
 do (the generation; on PostgreSQL, LISTEN/NOTIFY: :mod:`plugtone.inventory.change_feed`).
@@ -88,6 +89,27 @@ def with_worker_header(app: Callable, index: int) -> Callable:
 # -- ports, resolved once
 
 
+TRANSPORTS = {"http_port": "HTTP", "https_port": "HTTPS", "tftp_port": "TFTP", "ftp_port": "FTP",
+              "admin_port": "admin API", "stun_port": "STUN"}  # fmt: skip
+"""How a start-up error names the listener of each ``ServeOptions`` port (one not here:
+its name, ``rcs_port`` -> ``RCS``)."""
+UDP_PORTS = frozenset({"tftp_port", "stun_port"})
+"""The ``ServeOptions`` ports that are UDP; every other ``*_port`` is a TCP listener."""
+FIRST_WORKER_ONLY = frozenset({"stun_port"})
+"""Listeners only worker 0 runs: STUN (TR-111) answers from the socket a binding request
+came to, a few requests a minute; it is not bound with ``SO_REUSEPORT``."""
+
+
+def _ports(options: ServeOptions) -> list[tuple[str, int]]:
+    """Every listener port ``options`` asks for, by field name (``http_port``...)."""
+    return [
+        (item.name, getattr(options, item.name))
+        for item in dataclasses.fields(options)
+        if item.name.endswith("_port")
+        and type(getattr(options, item.name)) is int  # not reuse_port, a flag
+    ]
+
+
 def reserve_ports(options: ServeOptions) -> ServeOptions:
     """``options`` with every port tried and resolved (0 becomes the port the system
     picked), so that all workers bind the same ones.
@@ -97,19 +119,11 @@ def reserve_ports(options: ServeOptions) -> ServeOptions:
     with :class:`ListenError`'s one line; nothing listens, so no connection is lost.
     """
     changes: dict[str, int] = {}
-    admin_host = options.admin_host or options.host
-    tcp = (
-        ("HTTP", "http_port", options.host),
-        ("HTTPS", "https_port", options.host),
-        ("FTP", "ftp_port", options.host),
-        ("admin API", "admin_port", admin_host),
-    )
-    for transport, name, host in tcp:
-        port = getattr(options, name)
-        if port is not None:
-            changes[name] = _probe(transport, host, port, socket.SOCK_STREAM)
-    if options.tftp_port is not None:
-        changes["tftp_port"] = _probe("TFTP", options.host, options.tftp_port, socket.SOCK_DGRAM)
+    for name, port in _ports(options):
+        transport = TRANSPORTS.get(name) or name.removesuffix("_port").upper()
+        host = (options.admin_host or options.host) if name == "admin_port" else options.host
+        kind = socket.SOCK_DGRAM if name in UDP_PORTS else socket.SOCK_STREAM
+        changes[name] = _probe(transport, host, port, kind)
     return dataclasses.replace(options, **changes)
 
 
@@ -159,6 +173,7 @@ def worker_options(options: ServeOptions, count: int) -> list[ServeOptions]:
     """What each of ``count`` workers serves: ports shared, passive ports split,
     once-per-host duties for worker 0."""
     passive = split_passive_ports(options.ftp_passive_ports, count)
+    first_only = {name: None for name, _ in _ports(options) if name in FIRST_WORKER_ONLY}
     return [
         dataclasses.replace(
             options,
@@ -166,6 +181,7 @@ def worker_options(options: ServeOptions, count: int) -> list[ServeOptions]:
             worker=index,
             once_per_host=index == 0,
             ftp_passive_ports=passive[index],
+            **({} if index == 0 else first_only),
         )
         for index in range(count)
     ]
