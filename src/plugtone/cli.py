@@ -255,6 +255,8 @@ PORT = click.IntRange(0, 65535)
               help="Log one line per phone request at this level (never a secret).")  # fmt: skip
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Processes sharing the listening ports (default 1: one process).")  # fmt: skip
+@click.option("--rcs-port", type=click.IntRange(1, 65535), default=None,
+              help="The redirection service alone (it is also on /rcs/ of HTTP(S)).")  # fmt: skip
 @click.option("--cwmp-port", type=click.IntRange(1, 65535), default=None,
               help="A port for the TR-069 ACS alone (it is also on /cwmp).")  # fmt: skip
 @click.option("--stun-port", type=click.IntRange(1, 65535), default=None,
@@ -262,6 +264,7 @@ PORT = click.IntRange(0, 65535)
 def serve(
     settings: Settings, host, http_port, https_port, tftp_port, tftp_max_transfers, ftp_port,
     admin_port, admin_host, log_format, log_requests, workers, cwmp_port=None, stun_port=None,
+    rcs_port=None,
 ) -> None:  # fmt: skip
     """Serve phones (and the admin API on its own port) until interrupted.
 
@@ -323,6 +326,7 @@ def serve(
         settings=settings,
         security=settings.security,
         log_requests=LEVELS.get(log_requests),
+        rcs_port=rcs_port,
         cwmp_port=cwmp_port,
         stun_port=stun_port,
     )
@@ -565,6 +569,7 @@ _LAZY_COMMANDS = {
     "status": "status",
     "backup": "backup",
     "restore": "backup",
+    "rcs": "rcs",
     "acs": "acs",
 }
 """Which cli_* module attaches each of their commands; a name missing here (a command

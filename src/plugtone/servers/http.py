@@ -106,6 +106,8 @@ from plugtone.provisioning.provisioner import Provisioner
 from plugtone.provisioning.resolver import Answer, FileRequest, Status
 from plugtone.provisioning.trust import Trust
 from plugtone.provisioning.uploads import UploadTooLarge
+from plugtone.redirect.phone_app import PREFIX as RCS_PREFIX
+from plugtone.redirect.phone_app import rcs_answer
 from plugtone.servers.http_limits import BoundedHttpToolsProtocol
 
 log = logging.getLogger(__name__)
@@ -202,6 +204,8 @@ class PhoneApp:
             return
         if kind != "http":
             return
+        if scope["path"].startswith(RCS_PREFIX):  # the redirection service (plugtone.redirect)
+            return await rcs_answer(self.provisioner, scope, receive, send)
         if self.acs is not None and is_acs_path(scope["path"]):
             return await self.acs(scope, receive, send)
         method = scope["method"]
@@ -222,6 +226,8 @@ class PhoneApp:
         carried into that callable, never done twice."""
         if self.acs is not None and is_acs_path(scope["path"]):
             return self.acs
+        if scope["path"].startswith(RCS_PREFIX):  # answered by __call__, in a thread
+            return self
         method = scope["method"]
         if method != "GET" and method != "HEAD":
             return self

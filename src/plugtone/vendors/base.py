@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from plugtone.vendors.bootstrap import BootstrapAnswer, BootstrapRef, BootstrapTarget
     from plugtone.vendors.key_layout import KeyLayout
 
 NEUTRAL_KEY_TYPES = (
@@ -615,6 +616,20 @@ class VendorPlugin(ABC):
         if ref.version is not None and ref.version != phone.firmware.version:
             return None
         return phone.firmware.file(ref.name)
+
+    # -- the redirection service (plugtone.redirect; neutral types in vendors/bootstrap.py)
+
+    def bootstrap_match(self, path: str) -> BootstrapRef | None:
+        """Recognise ``path`` (no leading slash) as a file this vendor's factory-fresh
+        phones ask the redirection service for; ``None`` (the default): none."""
+        return None
+
+    def bootstrap_file(self, ref: BootstrapRef, target: BootstrapTarget | None
+                       ) -> BootstrapAnswer | None:  # fmt: skip
+        """The answer to ``ref``: ``target`` is ``None`` for a MAC that is unknown,
+        unregistered or has no server, and then the answer is the same for every MAC
+        (``None``: not found)."""
+        return None
 
 
 def url_password(value: str) -> bool:

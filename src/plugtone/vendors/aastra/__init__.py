@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from plugtone.acs.datamodel import CwmpMap
 from plugtone.macaddr import normalize_mac
-from plugtone.vendors.aastra import dhcp
+from plugtone.vendors.aastra import bootstrap, dhcp
 from plugtone.vendors.aastra.cfgfile import Raw, serialize, value_problem
 from plugtone.vendors.aastra.checks import phone_findings
 from plugtone.vendors.aastra.cwmp_map import CWMP_MAP
@@ -258,6 +258,13 @@ class AastraPlugin(VendorPlugin):
         ):
             return None
         return release_image(release, spec, ref.name)
+
+    def bootstrap_match(self, path: str):
+        """The redirection service's files: see :mod:`.bootstrap`."""
+        return bootstrap.bootstrap_match(self, path)
+
+    def bootstrap_file(self, ref, target):
+        return bootstrap.bootstrap_file(self, ref, target)
 
     def _spec(self, model: str) -> ModelSpec | None:
         canonical = self.canonical_model(model)

@@ -122,6 +122,12 @@ class Cisco79xxPlugin(VendorPlugin):
         """Option 60 and the options the phones read their server from: see :mod:`.dhcp`."""
         return dhcp.dhcp_needs(server)
 
+    def bootstrap_match(self, path: str):
+        """None: see :mod:`.bootstrap` for why a 79xx cannot be redirected."""
+        from plugtone.vendors.cisco79xx import bootstrap
+
+        return bootstrap.bootstrap_match(self, path)
+
     def match(self, path: str) -> FileRef | None:
         path = path.lstrip("/")
         common = COMMON_FILES.get(path.lower())

@@ -175,6 +175,17 @@ class PolycomPlugin(VendorPlugin):
             return None
         return FileRef(self.name, DEVICE_FILES[found.group(2).lower()], FileScope.DEVICE, mac=mac)
 
+    def bootstrap_match(self, path: str):
+        """The redirection service's files: see :mod:`.bootstrap`."""
+        from plugtone.vendors.polycom import bootstrap
+
+        return bootstrap.bootstrap_match(self, path)
+
+    def bootstrap_file(self, ref, target):
+        from plugtone.vendors.polycom import bootstrap
+
+        return bootstrap.bootstrap_file(self, ref, target)
+
     def match_folder(self, path: str) -> bool:
         return firmware.match_folder(path)
 
