@@ -412,10 +412,40 @@ PLAIN_DOCTYPE = b"""<?xml version="1.0"?><!DOCTYPE s:Envelope>
 <s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body/></s:Envelope>"""
 
 
+# The two attacks of mhils/tr069's honeyclient (xml_attacks.py): an external entity in
+# the cwmp:ID an ACS echoes, and a quadratic blowup (one big entity used many times).
+XXE_IN_ID = (
+    b'<?xml version="1.0"?><!DOCTYPE soap:Envelope [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>'
+    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+    b'xmlns:cwmp="urn:dslforum-org:cwmp-1-0"><soap:Header>'
+    b'<cwmp:ID soap:mustUnderstand="1">&xxe;</cwmp:ID></soap:Header>'
+    b"<soap:Body><cwmp:GetRPCMethods/></soap:Body></soap:Envelope>"
+)
+QUADRATIC_BLOWUP = (
+    b'<!DOCTYPE bomb [<!ENTITY a "' + b"B" * 100_000 + b'">]><bomb>' + b"&a;" * 1000 + b"</bomb>"
+)
+
+
 @pytest.mark.parametrize(
     "body",
-    [BILLION_LAUGHS, EXTERNAL_ENTITY, PARAMETER_ENTITY, EXTERNAL_DTD, PLAIN_DOCTYPE],
-    ids=["entity-expansion", "external-entity", "parameter-entity", "external-dtd", "doctype"],
+    [
+        BILLION_LAUGHS,
+        EXTERNAL_ENTITY,
+        PARAMETER_ENTITY,
+        EXTERNAL_DTD,
+        PLAIN_DOCTYPE,
+        XXE_IN_ID,
+        QUADRATIC_BLOWUP,
+    ],
+    ids=[
+        "entity-expansion",
+        "external-entity",
+        "parameter-entity",
+        "external-dtd",
+        "doctype",
+        "xxe-in-cwmp-id",
+        "quadratic-blowup",
+    ],
 )
 def test_dtds_and_entities_are_refused(body):
     with pytest.raises(c.CwmpError) as refused:
@@ -480,6 +510,18 @@ def test_unknown_cwmp_version_is_fault_8006():
 def test_text_xml_cannot_carry_is_refused_when_building():
     with pytest.raises(ValueError, match="U\\+0001"):
         c.build(c.Envelope(body=c.Reboot(command_key="a\x01b")))
+
+
+def test_schema_lengths_are_checked_when_building():
+    with pytest.raises(
+        ValueError, match=r"Reboot\.CommandKey is 33 characters; the CWMP schema allows 32"
+    ):
+        c.build(c.Envelope(body=c.Reboot(command_key="k" * 33)))
+    with pytest.raises(ValueError, match="ParameterKey"):
+        c.build(c.Envelope(body=c.SetParameterValues(parameter_key="g" * 33)))
+    with pytest.raises(ValueError, match="URL"):
+        c.build(c.Envelope(body=c.Download(url="http://x/" + "a" * 250)))
+    c.build(c.Envelope(body=c.Reboot(command_key="k" * 32)))
 
 
 def test_carriage_returns_and_markup_survive():

@@ -115,6 +115,20 @@ def test_first_post_must_be_an_inform():
     assert answer(session)[0] == 400
 
 
+def test_an_external_entity_in_the_id_is_never_echoed():
+    inform_text = inform(id="placeholder").decode()
+    hostile = (
+        '<?xml version="1.0"?><!DOCTYPE e [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        + inform_text.split("?>", 1)[1].replace("placeholder", "&xxe;")
+    ).encode()
+    session = c.CwmpSession()
+    events = session.receive(hostile)
+    assert isinstance(events[0], c.ProtocolError)
+    status, body, _ = session.reply()
+    assert status == 400
+    assert b"root:" not in body and b"xxe" not in body
+
+
 def test_an_inform_without_identity_is_refused():
     session = c.CwmpSession()
     body = c.build(c.Envelope(body=c.Inform(), id="1"))

@@ -403,7 +403,9 @@ def _read_parameter_value(element: Element, where: str) -> m.ParameterValue:
     if value_element is None:
         return m.ParameterValue(name=name, value="", type="string")
     declared = value_element.get(_XSI_TYPE, "")
-    xsd_type = declared.rsplit(":", 1)[-1].strip() or "string"
+    xsd_type = declared.rsplit(":", 1)[-1].strip()
+    if not _NAME.fullmatch(xsd_type):
+        xsd_type = "string"  # missing, or not a type name at all: read the text as is
     text = _text(value_element) or ""
     return m.ParameterValue(name=name, value=m.parse_value(text, xsd_type), type=xsd_type)
 
@@ -459,8 +461,12 @@ def build(envelope: Envelope) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
+_NAME = re.compile(r"[^\W\d][\w.-]{0,127}")
+"""An XML name as far as this module writes one (no colons: prefixes are its own)."""
+
+
 def _tag(name: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}", name):
+    if not _NAME.fullmatch(name):
         raise ValueError(f"{name[:40]!r} is not an element name")
     return name
 
@@ -510,7 +516,14 @@ def _build_struct(value: Any) -> str:
         if "xml" not in meta:
             continue
         name = meta["xml"]
-        inner = _build_field(meta, getattr(value, spec.name))
+        field_value = getattr(value, spec.name)
+        limit = meta.get("max_length")
+        if limit is not None and len(str(field_value)) > limit:
+            raise ValueError(
+                f"{type(value).__name__}.{name} is {len(str(field_value))} characters; "
+                f"the CWMP schema allows {limit}"
+            )
+        inner = _build_field(meta, field_value)
         parts.append(f"<{name}{inner[0]}>{inner[1]}</{name}>")
     return "".join(parts)
 

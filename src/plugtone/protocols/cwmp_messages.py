@@ -84,14 +84,30 @@ UNKNOWN_TIME = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 """``0001-01-01T00:00:00Z``: the standard's "unknown time" (e.g. a transfer never started)."""
 
 
-def _xml(name: str, kind: Any, default: Any = None, *, item: Any = None, array_type: str = ""):
+def _xml(
+    name: str,
+    kind: Any,
+    default: Any = None,
+    *,
+    item: Any = None,
+    array_type: str = "",
+    max_length: int | None = None,
+):
     """A dataclass field mapped to element ``name`` of the given kind.
 
     ``kind`` is a scalar type name (``string``, ``unsignedInt``, ``int``, ``boolean``,
     ``dateTime``), a struct class, or ``"array"`` with ``item`` (a scalar type name or a
     struct class) and the SOAP-ENC ``array_type`` written as ``arrayType``.
+    ``max_length`` is the schema's limit for a string, checked when building (a CPE
+    may refuse a longer CommandKey, and what it sent back would not match).
     """
-    meta = {"xml": name, "kind": kind, "item": item, "array_type": array_type}
+    meta = {
+        "xml": name,
+        "kind": kind,
+        "item": item,
+        "array_type": array_type,
+        "max_length": max_length,
+    }
     if kind == "array":
         return field(default_factory=list, metadata=meta)
     if isinstance(kind, type):
@@ -104,7 +120,6 @@ def _xml(name: str, kind: Any, default: Any = None, *, item: Any = None, array_t
 # --------------------------------------------------------------------------------------
 
 _INT_TYPES = frozenset({"int", "unsignedInt", "long", "unsignedLong"})
-_KNOWN_TYPES = _INT_TYPES | {"string", "boolean", "dateTime", "base64", "hexBinary"}
 
 
 def infer_type(value: Value) -> str:
@@ -206,7 +221,7 @@ class EventStruct:
     """One event of an Inform: ``0 BOOTSTRAP``, ``1 BOOT``, ``M Reboot``... with its key."""
 
     event_code: str = _xml("EventCode", "string", "")
-    command_key: str = _xml("CommandKey", "string", "")
+    command_key: str = _xml("CommandKey", "string", "", max_length=32)
 
 
 @dataclass
@@ -346,7 +361,7 @@ class GetParameterNames(Rpc):
     """
 
     METHOD: ClassVar[str] = "GetParameterNames"
-    parameter_path: str = _xml("ParameterPath", "string", "")
+    parameter_path: str = _xml("ParameterPath", "string", "", max_length=256)
     next_level: bool = _xml("NextLevel", "boolean", False)
 
 
@@ -387,7 +402,7 @@ class SetParameterValues(Rpc):
     parameters: list[ParameterValue] = _xml(
         "ParameterList", "array", item=ParameterValue, array_type="cwmp:ParameterValueStruct"
     )
-    parameter_key: str = _xml("ParameterKey", "string", "")
+    parameter_key: str = _xml("ParameterKey", "string", "", max_length=32)
 
 
 @dataclass
@@ -436,8 +451,8 @@ class AddObject(Rpc):
     """Create an instance of a multi-instance object (``object_name`` ends in ``.``)."""
 
     METHOD: ClassVar[str] = "AddObject"
-    object_name: str = _xml("ObjectName", "string", "")
-    parameter_key: str = _xml("ParameterKey", "string", "")
+    object_name: str = _xml("ObjectName", "string", "", max_length=256)
+    parameter_key: str = _xml("ParameterKey", "string", "", max_length=32)
 
 
 @dataclass
@@ -452,8 +467,8 @@ class DeleteObject(Rpc):
     """Delete one instance (``object_name`` is the instance's path, ending in ``.``)."""
 
     METHOD: ClassVar[str] = "DeleteObject"
-    object_name: str = _xml("ObjectName", "string", "")
-    parameter_key: str = _xml("ParameterKey", "string", "")
+    object_name: str = _xml("ObjectName", "string", "", max_length=256)
+    parameter_key: str = _xml("ParameterKey", "string", "", max_length=32)
 
 
 @dataclass
@@ -467,7 +482,7 @@ class Reboot(Rpc):
     """Reboot after the session; the CPE's next Inform carries ``M Reboot`` with this key."""
 
     METHOD: ClassVar[str] = "Reboot"
-    command_key: str = _xml("CommandKey", "string", "")
+    command_key: str = _xml("CommandKey", "string", "", max_length=32)
 
 
 @dataclass
@@ -493,16 +508,16 @@ class Download(Rpc):
     ``3 Vendor Configuration File``... ``TransferComplete`` follows with ``command_key``."""
 
     METHOD: ClassVar[str] = "Download"
-    command_key: str = _xml("CommandKey", "string", "")
+    command_key: str = _xml("CommandKey", "string", "", max_length=32)
     file_type: str = _xml("FileType", "string", "")
-    url: str = _xml("URL", "string", "")
-    username: str = _xml("Username", "string", "")
-    password: str = _xml("Password", "string", "")
+    url: str = _xml("URL", "string", "", max_length=256)
+    username: str = _xml("Username", "string", "", max_length=256)
+    password: str = _xml("Password", "string", "", max_length=256)
     file_size: int = _xml("FileSize", "unsignedInt", 0)
-    target_file_name: str = _xml("TargetFileName", "string", "")
+    target_file_name: str = _xml("TargetFileName", "string", "", max_length=256)
     delay_seconds: int = _xml("DelaySeconds", "unsignedInt", 0)
-    success_url: str = _xml("SuccessURL", "string", "")
-    failure_url: str = _xml("FailureURL", "string", "")
+    success_url: str = _xml("SuccessURL", "string", "", max_length=256)
+    failure_url: str = _xml("FailureURL", "string", "", max_length=256)
 
 
 @dataclass
@@ -520,11 +535,11 @@ class Upload(Rpc):
     """Send a file to ``url`` (HTTP PUT): ``1 Vendor Configuration File``, ``2 Vendor Log File``."""
 
     METHOD: ClassVar[str] = "Upload"
-    command_key: str = _xml("CommandKey", "string", "")
+    command_key: str = _xml("CommandKey", "string", "", max_length=32)
     file_type: str = _xml("FileType", "string", "")
-    url: str = _xml("URL", "string", "")
-    username: str = _xml("Username", "string", "")
-    password: str = _xml("Password", "string", "")
+    url: str = _xml("URL", "string", "", max_length=256)
+    username: str = _xml("Username", "string", "", max_length=256)
+    password: str = _xml("Password", "string", "", max_length=256)
     delay_seconds: int = _xml("DelaySeconds", "unsignedInt", 0)
 
 
@@ -542,7 +557,7 @@ class ScheduleInform(Rpc):
 
     METHOD: ClassVar[str] = "ScheduleInform"
     delay_seconds: int = _xml("DelaySeconds", "unsignedInt", 0)
-    command_key: str = _xml("CommandKey", "string", "")
+    command_key: str = _xml("CommandKey", "string", "", max_length=32)
 
 
 @dataclass
@@ -555,7 +570,7 @@ class TransferComplete(Rpc):
     """The CPE reports a Download/Upload's end; repeated until the ACS acknowledges it."""
 
     METHOD: ClassVar[str] = "TransferComplete"
-    command_key: str = _xml("CommandKey", "string", "")
+    command_key: str = _xml("CommandKey", "string", "", max_length=32)
     fault: FaultStruct = _xml("FaultStruct", FaultStruct)
     start_time: dt.datetime = _xml("StartTime", "dateTime", UNKNOWN_TIME)
     complete_time: dt.datetime = _xml("CompleteTime", "dateTime", UNKNOWN_TIME)
@@ -580,7 +595,7 @@ class AutonomousTransferComplete(Rpc):
     is_download: bool = _xml("IsDownload", "boolean", False)
     file_type: str = _xml("FileType", "string", "")
     file_size: int = _xml("FileSize", "unsignedInt", 0)
-    target_file_name: str = _xml("TargetFileName", "string", "")
+    target_file_name: str = _xml("TargetFileName", "string", "", max_length=256)
     fault: FaultStruct = _xml("FaultStruct", FaultStruct)
     start_time: dt.datetime = _xml("StartTime", "dateTime", UNKNOWN_TIME)
     complete_time: dt.datetime = _xml("CompleteTime", "dateTime", UNKNOWN_TIME)
