@@ -226,6 +226,54 @@ def test_digest_stays_on_one_connection_and_follows_rfc_2617():
     assert params["username"] == USER
 
 
+def test_a_stale_nonce_is_answered_once_more():
+    def handler(head, count):
+        if count == 1:
+            return b'HTTP/1.1 401 x\r\nWWW-Authenticate: Digest realm="cpe", nonce="old", qop="auth"\r\nContent-Length: 0\r\n\r\n'
+        if b'nonce="old"' in head:
+            return b'HTTP/1.1 401 x\r\nWWW-Authenticate: Digest realm="cpe", nonce="new", qop="auth", stale=TRUE\r\nContent-Length: 0\r\n\r\n'
+        if b'nonce="new"' in head and count == 3:
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        return b'HTTP/1.1 401 x\r\nWWW-Authenticate: Digest realm="cpe", nonce="newer", stale=true\r\nContent-Length: 0\r\n\r\n'
+
+    result, heads = run(exchange(handler))
+    assert result.outcome is cr.Outcome.ACCEPTED
+    assert len(heads) == 3
+
+    def always_stale(head, count):
+        nonce = f"n{count}"
+        return (
+            f'HTTP/1.1 401 x\r\nWWW-Authenticate: Digest realm="cpe", nonce="{nonce}", stale=true\r\n'
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+
+    result, heads = run(exchange(always_stale))
+    assert result.outcome is cr.Outcome.AUTH_FAILED
+    assert len(heads) == 3  # no endless loop
+
+
+def test_digest_response_matches_rfc_2617_example():
+    challenge = cr.Challenge(
+        "digest",
+        {
+            "realm": "testrealm@host.com",
+            "qop": "auth,auth-int",
+            "nonce": "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+            "opaque": "5ccc069c403ebaf9f0171e9517f40e41",
+        },
+    )
+    header = cr.digest_authorization(
+        challenge,
+        username="Mufasa",
+        password="Circle Of Life",
+        method="GET",
+        uri="/dir/index.html",
+        cnonce="0a4f113b",
+    )
+    assert 'response="6629fae49393a05397450978507c4ef1"' in header
+    assert "qop=auth, nc=00000001" in header
+
+
 def test_a_challenge_closing_the_connection_is_answered_on_a_new_one():
     handler = challenge_then(
         b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",

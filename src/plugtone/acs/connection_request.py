@@ -474,7 +474,8 @@ async def _exchange(
     where = f"{scheme}://{host_header}{target}"
     response = await connection.get(target, host_header, None)
     used: str | None = None
-    for attempt in range(2):
+    answered_stale = False
+    for attempt in range(3):
         if response.status in (200, 204):
             return ConnectionRequestResult(
                 Outcome.ACCEPTED,
@@ -493,7 +494,15 @@ async def _exchange(
                 response.status,
                 used,
             )
-        if attempt == 1:
+        try:
+            challenges = parse_challenges(response.all("www-authenticate"))
+        except ValueError as error:
+            return ConnectionRequestResult(Outcome.AUTH_FAILED, f"{where}: {error}", 401)
+        digest = _pick_digest(challenges)
+        # A second 401 refuses the credentials, unless it only says our nonce went stale
+        # (RFC 7616 §3.3): then one more try with the new nonce.
+        stale = digest is not None and digest.params.get("stale", "").lower() == "true"
+        if attempt > 0 and (used != "digest" or not stale or answered_stale):
             return ConnectionRequestResult(
                 Outcome.AUTH_FAILED,
                 f"{where}: the CPE refused the connection-request credentials of "
@@ -501,11 +510,7 @@ async def _exchange(
                 401,
                 used,
             )
-        try:
-            challenges = parse_challenges(response.all("www-authenticate"))
-        except ValueError as error:
-            return ConnectionRequestResult(Outcome.AUTH_FAILED, f"{where}: {error}", 401)
-        digest = _pick_digest(challenges)
+        answered_stale = attempt > 0
         if digest is not None:
             authorization = digest_authorization(
                 digest, username=username, password=password, method="GET", uri=target
