@@ -46,6 +46,7 @@ API_ROUTERS = (
     "api_dhcp",
     "api_resync",
     "api_status",
+    "api_rcs",  # the redirection service (plugtone.redirect)
 )
 """Router modules of ``plugtone.web``, included in this order."""
 
