@@ -221,6 +221,7 @@ class Cpe:
         self.downloads: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         self.kicked = threading.Event()
+        self.logs: list[SessionLog] = []
         self.connection: _ConnectionListener | None = None
         if connection_port is not None:
             self.connection = _ConnectionListener(self, connection_port)
@@ -291,7 +292,9 @@ class Cpe:
             log.status = answer.status_code
             if answer.status_code != 204:
                 log.error = answer.text
-        self.after_session()
+        self.logs.append(log)
+        if self.after_session() and log.status == 204:
+            self._session(())  # rebooted, or a transfer to report: a phone calls back at once
         return log
 
     def answer(self, content: bytes) -> tuple[bytes, str]:
@@ -439,7 +442,9 @@ class Cpe:
 
     # -- after the session
 
-    def after_session(self) -> None:
+    def after_session(self) -> bool:
+        """Do what the session asked; whether the phone calls the ACS again at once."""
+        call_back = bool(self.pending) or self.reboot_key is not None
         management = "Device.ManagementServer."
         user = self.tree[management + "Username"].value
         password = self.tree[management + "Password"].value
@@ -484,6 +489,7 @@ class Cpe:
             self.reboots += 1
             self.events = [("1 BOOT", ""), ("M Reboot", self.reboot_key), *self.events]
         self.reboot_key = None
+        return call_back
 
     def config(self) -> bytes:
         """The phone's configuration as a file (what a backup uploads)."""

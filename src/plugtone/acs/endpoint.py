@@ -78,11 +78,13 @@ def _plain(status: int, text: str, *headers: tuple[bytes, bytes]) -> Reply:
 class Request:
     body: bytes
     client: str | None
+    port: int | None
     secure: bool
     target: str
     host: str
     authorization: list[str]
-    cookies: dict[str, str]
+    cookies: list[str]
+    """Every ``plugtone_cwmp`` value sent (a client may send a stale one beside the new)."""
     content_encoding: str | None
 
 
@@ -93,6 +95,9 @@ class Session:
     username: str
     password: str
     client: str | None
+    port: int | None
+    shared: bool
+    """Opened with a site's bootstrap login (shared by its phones), not the device's own."""
     namespace: str
     conversation: Conversation | None = None
     cwmp_map: CwmpMap | None = None
@@ -186,7 +191,10 @@ class AcsApp:
         now = time.monotonic()
         with self.sessions.lock:
             self.sessions.sweep(now)
-            session = self.sessions.by_token.get(request.cookies.get(COOKIE, ""))
+            session = next(
+                (self.sessions.by_token[token] for token in request.cookies
+                 if token in self.sessions.by_token), None,
+            )  # fmt: skip
         try:
             data = codec.decode_body(request.body, request.content_encoding,
                                      max_size=self.max_body)  # fmt: skip
@@ -195,10 +203,15 @@ class AcsApp:
             return self._fault_reply(error, session.namespace if session else None)
         if envelope is not None and isinstance(envelope.body, m.Inform):
             return self.inform(request, envelope, session)
-        if session is None or (session.client and session.client != request.client):
+        if session is None or session.client != request.client:
             return _plain(403, "no CWMP session: a session starts with an Inform\n")
         if request.authorization and not self._same_principal(request, session):
             return _plain(403, "these credentials are not this session's\n")
+        if session.port != request.port and (session.shared or not request.authorization):
+            # A cookie is a bearer token, and a site's bootstrap login is shared by all its
+            # phones: a session opened with it stays on its TCP connection (TR-069 3.4.1:
+            # the CPE keeps it open), so another device's cookie opens nothing.
+            return _plain(403, "this session belongs to another connection\n")
         session.last = now
         if envelope is None or envelope.body is None:
             return self.next_request(session, None)
@@ -254,7 +267,8 @@ class AcsApp:
                 self.sessions.drop(old)
             session = Session(
                 token=secrets.token_urlsafe(18), device=device, username=username,
-                password=password, client=request.client, namespace=envelope.namespace,
+                password=password, client=request.client, port=request.port,
+                shared=kind == "bootstrap", namespace=envelope.namespace,
                 cwmp_map=cwmp_map,
             )  # fmt: skip
             self.sessions.by_token[session.token] = session
@@ -420,7 +434,7 @@ async def _read(receive: Any, limit: int) -> bytes | None:
 
 def _request(scope: dict, body: bytes) -> Request:
     authorization: list[str] = []
-    cookies: dict[str, str] = {}
+    cookies: list[str] = []
     host = ""
     encoding = None
     for name, value in scope["headers"]:
@@ -430,7 +444,7 @@ def _request(scope: dict, body: bytes) -> Request:
             for part in value.decode("latin-1").split(";"):
                 key, _, item = part.strip().partition("=")
                 if key == COOKIE and item:
-                    cookies.setdefault(key, item)
+                    cookies.append(item)
         elif name == b"host":
             host = value.decode("latin-1")
         elif name == b"content-encoding":
@@ -443,7 +457,8 @@ def _request(scope: dict, body: bytes) -> Request:
     if scope.get("query_string"):
         target += "?" + scope["query_string"].decode("latin-1")
     return Request(
-        body=body, client=client[0] if client else None, secure=scope.get("scheme") == "https",
+        body=body, client=client[0] if client else None, port=client[1] if client else None,
+        secure=scope.get("scheme") == "https",
         target=target, host=host, authorization=authorization, cookies=cookies,
         content_encoding=encoding,
     )  # fmt: skip

@@ -329,10 +329,13 @@ def download_source(
     if kind == "firmware":
         if device.mac is None:
             return "the device's MAC is not known"
-        phone, _ = phone_view(store, device.mac)
-        if phone is None:
-            return "the device is not a phone of the inventory"
-        release = phone.firmware
+        from plugtone.firmware.targets import phone_target
+
+        with store.sessions() as session:
+            phone = session.scalar(select(Phone).where(Phone.mac == device.mac))
+            if phone is None:
+                return "the device is not a phone of the inventory"
+            _, release = phone_target(session, phone)
         if release is None or not release.files:
             return "no firmware release is pinned for this phone (plugtone firmware pin)"
         image = max(release.files, key=lambda file: file.size)
