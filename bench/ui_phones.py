@@ -80,7 +80,9 @@ def measure(client: httpx.Client, make_url: Callable[[], str], count: int,
     return times, failures
 
 
-def seed_states(db_url: str, phones: int, rng: random.Random) -> dict[str, tuple]:
+def seed_states(
+    db_url: str, phones: int, rng: random.Random, write: bool = True
+) -> dict[str, tuple]:
     """Device states for 70 % of the phones, as their requests would leave them (written
     in one insert: the event batches' path is the provisioning benches' business). Per
     MAC: ``(last_seen or None, state)``."""
@@ -89,7 +91,7 @@ def seed_states(db_url: str, phones: int, rng: random.Random) -> dict[str, tuple
     from plugtone.inventory.models import DeviceState
     from plugtone.inventory.store import Store
 
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
     known: dict[str, tuple] = {}
     rows = []
     for index in range(phones):
@@ -104,6 +106,8 @@ def seed_states(db_url: str, phones: int, rng: random.Random) -> dict[str, tuple
         rows.append({"mac": mac, "vendor": None, "model": None, "first_seen": seen,
                      "last_seen": seen, "requests": 12, "boot_errors": int(failing),
                      "files_generation": None if stale else 1 << 40})  # fmt: skip
+    if not write:  # the same states, drawn again, of a store loaded before
+        return known
     store = Store(db_url)
     try:
         with store.sessions() as session:
@@ -261,20 +265,30 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--db", default=None, help="a postgresql:// URL (default: SQLite)")
     parser.add_argument("--only", default=None, help="the cases whose name holds this text")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="the work folder of an earlier run (same --phones, same --db):"
+                        " its store is measured again without loading it")  # fmt: skip
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="plugtone-bench-ui-"))
-    os.environ.setdefault("PLUGTONE_SECRET_KEY", base64.b64encode(os.urandom(32)).decode())
+    work = args.reuse or Path(tempfile.mkdtemp(prefix="plugtone-bench-ui-"))
+    secret = work / "secret-key"
+    if not secret.exists():  # the store's sealed secrets need the same key when reused
+        secret.write_text(base64.b64encode(os.urandom(32)).decode())
+    os.environ.setdefault("PLUGTONE_SECRET_KEY", secret.read_text())
     data = work / "data"
-    data.mkdir()
+    data.mkdir(exist_ok=True)
     db_url = args.db or sqlite_url(data)
     began = time.perf_counter()
-    _, timings = load(db_url, args.phones)
     rng = random.Random(4711)
-    seeded = time.perf_counter()
-    known = seed_states(db_url, args.phones, rng)
-    print(f"{args.phones:,} phones: checked in {timings['check']:.1f} s, applied in "
-          f"{timings['apply']:.1f} s, device states in {time.perf_counter() - seeded:.1f} s "
-          f"({'PostgreSQL' if args.db else 'SQLite'})")  # fmt: skip
+    if args.reuse:
+        known = seed_states(db_url, args.phones, rng, write=False)
+        print(f"{args.phones:,} phones loaded before, in {work}")
+    else:
+        _, timings = load(db_url, args.phones)
+        seeded = time.perf_counter()
+        known = seed_states(db_url, args.phones, rng)
+        print(f"{args.phones:,} phones: checked in {timings['check']:.1f} s, applied in "
+              f"{timings['apply']:.1f} s, device states in {time.perf_counter() - seeded:.1f} s "
+              f"({'PostgreSQL' if args.db else 'SQLite'})", flush=True)  # fmt: skip
     admin_port, http_port = free_port(), free_port()
     command = admin_serve_command(data, db_url, HOST, http_port, admin_port)
     base = f"http://{HOST}:{admin_port}"
@@ -296,9 +310,12 @@ def main() -> None:
             verdict = "under" if max(times) < TARGET_MS and not failures else "OVER"
             over += verdict == "OVER"
             print(f"{name:<20} {len(times):>6} {statistics.median(times):>8.1f} "
-                  f"{p95:>8.1f} {max(times):>8.1f} {failures:>7}  {verdict}")  # fmt: skip
+                  f"{p95:>8.1f} {max(times):>8.1f} {failures:>7}  {verdict}",
+                  flush=True)  # fmt: skip
+    load_now = os.getloadavg()[0]
     print(f"{over} case(s) over (max or a failure); total {time.perf_counter() - began:.0f} s;"
-          f" data in {work}")  # fmt: skip
+          f" load average {load_now:.1f} on {os.cpu_count()} CPUs;"
+          f" again: --reuse {work}")  # fmt: skip
 
 
 if __name__ == "__main__":
