@@ -135,6 +135,25 @@ SAMPLES: list[c.Rpc | c.Fault] = [
         complete_time=T1,
     ),
     c.AutonomousTransferCompleteResponse(),
+    c.ScheduleDownload(
+        command_key="fw-night",
+        file_type="1 Firmware Upgrade Image",
+        url="http://acs/fw",
+        file_size=99,
+        time_windows=[
+            c.TimeWindow(0, 3600, "1 At Any Time", "", -1),
+            c.TimeWindow(7200, 10800, "2 Immediately", "upgrading", 3),
+        ],
+    ),
+    c.ScheduleDownloadResponse(),
+    c.CancelTransfer(command_key="fw-night"),
+    c.CancelTransferResponse(),
+    c.GetQueuedTransfers(),
+    c.GetQueuedTransfersResponse(transfers=[c.QueuedTransfer("fw-night", 1)]),
+    c.GetAllQueuedTransfers(),
+    c.GetAllQueuedTransfersResponse(
+        transfers=[c.AllQueuedTransfer("fw-night", 2, True, "1 Firmware Upgrade Image", 99, "")]
+    ),
     c.Fault(
         code=9003,
         string="Invalid arguments",
@@ -377,10 +396,10 @@ def test_fault_codes_have_messages_and_soap_faultcodes():
 
 
 def test_unknown_methods_are_kept_by_name():
-    body = c.build(c.Envelope(body=c.UnknownRpc(name="RequestDownload")))
+    body = c.build(c.Envelope(body=c.UnknownRpc(name="ChangeDUState")))
     envelope = c.parse(body)
-    assert envelope.body == c.UnknownRpc(name="RequestDownload")
-    assert envelope.method == "RequestDownload"
+    assert envelope.body == c.UnknownRpc(name="ChangeDUState")
+    assert envelope.method == "ChangeDUState"
 
 
 def test_empty_body_envelope_is_no_message():

@@ -29,8 +29,11 @@ __all__ = [
     "UNKNOWN_TIME",
     "AddObject",
     "AddObjectResponse",
+    "AllQueuedTransfer",
     "AutonomousTransferComplete",
     "AutonomousTransferCompleteResponse",
+    "CancelTransfer",
+    "CancelTransferResponse",
     "DeleteObject",
     "DeleteObjectResponse",
     "DeviceId",
@@ -41,12 +44,16 @@ __all__ = [
     "FactoryResetResponse",
     "Fault",
     "FaultStruct",
+    "GetAllQueuedTransfers",
+    "GetAllQueuedTransfersResponse",
     "GetParameterAttributes",
     "GetParameterAttributesResponse",
     "GetParameterNames",
     "GetParameterNamesResponse",
     "GetParameterValues",
     "GetParameterValuesResponse",
+    "GetQueuedTransfers",
+    "GetQueuedTransfersResponse",
     "GetRPCMethods",
     "GetRPCMethodsResponse",
     "Inform",
@@ -55,9 +62,12 @@ __all__ = [
     "ParameterAttribute",
     "ParameterInfo",
     "ParameterValue",
+    "QueuedTransfer",
     "Reboot",
     "RebootResponse",
     "Rpc",
+    "ScheduleDownload",
+    "ScheduleDownloadResponse",
     "ScheduleInform",
     "ScheduleInformResponse",
     "SetParameterAttribute",
@@ -66,6 +76,7 @@ __all__ = [
     "SetParameterValues",
     "SetParameterValuesFault",
     "SetParameterValuesResponse",
+    "TimeWindow",
     "TransferComplete",
     "TransferCompleteResponse",
     "UnknownRpc",
@@ -611,8 +622,107 @@ class AutonomousTransferCompleteResponse(Rpc):
 
 
 @dataclass
+class TimeWindow:
+    """TimeWindowStruct of ScheduleDownload: seconds from the request, a mode such as
+    ``1 At Any Time`` or ``2 Immediately``, and how often the CPE may retry."""
+
+    window_start: int = _xml("WindowStart", "unsignedInt", 0)
+    window_end: int = _xml("WindowEnd", "unsignedInt", 0)
+    window_mode: str = _xml("WindowMode", "string", "1 At Any Time", max_length=64)
+    user_message: str = _xml("UserMessage", "string", "", max_length=256)
+    max_retries: int = _xml("MaxRetries", "int", -1)
+
+
+@dataclass
+class ScheduleDownload(Rpc):
+    """A Download to be made within one or two time windows (CWMP 1.2)."""
+
+    METHOD: ClassVar[str] = "ScheduleDownload"
+    command_key: str = _xml("CommandKey", "string", "", max_length=32)
+    file_type: str = _xml("FileType", "string", "", max_length=64)
+    url: str = _xml("URL", "string", "", max_length=256)
+    username: str = _xml("Username", "string", "", max_length=256)
+    password: str = _xml("Password", "string", "", max_length=256)
+    file_size: int = _xml("FileSize", "unsignedInt", 0)
+    target_file_name: str = _xml("TargetFileName", "string", "", max_length=256)
+    time_windows: list[TimeWindow] = _xml(
+        "TimeWindowList", "array", item=TimeWindow, array_type="cwmp:TimeWindowStruct"
+    )
+
+
+@dataclass
+class ScheduleDownloadResponse(Rpc):
+    METHOD: ClassVar[str] = "ScheduleDownloadResponse"
+
+
+@dataclass
+class CancelTransfer(Rpc):
+    """Cancel a queued Download/Upload by its CommandKey (fault 9021 once it started)."""
+
+    METHOD: ClassVar[str] = "CancelTransfer"
+    command_key: str = _xml("CommandKey", "string", "", max_length=32)
+
+
+@dataclass
+class CancelTransferResponse(Rpc):
+    METHOD: ClassVar[str] = "CancelTransferResponse"
+
+
+@dataclass
+class QueuedTransfer:
+    """QueuedTransferStruct: ``state`` 1 not yet started, 2 in progress, 3 completed."""
+
+    command_key: str = _xml("CommandKey", "string", "")
+    state: int = _xml("State", "int", 0)
+
+
+@dataclass
+class AllQueuedTransfer:
+    """AllQueuedTransferStruct: a queued transfer, whoever asked for it."""
+
+    command_key: str = _xml("CommandKey", "string", "")
+    state: int = _xml("State", "int", 0)
+    is_download: bool = _xml("IsDownload", "boolean", False)
+    file_type: str = _xml("FileType", "string", "")
+    file_size: int = _xml("FileSize", "unsignedInt", 0)
+    target_file_name: str = _xml("TargetFileName", "string", "")
+
+
+@dataclass
+class GetQueuedTransfers(Rpc):
+    """The transfers this ACS queued (deprecated by GetAllQueuedTransfers)."""
+
+    METHOD: ClassVar[str] = "GetQueuedTransfers"
+
+
+@dataclass
+class GetQueuedTransfersResponse(Rpc):
+    METHOD: ClassVar[str] = "GetQueuedTransfersResponse"
+    transfers: list[QueuedTransfer] = _xml(
+        "TransferList", "array", item=QueuedTransfer, array_type="cwmp:QueuedTransferStruct"
+    )
+
+
+@dataclass
+class GetAllQueuedTransfers(Rpc):
+    METHOD: ClassVar[str] = "GetAllQueuedTransfers"
+
+
+@dataclass
+class GetAllQueuedTransfersResponse(Rpc):
+    METHOD: ClassVar[str] = "GetAllQueuedTransfersResponse"
+    transfers: list[AllQueuedTransfer] = _xml(
+        "TransferList",
+        "array",
+        item=AllQueuedTransfer,
+        array_type="cwmp:AllQueuedTransferStruct",
+    )
+
+
+@dataclass
 class UnknownRpc(Rpc):
-    """A body element this module does not model (``RequestDownload``, ``Kicked``...).
+    """A body element this module does not model (``RequestDownload``, ``Kicked``,
+    ``ChangeDUState``...: methods Table 5 makes optional for an ACS, or this one never uses).
 
     Kept so the ACS can answer a CPE's request with fault 8000 (method not supported)
     and a response it did not expect can be reported by name.
@@ -671,6 +781,10 @@ REQUEST_RESPONSES: dict[type[Rpc], type[Rpc]] = {
     ScheduleInform: ScheduleInformResponse,
     TransferComplete: TransferCompleteResponse,
     AutonomousTransferComplete: AutonomousTransferCompleteResponse,
+    ScheduleDownload: ScheduleDownloadResponse,
+    CancelTransfer: CancelTransferResponse,
+    GetQueuedTransfers: GetQueuedTransfersResponse,
+    GetAllQueuedTransfers: GetAllQueuedTransfersResponse,
 }
 """Each request and the response type that answers it."""
 
