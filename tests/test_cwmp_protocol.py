@@ -483,6 +483,27 @@ def test_oversized_body_is_refused_before_parsing():
         c.parse(EASYCWMP_STYLE_INFORM, max_size=100)
 
 
+def test_a_body_of_countless_tiny_elements_is_refused_unread():
+    body = b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
+    body += b"<a/>" * 400_000 + b"</s:Body></s:Envelope>"
+    assert len(body) < c.MAX_ENVELOPE_SIZE
+    with pytest.raises(c.CwmpError) as refused:
+        c.parse(body)
+    assert (refused.value.code, refused.value.http_status) == (8004, 413)
+
+
+def test_a_large_real_tree_fits_under_the_caps():
+    names = [
+        c.ParameterInfo(
+            f"Device.Services.VoiceService.1.VoiceProfile.{i}.Line.1.SIP.AuthUserName", True
+        )
+        for i in range(20_000)
+    ]
+    body = c.build(c.Envelope(body=c.GetParameterNamesResponse(parameters=names)))
+    assert 2_000_000 < len(body) < c.MAX_ENVELOPE_SIZE
+    assert len(c.parse(body).body.parameters) == 20_000
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [
