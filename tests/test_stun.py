@@ -213,6 +213,16 @@ def test_arbitrary_datagrams_never_raise(datagram):
         assert len(reply.datagram) <= 20 + 80 + 40  # no amplification beyond a few fields
 
 
+def test_answer_budget_per_source():
+    budget = s.AnswerBudget(rate=1.0, burst=3.0, max_sources=2)
+    assert [budget.allow("203.0.113.1", 0.0) for _ in range(4)] == [True, True, True, False]
+    assert budget.allow("203.0.113.2", 0.0)  # another source has its own bucket
+    assert budget.allow("203.0.113.1", 1.0)  # one token back after a second
+    assert not budget.allow("203.0.113.1", 1.0)
+    budget.allow("203.0.113.3", 1.0)  # a third source: the least recent one is forgotten
+    assert len(budget._buckets) == 2
+
+
 # --------------------------------------------------------------------------------------
 # The asyncio server, with a real client
 # --------------------------------------------------------------------------------------
@@ -262,10 +272,14 @@ def test_listener_reports_tr111_bindings_and_sends_from_its_own_port():
         loop = asyncio.get_running_loop()
         try:
             cpe.sendto(b"junk", listener.address)
+            listener.budget = s.AnswerBudget(rate=0.001, burst=3)
             cpe.sendto(request(tr111(username=b"cpe-9", change=True), key=b"pw"), listener.address)
             answer_bytes = await asyncio.wait_for(loop.sock_recv(cpe, 2048), 5)
             listener.sendto(b"GET http://x?ts=1 HTTP/1.1\r\n\r\n", cpe.getsockname())
             data, source = await asyncio.wait_for(loop.sock_recvfrom(cpe, 2048), 5)
+            for _ in range(3):  # a flood from one source: the budget (3) is spent
+                cpe.sendto(request(tr111(username=b"cpe-9")), listener.address)
+            await asyncio.sleep(0.2)
         finally:
             cpe.close()
             listener.close()
@@ -274,7 +288,9 @@ def test_listener_reports_tr111_bindings_and_sends_from_its_own_port():
     learned, answer_bytes, data, source, listener = asyncio.run(run())
     message = s.parse_message(answer_bytes)
     assert message.type == s.MessageType.BINDING_RESPONSE
-    assert learned == [s.BindingLearned(learned[0].address, "cpe-9", True, True, True)]
+    # the signed binding change, then the one flood request the budget still allowed
+    assert learned[0] == s.BindingLearned(learned[0].address, "cpe-9", True, True, True)
+    assert len(learned) == 2
     assert data.startswith(b"GET http://x")
     assert source == listener.address
-    assert (listener.requests, listener.dropped) == (2, 1)
+    assert (listener.requests, listener.dropped, listener.limited) == (5, 1, 2)

@@ -43,6 +43,7 @@ __all__ = [
     "MAGIC_COOKIE",
     "MAX_DATAGRAM",
     "TR111_BINDING",
+    "AnswerBudget",
     "Attr",
     "BindingLearned",
     "MessageType",
@@ -289,6 +290,32 @@ class StunReply:
     change_ip: bool = False
     change_port: bool = False
     binding: BindingLearned | None = None
+
+
+class AnswerBudget:
+    """How many answers each source IP may get: a token bucket per address.
+
+    A CPE sends a Binding Request every few tens of seconds (its STUN keep-alive
+    period); a stream of requests with a forged source would turn the server into a
+    reflector (an answer is about three times a bare request). ``rate`` answers per
+    second, ``burst`` at once; at most ``max_sources`` addresses are remembered (the
+    oldest forgotten first), so the table itself cannot be flooded.
+    """
+
+    def __init__(self, rate: float = 5.0, burst: float = 20.0, max_sources: int = 65536) -> None:
+        self.rate, self.burst, self.max_sources = rate, burst, max_sources
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, ip: str, now: float) -> bool:
+        tokens, last = self._buckets.pop(ip, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        self._buckets[ip] = (tokens, now)  # re-inserted: dict order is recency
+        if len(self._buckets) > self.max_sources:
+            del self._buckets[next(iter(self._buckets))]
+        return allowed
 
 
 class StunServer:

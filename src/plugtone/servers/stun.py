@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
-from plugtone.protocols.stun import Address, BindingLearned, StunServer
+from plugtone.protocols.stun import Address, AnswerBudget, BindingLearned, StunServer
 
 __all__ = ["StunListener"]
 
@@ -47,6 +48,10 @@ class StunListener:
         self._endpoints: dict[tuple[int, int], _Endpoint] = {}
         self.requests = 0
         self.dropped = 0
+        """Datagrams given no answer (not STUN, not a request)."""
+        self.limited = 0
+        """Requests not answered because their source exceeded its :class:`AnswerBudget`."""
+        self.budget = AnswerBudget()
 
     @classmethod
     async def start(
@@ -111,6 +116,9 @@ class StunListener:
     def _received(self, endpoint: _Endpoint, data: bytes, source: Address) -> None:
         assert self.server is not None
         self.requests += 1
+        if not self.budget.allow(source[0], time.monotonic()):
+            self.limited += 1
+            return
         ip_index, port_index = endpoint.index
         local = (self._hosts[ip_index], self._ports[port_index])
         reply = self.server.handle(data, source, local=local)
