@@ -62,6 +62,10 @@ def views(model) -> list[PhoneView]:
             digit_timeout=5, voicemail="*97", conference="conf", dtmf_method="info",
             codecs=("g722", "pcmu", "pcma", "g729"), resync_time="03:30",
             config_server=CONFIG_SERVERS[index % len(CONFIG_SERVERS)],
+            tr069={"enabled": True, "bootstrap_username": "acs", "periodic_inform_interval": 600,
+                   "acs_url": "https://acs.example.com:7548/cwmp", "connection_request_port": 7547,
+                   "connection_request_path": "aastra", "trusted_certificates": "ca.pem"},
+            tr069_password="s3cret",
         )  # fmt: skip
         lines = tuple(
             LineView(n, f"20{n}", f"Name {n}", f"auth{n}", f"pw{n}")

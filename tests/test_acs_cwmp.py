@@ -63,7 +63,8 @@ IMAGE = b"\x7fAASTRA-IMAGE" + bytes(range(256)) * 40
 def served(tmp_path_factory) -> Iterator[tuple[RunningServer, Path]]:
     root = tmp_path_factory.mktemp("acs")
     data = root / "data"
-    running = start_server(data)
+    running = start_server(data, extra=("--cwmp-port", str(free_port())))
+    running.cwmp_port = int(running.process.args[-1])  # type: ignore[attr-defined]
     try:
         apply(running, INVENTORY)
         image = root / "6757i.st"
@@ -356,14 +357,10 @@ def test_a_session_using_another_devices_cookie_is_refused(served):
                       timeout=10).status_code == 403  # fmt: skip
 
 
-def test_the_cwmp_port_serves_the_acs_alone(tmp_path):
-    port = free_port()
-    running = start_server(tmp_path / "data", extra=("--cwmp-port", str(port)))
-    try:
-        apply(running, INVENTORY)
-        cpe = Cpe(f"http://127.0.0.1:{port}/cwmp", "00085D000001")
-        assert cpe.session().status == 204
-        assert cpe.value("VoiceProfile.1.Line.1.SIP.AuthUserName") == "3001"
-        assert httpx.get(f"http://127.0.0.1:{port}/aastra.cfg").status_code == 404
-    finally:
-        stop_server(running)
+def test_the_cwmp_port_serves_the_acs_alone(served):
+    running, _ = served
+    port = running.cwmp_port
+    cpe = Cpe(f"http://127.0.0.1:{port}/cwmp", "00085D000001", serial="ON-CWMP-PORT")
+    assert cpe.session().status == 204
+    assert cpe.value("VoiceProfile.1.Line.1.SIP.AuthUserName") == "3001"
+    assert httpx.get(f"http://127.0.0.1:{port}/aastra.cfg").status_code == 404

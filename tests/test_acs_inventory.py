@@ -58,3 +58,31 @@ def test_a_bad_tr069_entry_is_refused_at_its_place(store, entry, wanted):
     with pytest.raises(AssertionError) as refused:
         apply_text(store, text_)
     assert wanted in str(refused.value)
+
+
+def test_the_aastra_file_carries_the_tr69_settings_when_the_site_enables_tr069(store):
+    from plugtone.acs.datamodel import connection_login
+    from plugtone.provisioning.views import load_phone
+    from plugtone.vendors.aastra import mac_settings
+    from plugtone.vendors.aastra.names import documented
+
+    text_ = SITE.replace("    sip_server: 10.0.0.1\n",
+                         "    sip_server: 10.0.0.1\n    public_url: http://acs.example\n")  # fmt: skip
+    apply_text(store, text_ + "phones:\n  - {mac: 00085D000001, model: 6757i, site: hq}\n")
+    with store.sessions() as session:
+        settings, _ = mac_settings(load_phone(session, "00085D000001"))
+    user, password = connection_login("00085D000001", "s3cret")
+    assert settings["tr69 server"] == "http://acs.example/cwmp"
+    assert settings["tr69 server port"] == "80"
+    assert (settings["tr69 username"], settings["tr69 password"]) == ("acs", "s3cret")
+    assert settings["tr69 connection request username"] == user
+    assert settings["tr69 connection request password"] == password
+    assert settings["tr69 periodic inform enable"] == "1"
+    assert settings["tr69 periodic inform interval"] == "3600"
+    assert all(documented(name) for name in settings if name.startswith("tr69"))
+    # a site without tr069 writes none of them
+    apply_text(store, text_.split("    tr069")[0] + "phones:\n  - {mac: 00085D000001, "
+               "model: 6757i, site: hq}\n")  # fmt: skip
+    with store.sessions() as session:
+        settings, _ = mac_settings(load_phone(session, "00085D000001"))
+    assert not [name for name in settings if name.startswith("tr69")]

@@ -19,12 +19,14 @@ from urllib.parse import urlsplit
 
 TR069_FIELDS = (
     "enabled", "bootstrap_username", "bootstrap_password", "periodic_inform_interval",
-    "allow_basic", "acs_url",
+    "allow_basic", "acs_url", "connection_request_port", "connection_request_path",
+    "trusted_certificates",
 )  # fmt: skip
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 DEFAULT_INTERVAL = 3600
 MIN_INTERVAL, MAX_INTERVAL = 30, 7 * 86400
 MAX_PASSWORD = 64
+PATH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@%+-]{0,254}$")
 
 
 class Checker(Protocol):
@@ -74,6 +76,15 @@ def parse_tr069(check: Checker, value: Any, path: tuple) -> tuple[dict | None, s
     }
     if acs_url:
         settings["acs_url"] = acs_url
+    port = check.integer(
+        item.get("connection_request_port"), (*path, "connection_request_port"), 1, 65535
+    )
+    if port:
+        settings["connection_request_port"] = port
+    for name in ("connection_request_path", "trusted_certificates"):
+        text = check.text(item.get(name), (*path, name), PATH_RE, "path or URL")
+        if text:
+            settings[name] = text
     return settings, password
 
 

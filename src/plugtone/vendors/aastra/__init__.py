@@ -45,6 +45,7 @@ from plugtone.vendors.aastra.key_view import NEUTRAL_NAMES, aastra_key_layout
 from plugtone.vendors.aastra.keys import key_settings, layout, park_settings
 from plugtone.vendors.aastra.models import BY_NAME, MODELS
 from plugtone.vendors.aastra.timezones import aastra_timezone
+from plugtone.vendors.aastra.tr69 import tr69_settings
 from plugtone.vendors.aastra.trust import (
     MAC_PREFIXES,
     has_secret,
@@ -308,6 +309,7 @@ def phone_settings(phone: PhoneView) -> dict[str, str]:
     settings.update(_provisioning(site))
     settings.update(_time(site))
     settings.update(_sip_global(site))
+    settings.update(tr69_settings(phone))
     for line in phone.lines:
         prefix = f"sip line{line.index}"
         settings[f"{prefix} auth name"] = line.auth_user

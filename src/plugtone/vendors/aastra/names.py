@@ -155,6 +155,25 @@ GROUPS: tuple[NameGroup, ...] = (
         "41-001343-02 REV05 A-81, HTTP/HTTPS Authentication Support for BroadSoft CMS",
         ("http digest username", "http digest password"),
     ),
+    NameGroup(
+        "41-001373-01 REV02 (TR-069 Configuration Guide, seed 002), TR-069 Configuration "
+        "Parameters: tr69 server, server port, password, connection request path and port, "
+        "periodic inform enable and interval, trusted certificates; the user-name names from "
+        "the guide's page order (see vendors/aastra/tr69.py)",
+        (
+            "tr69 server",
+            "tr69 server port",
+            "tr69 username",
+            "tr69 password",
+            "tr69 connection request username",
+            "tr69 connection request password",
+            "tr69 connection request path",
+            "tr69 connection request port",
+            "tr69 periodic inform enable",
+            "tr69 periodic inform interval",
+            "tr69 trusted certificates",
+        ),
+    ),
 )
 
 _PLACEHOLDERS = {"{line}": "[1-9]", "{key}": "[1-9][0-9]{0,2}", "{module}": "[1-3]"}
