@@ -30,7 +30,7 @@ def migrated(tmp_path_factory):
 
 @pytest.fixture
 def api(migrated, tmp_path, monkeypatch):
-    monkeypatch.setattr(rcs, "hasher", PasswordHasher(time_cost=1, memory_cost=8))
+    monkeypatch.setattr(rcs, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     shutil.copy(migrated, tmp_path / "rcs.db")
     url = f"sqlite:///{tmp_path}/rcs.db"
     store = Store(url, data_dir=tmp_path)
