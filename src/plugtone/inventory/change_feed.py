@@ -15,8 +15,14 @@ feed is down every process still sees each change within the poll, and the feed
 forces one generation check each time it is listening again (whatever it missed).
 It reconnects by itself, with pauses growing to :data:`RETRY_MAX`.
 
-Nothing here is needed on SQLite: every process using one SQLite store is on the same
-host and its poll reads a local file (measured in ``tests/test_change_feed.py``).
+On SQLite every process using the store is on one host, so the wake-up is local
+(:class:`HostFeed`): each serving process binds a Unix datagram socket in a directory
+beside the database file (``plugtone.db-wake/<pid>``, mode 0700 like the data
+directory, so only its owner can send to it), and a writer whose commit moved the
+generation sends one byte to each socket there (:func:`watch_local_commits`, hooked
+on the store's sessions). A socket no one holds any more (a killed process) is
+removed by the next writer. The poll stays the fallback here too: a socket path too
+long for ``AF_UNIX`` (108 bytes) or a lost datagram only leaves the change to it.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ import contextlib
 import logging
 import os
 import select
+import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -186,3 +194,139 @@ class ChangeFeed:
 
 def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+# -- one host (SQLite): Unix datagram sockets beside the database file
+
+WAKE_SUFFIX = "-wake"
+"""The wake directory is the database file's path plus this (``plugtone.db-wake``)."""
+MOVED = "plugtone_generation_moved"
+"""``Session.info`` key :func:`note_generation` sets for the commit hook."""
+
+
+def wake_directory(database: Path) -> Path:
+    return database.with_name(database.name + WAKE_SUFFIX)
+
+
+def note_generation(session: Session, generation: int) -> None:
+    """Remember, for :func:`watch_local_commits`' hook, that this transaction moves the
+    generation (SQLite only; PostgreSQL has its NOTIFY)."""
+    session.info[MOVED] = generation
+
+
+def watch_local_commits(sessions, database: Path) -> None:
+    """Have every session of ``sessions`` (a sessionmaker of a SQLite store in
+    ``database``) wake the serving processes of this host after a commit that moved
+    the generation; a rollback forgets it."""
+    from sqlalchemy import event
+
+    def committed(session: Session) -> None:
+        if session.info.pop(MOVED, None) is not None:
+            wake_host(database)
+
+    def rolled_back(session: Session, *_: object) -> None:
+        session.info.pop(MOVED, None)
+
+    event.listen(sessions, "after_commit", committed)
+    event.listen(sessions, "after_rollback", rolled_back)
+
+
+def wake_host(database: Path) -> int:
+    """Send a wake-up to every serving process of ``database``; how many got one. A
+    socket that refuses (its process is gone) is removed; a full one is skipped (its
+    process has a wake-up pending already)."""
+    directory = wake_directory(database)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    woken = 0
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.setblocking(False)
+        for name in names:
+            path = directory / name
+            try:
+                sender.sendto(b"g", str(path))
+                woken += 1
+            except (ConnectionRefusedError, FileNotFoundError):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            except OSError:  # EAGAIN (queue full), a path too long: the poll covers it
+                continue
+    return woken
+
+
+class HostFeed:
+    """A thread receiving this host's wake-ups for a SQLite store, calling
+    ``on_change()`` once per burst (as :class:`ChangeFeed` does for PostgreSQL)."""
+
+    def __init__(self, database: Path, on_change: Callable[[], object]) -> None:
+        self.directory = wake_directory(database)
+        self.path = self.directory / str(os.getpid())
+        self.on_change = on_change
+        self.listening = threading.Event()
+        self.wakeups = 0
+        self._socket: socket.socket | None = None
+        self._stopping = False
+        self._wake_read, self._wake_write = os.pipe()
+        self._thread = threading.Thread(target=self._run, name="host-feed", daemon=True)
+
+    def start(self) -> HostFeed:
+        try:
+            self.directory.mkdir(mode=0o700, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()  # a process of the same pid before a reboot
+            receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            receiver.bind(str(self.path))
+        except OSError as error:  # a path too long for AF_UNIX, a read-only directory
+            log.info("no wake-up socket at %s (%s): the generation poll alone tells this "
+                     "process of other processes' changes", self.path, error)  # fmt: skip
+            return self
+        receiver.setblocking(False)
+        self._socket = receiver
+        self.listening.set()
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            os.write(self._wake_write, b"x")
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self._socket is not None:
+            self._socket.close()
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+        self.listening.clear()
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _run(self) -> None:
+        assert self._socket is not None
+        while not self._stopping:
+            ready, _, _ = select.select([self._socket, self._wake_read], [], [])
+            if self._wake_read in ready:
+                return
+            with contextlib.suppress(BlockingIOError):
+                while self._socket.recv(16):  # one check for the whole burst
+                    pass
+            self.wakeups += 1
+            try:
+                self.on_change()
+            except Exception:
+                log.exception("host feed: the generation check failed")
+
+
+def start_change_feed(store, on_change: Callable[[], object]) -> ChangeFeed | HostFeed | None:
+    """The feed that tells this process of other processes' changes to ``store`` at
+    once: LISTEN/NOTIFY on PostgreSQL, this host's wake-up sockets on a SQLite file."""
+    from plugtone.inventory.store import sqlite_file
+
+    if store.dialect == "postgresql":
+        return ChangeFeed(store.url, on_change).start()
+    database = sqlite_file(store.url)
+    if database is not None:
+        return HostFeed(database, on_change).start()
+    return None

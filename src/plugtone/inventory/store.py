@@ -237,6 +237,10 @@ class Store:
         self.keys = keys or key_source_for(self.url, data_dir)
         attach_keys(self.engine, self.keys)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if database is not None:  # commits that move the generation wake this host's servers
+            from plugtone.inventory.change_feed import watch_local_commits
+
+            watch_local_commits(self.sessions, database)
 
     @property
     def dialect(self) -> str:
@@ -293,8 +297,8 @@ def bump_generation(session: Session) -> int:
 
     The row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL) so concurrent writers
     serialise and every committed change gets its own generation number. On
-    PostgreSQL the same transaction NOTIFYs every listening process
-    (:mod:`plugtone.inventory.change_feed`).
+    PostgreSQL the same transaction NOTIFYs every listening process; on SQLite the
+    commit wakes this host's (:mod:`plugtone.inventory.change_feed`).
     """
     row = session.scalar(select(Meta).where(Meta.key == GENERATION_KEY).with_for_update())
     if row is None:
@@ -302,9 +306,10 @@ def bump_generation(session: Session) -> int:
         session.add(row)
     row.value = str(int(row.value) + 1)
     session.flush()
-    from plugtone.inventory.change_feed import notify_generation
+    from plugtone.inventory.change_feed import note_generation, notify_generation
 
     notify_generation(session, int(row.value))  # PostgreSQL: every listener, at commit
+    note_generation(session, int(row.value))  # SQLite: this host's processes, after it
     return int(row.value)
 
 

@@ -109,12 +109,10 @@ async def serve(
     if options.log_requests is not None:
         provisioner.request_log = RequestLog(options.log_requests)
     collect_garbage_less_often()
-    feed = None
-    if store.dialect == "postgresql":  # other processes' and hosts' changes, at once
-        from plugtone.inventory.change_feed import ChangeFeed
+    from plugtone.inventory.change_feed import start_change_feed
 
-        resolver = provisioner.resolver
-        feed = ChangeFeed(store.url, lambda: resolver.refresh(force=True)).start()
+    resolver = provisioner.resolver  # other processes' and hosts' changes, at once
+    feed = start_change_feed(store, lambda: resolver.refresh(force=True))
     try:
         await serve_with(provisioner, options, ready, announce)
     finally:
