@@ -93,6 +93,14 @@ def test_the_keys_are_laid_out_as_on_each_model_with_empty_positions_empty(app):
     assert own["topsoftkey"][:2] == ["1 blf Mary 3004", "2 empty"]
     assert own["softkey"][:4] == ["1 empty", "2 empty", "3 speeddial Out 9", "4 empty"]
 
+    objects.patch_entry(app.state.store, local_admin(), app.state.registry, "phone", bare(AASTRA),
+                        {"keys": [{"type": "speeddial", "value": "7", "label": "Lab",
+                                   "family": "expmod1", "slot": 21}]})  # fmt: skip
+    moduled = browser.get(f"/phones/{AASTRA}").text
+    module = groups(moduled)["expmod1 key"]  # drawn once a key is pinned to it
+    assert len(module) == 60 and module[20] == "21 speeddial Lab 7"  # page 2's first key
+    assert "Page 3" in moduled and "Expansion module 1" in moduled
+
     polycom = browser.get(f"/phones/{POLYCOM}")
     check_page(polycom)
     assert groups(polycom.text) == {"linekey": ["1 line 201 201 line 1"] + [

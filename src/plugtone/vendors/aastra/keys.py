@@ -148,7 +148,7 @@ def _pin(
     """The pinned place, or why the pin is not honoured (``None``: no pin)."""
     if not key.family:
         return None
-    family = " ".join(key.family.lower().split())
+    family = pinned_family(key.family)
     name = model.spec.name
     if family not in counts:
         return f"pinned to {family} {key.slot or ''}".rstrip() + f", which the {name} lacks"
@@ -164,6 +164,18 @@ def _pin(
     if (family, key.slot) in taken:
         return f"pinned to {family} {key.slot}, which an earlier key holds"
     return family, key.slot
+
+
+MODULE_FAMILY = re.compile(r"(expmod[1-3])(?:[ _-]?key)?")
+
+
+def pinned_family(text: str) -> str:
+    """The family a key is pinned to, as the model table names it. An expansion module
+    is ``expmod1`` (or ``expmod1_key``) in the inventory, whose family names hold no
+    space, and ``expmod1 key`` in the table (the parameters' own prefix)."""
+    family = " ".join(text.lower().split())
+    module = MODULE_FAMILY.fullmatch(family)
+    return f"{module.group(1)} key" if module else family
 
 
 def _free(
@@ -211,7 +223,7 @@ def _no_place(index: int, key: KeyView, model: AastraModel) -> str:
         )
     return (
         f"{describe(index, key)}: the {name} has {own}, all taken; remove keys or pin this "
-        "one to an expansion-module key (family 'expmod1 key') if the phone has a module"
+        "one to an expansion-module key (family 'expmod1') if the phone has a module"
     )
 
 
