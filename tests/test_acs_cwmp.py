@@ -63,7 +63,10 @@ IMAGE = b"\x7fAASTRA-IMAGE" + bytes(range(256)) * 40
 def served(tmp_path_factory) -> Iterator[tuple[RunningServer, Path]]:
     root = tmp_path_factory.mktemp("acs")
     data = root / "data"
-    running = start_server(data, extra=("--cwmp-port", str(free_port())))
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("PLUGTONE_ADMIN_PASSWORD", "Admin-Pass-1234")
+    running = start_server(data, admin=True, extra=("--cwmp-port", str(free_port())))
+    monkeypatch.undo()
     running.cwmp_port = int(running.process.args[-1])  # type: ignore[attr-defined]
     try:
         apply(running, INVENTORY)
@@ -90,6 +93,35 @@ def device_row(running: RunningServer, mac: str) -> AcsDevice:
             return row
     finally:
         store.dispose()
+
+
+def test_the_api_queues_a_task_and_answers_200_once_done_202_while_queued(served):
+    running, _ = served
+    cpe = Cpe(acs_url(running), "00085D000001", serial="API-DEVICE", connection_port=0)
+    try:
+        assert cpe.session().status == 204
+        token = run_cli("token", "create", "--user", "admin", data=running.data).stdout.strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=running.admin_base, headers=headers, timeout=30,
+                          verify=False) as client:  # fmt: skip
+            queued = client.post("/api/acs/devices/00:08:5d:00:00:01/tasks",
+                                 json={"kind": "reboot"})  # fmt: skip
+            assert queued.status_code == 202 and queued.json()["status"] == "queued"
+            done = client.post("/api/acs/devices/00085D000001/tasks",
+                               json={"kind": "logs", "connect": True, "wait": 15})  # fmt: skip
+            assert done.status_code == 200, done.text
+            assert done.json()["status"] == "done" and "200" in done.json()["connection_request"]
+            device = client.get("/api/acs/devices/00085D000001").json()
+            assert [t["status"] for t in device["tasks"]] == ["done", "done"]  # newest first
+            assert device["uploads"][-1]["kind"] == "log" and device["product_class"] == "6757i"
+            assert cpe.reboots == 1  # the reboot queued first ran first
+            bad = client.post("/api/acs/devices/00085D000001/tasks", json={"kind": "set"})
+            assert bad.status_code == 422
+            assert client.get("/api/acs/devices/00085D0000CC").status_code == 404
+            paths = client.get("/api/openapi.json").json()["paths"]
+            assert "/api/acs/devices/{mac}/tasks" in paths and "/api/acs/tasks/{task_id}" in paths
+    finally:
+        cpe.close()
 
 
 def test_bootstrap_ends_with_the_inventorys_sip_accounts(served):

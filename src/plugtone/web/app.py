@@ -47,6 +47,7 @@ API_ROUTERS = (
     "api_resync",
     "api_status",
     "api_rcs",  # the redirection service (plugtone.redirect)
+    "api_acs",  # the TR-069 ACS (plugtone.acs)
 )
 """Router modules of ``plugtone.web``, included in this order."""
 

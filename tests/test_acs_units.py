@@ -1,0 +1,99 @@
+"""ACS logic in process: the VoiceService root read from a tree, spread inform times,
+the derived connection-request login, roles, and task retries with back-off."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from plugtone.acs import records, service, tasks
+from plugtone.acs.datamodel import Tree, connection_login, inform_time
+from plugtone.acs.models import AcsTask
+from plugtone.services.actors import Actor, Role, local_admin
+from plugtone.services.errors import Denied, Invalid, NotFound
+from tests.emulators.cpe import GUIDE_ROOT, SEED_ROOT, seed_tree
+
+
+@pytest.mark.parametrize("root", [SEED_ROOT, GUIDE_ROOT])
+def test_the_voice_root_is_the_one_the_tree_has(root):
+    names = {name: p.writable for name, p in seed_tree("00085D000001", "S", "6757i", "1", root,
+                                                        4).items()}  # fmt: skip
+    tree = Tree(names)
+    assert tree.voice_root == root
+    assert tree.management_root == "Device.ManagementServer."
+    assert tree.voice("VoiceProfile.4.Line.1.SIP.AuthUserName") == (
+        root + "VoiceProfile.4.Line.1.SIP.AuthUserName"
+    )
+    assert tree.voice("VoiceProfile.5.Line.1.SIP.AuthUserName") is None  # a 4-line model
+    assert tree.has_voice("VoiceProfile.4.") and not tree.has_voice("VoiceProfile.5.")
+
+
+def test_inform_times_spread_a_fleet_over_the_interval():
+    offsets = {inform_time(f"00085D{index:06X}", 3600).timestamp() % 3600 for index in range(500)}
+    assert len(offsets) > 400  # 500 phones, hardly any in the same second
+    assert inform_time("00085D000001", 3600) == inform_time("00085D000001", 3600)
+
+
+def test_the_connection_login_is_per_phone_and_stable():
+    one = connection_login("00085D000001", "s3cret")
+    assert one == connection_login("00085D000001", "s3cret")
+    assert one[1] != connection_login("00085D000002", "s3cret")[1]
+    assert one[1] != connection_login("00085D000001", "other")[1]
+
+
+def _device(store) -> int:
+    record = records.inform(
+        store, oui="00085D", serial="UNIT1", product_class="6757i", manufacturer="Aastra",
+        software_version="1", connection_request_url=None, mac="00085D000009",
+        events=["0 BOOTSTRAP"], parameter_key=None, address=None,
+    )  # fmt: skip
+    return record.id
+
+
+def test_tasks_need_the_operator_role_and_valid_arguments(store):
+    _device(store)
+    viewer = Actor("vera", Role.VIEWER, "api")
+    with pytest.raises(Denied):
+        service.queue(store, viewer, "00085D000009", "reboot")
+    with pytest.raises(Invalid):
+        service.queue(store, local_admin(), "00085D000009", "set", name="Device.X.")
+    with pytest.raises(Invalid):
+        service.queue(store, local_admin(), "00085D000009", "explode")
+    with pytest.raises(NotFound):
+        service.queue(store, local_admin(), "00085D0000FE", "reboot")
+    info, found, _ = service.device(store, viewer, "00:08:5d:00:00:09")
+    assert info.product_class == "6757i" and found == []
+
+
+def test_a_transient_fault_is_retried_with_back_off_then_fails(store):
+    device_id = _device(store)
+    queued = service.queue(store, local_admin(), "00085D000009", "backup")
+    second = service.queue(store, local_admin(), "00085D000009", "reboot")
+    waits = []
+    for attempt in range(1, tasks.MAX_ATTEMPTS + 1):
+        head = tasks.next_task(store, device_id)
+        assert head is not None and head.id == queued.id  # the later task waits its turn
+        tasks.start(store, head.id)
+        status = tasks.fail(store, head.id, 9011, "9011 upload failure")
+        if attempt < tasks.MAX_ATTEMPTS:
+            assert status == "queued"
+            assert tasks.next_task(store, device_id) is None  # backing off
+            with store.sessions() as session:
+                row = session.get(AcsTask, head.id)
+                waits.append(records._aware(row.not_before) - records.now())
+                session.execute(update(AcsTask).where(AcsTask.id == head.id)
+                                .values(not_before=None))  # fmt: skip
+                session.commit()
+        else:
+            assert status == "failed"
+    assert waits[0] < waits[1] < waits[2] and waits[0] > timedelta(seconds=20)
+    assert tasks.next_task(store, device_id).id == second.id
+    final = service.task(store, local_admin(), queued.id)
+    assert (
+        final.status == "failed" and final.fault_code == 9011 and "upload failure" in final.message
+    )
+    # a fault that will not pass fails at once
+    tasks.start(store, second.id)
+    assert tasks.fail(store, second.id, 9005, "9005 invalid parameter name") == "failed"
