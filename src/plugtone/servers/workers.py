@@ -29,7 +29,8 @@ Once-per-host duties (the event log's pruning; the STUN listener, see
 restarted worker 0 takes them back. Pushed resyncs
 (SIP NOTIFY) are run by whichever worker answers the ``POST /api/resync``, once.
 Workers learn of each other's inventory changes through the store like separate hosts
-do (the generation; on PostgreSQL, LISTEN/NOTIFY: :mod:`plugtone.inventory.change_feed`).
+do (the generation, and at once: LISTEN/NOTIFY on PostgreSQL, this host's wake-up
+sockets on SQLite; :mod:`plugtone.inventory.change_feed`).
 """
 
 from __future__ import annotations
@@ -193,8 +194,7 @@ def worker_options(options: ServeOptions, count: int) -> list[ServeOptions]:
 def _worker_main(options: ServeOptions, report: Connection, log_format: str) -> None:
     """A worker: ``plugtone serve`` over ``options``, saying on ``report`` when it listens
     (``("ready", line)``) or why it cannot (``("failed", message)``)."""
-    import asyncio
-
+    from plugtone.servers import event_loop
     from plugtone.servers.runner import serve
 
     _die_with_parent()
@@ -213,7 +213,7 @@ def _worker_main(options: ServeOptions, report: Connection, log_format: str) -> 
             report.send(("ready", line))
 
     try:
-        asyncio.run(serve(options, announce=announce))
+        event_loop.run(serve(options, announce=announce))  # uvloop when installed
     except StartupError as error:
         with contextlib.suppress(OSError):
             report.send(("failed", str(error)))
