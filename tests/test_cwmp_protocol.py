@@ -625,7 +625,7 @@ values = st.one_of(
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(st.tuples(names, values), max_size=8),
-    xml_text.map(str.strip),
+    xml_text.map(lambda text: text.strip()[:32].strip()),
     xml_text,
     st.sampled_from(c.CWMP_NAMESPACES),
 )
