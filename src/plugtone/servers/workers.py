@@ -194,7 +194,8 @@ def worker_options(options: ServeOptions, count: int) -> list[ServeOptions]:
 def _worker_main(options: ServeOptions, report: Connection, log_format: str) -> None:
     """A worker: ``plugtone serve`` over ``options``, saying on ``report`` when it listens
     (``("ready", line)``) or why it cannot (``("failed", message)``)."""
-    from plugtone.servers import event_loop
+    import asyncio
+
     from plugtone.servers.runner import serve
 
     _die_with_parent()
@@ -213,7 +214,7 @@ def _worker_main(options: ServeOptions, report: Connection, log_format: str) -> 
             report.send(("ready", line))
 
     try:
-        event_loop.run(serve(options, announce=announce))  # uvloop when installed
+        asyncio.run(serve(options, announce=announce))
     except StartupError as error:
         with contextlib.suppress(OSError):
             report.send(("failed", str(error)))
