@@ -174,7 +174,7 @@ def test_respond_replaces_the_automatic_answer():
     session.receive(inform())
     session.respond(c.Fault(code=c.FaultCode.RETRY_REQUEST))
     assert answer(session)[0] == 500
-    assert session.finished
+    assert (session.finished, session.end_reason) == (True, "refused")
 
 
 def test_an_envelope_with_an_empty_body_is_the_empty_post():

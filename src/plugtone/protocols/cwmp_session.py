@@ -307,6 +307,7 @@ class CwmpSession:
         self._reply = (status, build(envelope), {"Content-Type": CONTENT_TYPE})
         if isinstance(message, m.Fault) and isinstance(self._answering.body, m.Inform):
             self.state = State.ENDED
+            self.end_reason = "refused"
 
     def reply(self) -> tuple[int, bytes, dict[str, str]]:
         """The HTTP answer to the last body: ``(status, body, headers)``.
