@@ -148,6 +148,17 @@ def test_a_raw_key_at_the_phone_names_the_neutral_value_it_replaces(app):
     assert setting(page, "keys")[1:] == ("site", "4 keys of site hq")
     assert "22222" not in page  # the line's SIP password
 
+    objects.patch_entry(app.state.store, local_admin(), app.state.registry, "phone", bare(AASTRA),
+                        {"model": "6757i-CT", "vendor_settings": {"aastra": {
+                            "time zone name": "US-Pacific", "sip mode": "1"}}})  # fmt: skip
+    page = sign_in(app).get(f"/phones/{AASTRA}").text
+    assert setting(page, "handset list version") == ("7", "model", "set at model level")
+    assert setting(page, "sip mode") == (
+        "1",
+        "phone",
+        "set at phone level, replacing the site value",
+    )
+
 
 def test_uploads_are_listed_shown_masked_and_downloaded_by_operators_only(app):
     uploads = UploadStore(app.state.settings.data_dir / "uploads")
