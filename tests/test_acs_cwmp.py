@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -51,10 +52,19 @@ extensions:
   - {number: "3002", site: hq, name: Bob, password: "pw3002"}
   - {number: "3003", site: hq, name: Carol, password: "pw3003"}
   - {number: "3004", site: hq, name: Dave, password: "pw3004"}
+  - {number: "3005", site: hq, name: Erin, password: "pw3005"}
+  - {number: "3006", site: hq, name: Frank, password: "pw3006"}
+  - {number: "3007", site: hq, name: Grace, password: "pw3007"}
+  - {number: "3008", site: hq, name: Heidi, password: "pw3008"}
 phones:
   - {mac: 00085D000001, model: 6757i, site: hq, lines: ["3001", "3002"]}
   - {mac: 00085D000002, model: 6757i, site: hq, lines: ["3003"]}
   - {mac: 00085D000003, model: 6757i, site: hq, lines: ["3004"]}
+  - {mac: 00085D000004, model: 6757i, site: hq, lines: ["3005"]}
+  - {mac: 00085D000005, model: 6757i, site: hq, lines: ["3006"]}
+  - {mac: 00085D000006, model: 6757i, site: hq}
+  - {mac: 00085D000007, model: 6757i, site: hq, lines: ["3007"]}
+  - {mac: 00085D000008, model: 6757i, site: hq, lines: ["3008"]}
 """
 IMAGE = b"\x7fAASTRA-IMAGE" + bytes(range(256)) * 40
 
@@ -65,9 +75,11 @@ def served(tmp_path_factory) -> Iterator[tuple[RunningServer, Path]]:
     data = root / "data"
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("PLUGTONE_ADMIN_PASSWORD", "Admin-Pass-1234")
-    running = start_server(data, admin=True, extra=("--cwmp-port", str(free_port())))
+    cwmp, stun = free_port(), free_port(socket.SOCK_DGRAM)
+    running = start_server(data, admin=True,
+                           extra=("--cwmp-port", str(cwmp), "--stun-port", str(stun)))  # fmt: skip
     monkeypatch.undo()
-    running.cwmp_port = int(running.process.args[-1])  # type: ignore[attr-defined]
+    running.cwmp_port, running.stun_port = cwmp, stun  # type: ignore[attr-defined]
     try:
         apply(running, INVENTORY)
         image = root / "6757i.st"
@@ -97,25 +109,25 @@ def device_row(running: RunningServer, mac: str) -> AcsDevice:
 
 def test_the_api_queues_a_task_and_answers_200_once_done_202_while_queued(served):
     running, _ = served
-    cpe = Cpe(acs_url(running), "00085D000001", serial="API-DEVICE", connection_port=0)
+    cpe = Cpe(acs_url(running), "00085D000005", serial="API-DEVICE", connection_port=0)
     try:
         assert cpe.session().status == 204
         token = run_cli("token", "create", "--user", "admin", data=running.data).stdout.strip()
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=running.admin_base, headers=headers, timeout=30,
                           verify=False) as client:  # fmt: skip
-            queued = client.post("/api/acs/devices/00:08:5d:00:00:01/tasks",
+            queued = client.post("/api/acs/devices/00:08:5d:00:00:05/tasks",
                                  json={"kind": "reboot"})  # fmt: skip
             assert queued.status_code == 202 and queued.json()["status"] == "queued"
-            done = client.post("/api/acs/devices/00085D000001/tasks",
+            done = client.post("/api/acs/devices/00085D000005/tasks",
                                json={"kind": "logs", "connect": True, "wait": 15})  # fmt: skip
             assert done.status_code == 200, done.text
             assert done.json()["status"] == "done" and "200" in done.json()["connection_request"]
-            device = client.get("/api/acs/devices/00085D000001").json()
+            device = client.get("/api/acs/devices/00085D000005").json()
             assert [t["status"] for t in device["tasks"]] == ["done", "done"]  # newest first
             assert device["uploads"][-1]["kind"] == "log" and device["product_class"] == "6757i"
             assert cpe.reboots == 1  # the reboot queued first ran first
-            bad = client.post("/api/acs/devices/00085D000001/tasks", json={"kind": "set"})
+            bad = client.post("/api/acs/devices/00085D000005/tasks", json={"kind": "set"})
             assert bad.status_code == 422
             assert client.get("/api/acs/devices/00085D0000CC").status_code == 404
             paths = client.get("/api/openapi.json").json()["paths"]
@@ -126,10 +138,13 @@ def test_the_api_queues_a_task_and_answers_200_once_done_202_while_queued(served
 
 def test_bootstrap_ends_with_the_inventorys_sip_accounts(served):
     running, _ = served
-    cpe = Cpe(acs_url(running), "00085D000001")
+    cpe = Cpe(acs_url(running), "00085D000001", version="3.3.1.4001")
     log = cpe.session()
     assert log.status == 204, log
     assert "GetParameterNames" in log.methods and "SetParameterValues" in log.methods
+    # the tree is cached per model and firmware: the next such phone is not asked for it
+    other = Cpe(acs_url(running), "00085D0000B1", serial="SAME-MODEL", version="3.3.1.4001")
+    assert "GetParameterNames" not in other.session().methods
     assert cpe.value("VoiceProfile.1.Line.1.SIP.AuthUserName") == "3001"
     assert cpe.value("VoiceProfile.1.Line.1.SIP.AuthPassword") == "pw3001"
     assert cpe.value("VoiceProfile.1.Line.1.CallingFeatures.CallerIDName") == "Alice"
@@ -199,26 +214,54 @@ def test_wrong_credentials_are_challenged_and_nothing_is_recorded(served):
 
 def test_an_inventory_change_and_a_connection_request_reach_the_phone_in_one_session(served):
     running, _ = served
-    cpe = Cpe(acs_url(running), "00085D000001", serial="SN00085D000001",
+    cpe = Cpe(acs_url(running), "00085D000007", serial="SN00085D000007",
               connection_port=0)  # fmt: skip
     try:
         assert cpe.session().status == 204  # it registers its connection-request URL
         before = len(cpe.logs)
-        apply(running, INVENTORY.replace("name: Alice", "name: Alice Liddell"))
-        out = run_cli("acs", "connect", "00085D000001", data=running.data).stdout
+        apply(running, INVENTORY.replace("name: Grace", "name: Grace Hopper"))
+        out = run_cli("acs", "connect", "00085D000007", data=running.data).stdout
         assert "accepted" in out.lower() or "200" in out, out
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and (
-            cpe.value("VoiceProfile.1.Line.1.CallingFeatures.CallerIDName") != "Alice Liddell"
+            cpe.value("VoiceProfile.1.Line.1.CallingFeatures.CallerIDName") != "Grace Hopper"
         ):
             time.sleep(0.05)
-        assert cpe.value("VoiceProfile.1.Line.1.CallingFeatures.CallerIDName") == "Alice Liddell"
+        assert cpe.value("VoiceProfile.1.Line.1.CallingFeatures.CallerIDName") == "Grace Hopper"
         with cpe.lock:
             sessions = cpe.logs[before:]
         assert len(sessions) == 1 and "SetParameterValues" in sessions[0].methods
     finally:
         cpe.close()
         apply(running, INVENTORY)
+
+
+def test_a_phone_behind_nat_is_reached_by_a_signed_udp_request_learnt_by_stun(served):
+    running, _ = served
+    cpe = Cpe(acs_url(running), "00085D000006", serial="BEHIND-NAT", connection_port=0)
+    try:
+        cpe.tree["Device.ManagementServer.ConnectionRequestURL"].value = ""  # only UDP
+        assert cpe.session().status == 204
+        management = "Device.ManagementServer."
+        assert cpe.tree[management + "STUNEnable"].value == "1"
+        assert cpe.tree[management + "STUNServerPort"].value == str(running.stun_port)
+        assert cpe.tree[management + "STUNUsername"].value == "cr-00085d000006"
+        cpe.connection.stun_bind(("127.0.0.1", running.stun_port))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not device_row(running, "00085D000006").udp_address:
+            time.sleep(0.05)
+        learnt = device_row(running, "00085D000006").udp_address
+        assert learnt == f"127.0.0.1:{cpe.connection.udp_port}"
+        assert cpe.tree[management + "UDPConnectionRequestAddress"].value == learnt
+        before = len(cpe.logs)
+        out = run_cli("acs", "connect", "00085D000006", data=running.data).stdout
+        assert "signed datagrams sent" in out
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(cpe.logs) == before:
+            time.sleep(0.05)
+        assert len(cpe.logs) == before + 1 and cpe.logs[-1].status == 204
+    finally:
+        cpe.close()
 
 
 def task(running: RunningServer, mac: str, kind: str, assignment: str = "") -> str:
@@ -246,26 +289,26 @@ def apply(running: RunningServer, text: str) -> None:
 
 def test_reboot_set_backup_restore_logs_and_factory_reset_complete(served):
     running, _ = served
-    cpe = Cpe(acs_url(running), "00085D000002", serial="SN00085D000002", connection_port=0)
+    cpe = Cpe(acs_url(running), "00085D000004", serial="SN00085D000004", connection_port=0)
     try:
         assert cpe.session().status == 204
-        cli = run_cli("acs", "task", "00085D000002", "reboot", "--connect", "--wait", "15",
+        cli = run_cli("acs", "task", "00085D000004", "reboot", "--connect", "--wait", "15",
                       data=running.data)  # fmt: skip
         assert "connection request: http://127.0.0.1" in cli.stdout and ": done" in cli.stdout
         assert cpe.reboots == 1
         name = SEED_ROOT + "X_Aastra_GlobalVoiceProfile.Line.1.CallingFeatures.MWIEnable"
-        assert "done" in task(running, "00085D000002", "set", f"{name}=1")
+        assert "done" in task(running, "00085D000004", "set", f"{name}=1")
         assert cpe.tree[name].value == "1"
-        bad = task(running, "00085D000002", "set", "Device.Nope=1")
+        bad = task(running, "00085D000004", "set", "Device.Nope=1")
         assert bad.startswith("failed") and "9005" in bad, bad
-        assert "done" in task(running, "00085D000002", "backup")
+        assert "done" in task(running, "00085D000004", "backup")
         screen = SEED_ROOT + "VoiceProfile.1.Line.1.X_Aastra_ScreenName2"
         saved = cpe.tree[screen].value
         cpe.tree[screen].value = "changed by hand"
-        assert "done" in task(running, "00085D000002", "restore")
+        assert "done" in task(running, "00085D000004", "restore")
         assert cpe.tree[screen].value == saved
         assert cpe.downloads[-1][0] == "3 Vendor Configuration File"
-        assert "done" in task(running, "00085D000002", "logs")
+        assert "done" in task(running, "00085D000004", "logs")
         store = running.store()
         try:
             with store.sessions() as session:
@@ -273,14 +316,14 @@ def test_reboot_set_backup_restore_logs_and_factory_reset_complete(served):
                 assert kinds.count("backup") >= 1 and "log" in kinds
         finally:
             store.dispose()
-        assert "done" in task(running, "00085D000002", "factory-reset")
+        assert "done" in task(running, "00085D000004", "factory-reset")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and cpe.factory_resets == 0:
             time.sleep(0.05)
         time.sleep(0.3)
         with cpe.lock:  # the BOOTSTRAP after the reset provisioned it again
             assert cpe.factory_resets == 1
-            assert cpe.value("VoiceProfile.1.Line.1.SIP.AuthUserName") == "3003"
+            assert cpe.value("VoiceProfile.1.Line.1.SIP.AuthUserName") == "3005"
     finally:
         cpe.close()
 
@@ -392,7 +435,7 @@ def test_a_session_using_another_devices_cookie_is_refused(served):
 def test_the_cwmp_port_serves_the_acs_alone(served):
     running, _ = served
     port = running.cwmp_port
-    cpe = Cpe(f"http://127.0.0.1:{port}/cwmp", "00085D000001", serial="ON-CWMP-PORT")
+    cpe = Cpe(f"http://127.0.0.1:{port}/cwmp", "00085D000008", serial="ON-CWMP-PORT")
     assert cpe.session().status == 204
-    assert cpe.value("VoiceProfile.1.Line.1.SIP.AuthUserName") == "3001"
+    assert cpe.value("VoiceProfile.1.Line.1.SIP.AuthUserName") == "3008"
     assert httpx.get(f"http://127.0.0.1:{port}/aastra.cfg").status_code == 404

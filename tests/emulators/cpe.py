@@ -20,6 +20,7 @@ import hmac
 import http.server
 import os
 import socket
+import struct
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -84,6 +85,7 @@ def seed_tree(mac: str, serial: str, model: str, version: str, root: str, lines:
     add(ms + "STUNEnable", "0", "boolean")
     add(ms + "STUNServerAddress")
     add(ms + "STUNServerPort", "3478", "unsignedInt")
+    add(ms + "STUNUsername")
     if root == SEED_ROOT:
         add("Device.Services.VoiceServiceNumberOfEntries", "1", "unsignedInt", writable=False)
     add(root + "Capabilities.MaxProfileCount", str(lines), "unsignedInt", writable=False)
@@ -594,6 +596,9 @@ class _ConnectionListener:
                 data, _ = self.udp.recvfrom(2048)
             except OSError:
                 return
+            if data[:2] == b"\x01\x01":  # our STUN Binding Response: the public address
+                self.mapped(data)
+                continue
             line = data.decode("latin-1").split("\r\n", 1)[0]
             parts = line.split(" ")
             if len(parts) < 2 or parts[0] != "GET":
@@ -615,6 +620,30 @@ class _ConnectionListener:
                 continue
             self.seen_ids.add(query.get("id", ""))
             self.kick(("6 CONNECTION REQUEST", ""))
+
+    def stun_bind(self, server: tuple[str, int]) -> None:
+        """A classic (RFC 3489) Binding Request with the TR-111 attributes: USERNAME (the
+        STUNUsername the ACS set) and CONNECTION-REQUEST-BINDING (0xC001)."""
+        username = self.cpe.tree["Device.ManagementServer.STUNUsername"].value.encode()
+        username += b" " * (-len(username) % 4)
+        binding = b"dslforum.org/TR-111 "
+        attributes = (struct.pack("!HH", 0x0006, len(username)) + username
+                      + struct.pack("!HH", 0xC001, len(binding)) + binding)  # fmt: skip
+        header = struct.pack("!HH", 0x0001, len(attributes)) + os.urandom(16)
+        self.udp.sendto(header + attributes, server)
+
+    def mapped(self, data: bytes) -> None:
+        position = 20
+        while position + 4 <= len(data):
+            kind, length = struct.unpack("!HH", data[position : position + 4])
+            value = data[position + 4 : position + 4 + length]
+            if kind == 0x0001 and len(value) >= 8:
+                port = struct.unpack("!H", value[2:4])[0]
+                address = socket.inet_ntoa(value[4:8])
+                self.cpe.tree[
+                    "Device.ManagementServer.UDPConnectionRequestAddress"
+                ].value = f"{address}:{port}"
+            position += 4 + length + (-length % 4)
 
     def kick(self, event) -> None:
         self.cpe.kicked.set()

@@ -118,7 +118,8 @@ def converge(
     settings = AcsSettings(
         acs_url=context.settings.acs_url,
         interval=int(site_settings.get("periodic_inform_interval") or 3600),
-        stun_host=context.settings.stun_host, stun_port=context.settings.stun_port,
+        stun_host=context.settings.stun_host or _host(context.transfer_base),
+        stun_port=context.settings.stun_port,
     )  # fmt: skip
     wanted = desired(phone, tree, cwmp_map, settings, login)
     secret = {name for name in wanted if name.endswith(cwmp_map.secret_suffixes)}
@@ -162,6 +163,13 @@ def converge(
         yield m.SetParameterAttributes(parameters=[
             m.SetParameterAttribute(name=udp, notification_change=True, notification=2)
         ])  # fmt: skip
+
+
+def _host(base: str) -> str:
+    """The host a device reached plugtone at (its STUN server is there too)."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(base).hostname or ""
 
 
 def _same(have: object, want: object) -> bool:

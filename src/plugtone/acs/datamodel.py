@@ -144,10 +144,11 @@ def desired(
         if device_login is not None:
             wanted[management + "Username"] = device_login[0]
             wanted[management + "Password"] = device_login[1]
-        if settings.stun_port:
+        if settings.stun_port and settings.stun_host:
             wanted[management + "STUNEnable"] = True
-            wanted[management + "STUNServerAddress"] = settings.stun_host or ""
+            wanted[management + "STUNServerAddress"] = settings.stun_host
             wanted[management + "STUNServerPort"] = settings.stun_port
+            wanted[management + "STUNUsername"] = user
     for index, server in enumerate(phone.site.ntp_servers[:5], start=1):
         wanted[f"{tree.device_root}Time.NTPServer{index}"] = server
     return {name: value for name, value in wanted.items() if tree.writable(name)}

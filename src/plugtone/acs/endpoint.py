@@ -142,6 +142,34 @@ class AcsApp:
         self.max_body = max_body
         self.sessions = SessionTable()
         self.on_session_end = on_session_end
+        self.stun: Any = None
+
+    # -- TR-111 STUN
+
+    async def start_stun(self, host: str, port: int) -> None:
+        """Serve classic STUN on ``port`` (TR-111 part 2) and learn each CPE's public UDP
+        address from its Binding Requests (USERNAME is its STUNUsername, which the ACS
+        set to its connection-request user)."""
+        import asyncio
+
+        from plugtone.servers.stun import StunListener
+
+        loop = asyncio.get_running_loop()
+
+        def learned(binding: Any) -> None:
+            if binding.username and binding.tr111:
+                address = f"{binding.address[0]}:{binding.address[1]}"
+                loop.run_in_executor(None, records.learn_udp_address, self.store,
+                                     binding.username, address)  # fmt: skip
+
+        self.stun = await StunListener.start(host, port, on_binding=learned)
+        self.settings = AcsSettings(acs_url="", interval=3600, stun_host=None,
+                                    stun_port=self.stun.address[1])  # fmt: skip
+
+    def close_stun(self) -> None:
+        if self.stun is not None:
+            self.stun.close()
+            self.stun = None
 
     # -- ASGI
 

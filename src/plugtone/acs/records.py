@@ -312,6 +312,19 @@ def upload_content(store: Store, upload_id: int) -> bytes | None:
     return None if content is None else base64.b64decode(content)
 
 
+def learn_udp_address(store: Store, stun_username: str, address: str) -> None:
+    """A STUN binding of the device whose STUNUsername (its connection-request user,
+    ``cr-<mac>``) is ``stun_username``: where its UDP connection requests go."""
+    mac = stun_username.removeprefix("cr-").upper()
+    with store.sessions() as session:
+        device = session.scalar(select(AcsDevice).where(AcsDevice.mac == mac)) or session.scalar(
+            select(AcsDevice).where(AcsDevice.connection_username == stun_username).limit(1)
+        )
+        if device is not None and device.udp_address != address[:64]:
+            device.udp_address = address[:64]
+            session.commit()
+
+
 def forget_applied(store: Store, device_id: int) -> None:
     """Set everything again at the next convergence (after a refresh)."""
     with store.sessions() as session:

@@ -204,6 +204,8 @@ async def serve_with(
         if options.ftp_port is not None:
             running.ftp = await _start_ftp(provisioner, options)
         running.recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
+        if options.stun_port is not None:  # TR-111: CPEs behind NAT learn their address
+            await app.acs.start_stun(options.host, options.stun_port)
         if options.once_per_host:
             running.retention = asyncio.create_task(_pruner(provisioner, options).run(),
                                                     name="retention")  # fmt: skip
@@ -219,6 +221,7 @@ async def serve_with(
             ready.set()
         await stop.wait()
     finally:
+        app.acs.close_stun()
         await running.close()
 
 
