@@ -21,7 +21,7 @@ from PIL import Image
 from plugtone.services import objects
 from plugtone.services.actors import local_admin
 from tests.test_ui_pages import VIEWER_PASSWORD, check_page, sign_in, token
-from tests.test_ui_phone_detail import OPERATOR_PASSWORD, app  # noqa: F401 (the fixture)
+from tests.test_ui_phone_detail import OPERATOR_PASSWORD, app, template  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -125,11 +125,7 @@ def test_the_set_names_the_phones_given_it(app):  # noqa: F811
 
 @pytest.mark.parametrize("user, password", [("vera", VIEWER_PASSWORD),
                                             ("otto", OPERATOR_PASSWORD)])  # fmt: skip
-def test_viewers_and_operators_see_no_edit_control_and_a_forged_post_is_403(
-    app,
-    user,
-    password,  # noqa: F811
-):
+def test_viewers_and_operators_see_no_edit_control_and_get_403(app, user, password):  # noqa: F811
     browser = sign_in(app, user, password)
     for path in ("/branding", "/branding/lab-look"):
         shown = browser.get(path)

@@ -12,11 +12,13 @@ page; uploads are listed, shown masked and downloadable by operators only.
 from __future__ import annotations
 
 import re
+import shutil
 from html import unescape
+from pathlib import Path
 
 import pytest
 
-from plugtone.inventory.store import Store, migrate
+from plugtone.inventory.store import Store, migrate, sqlite_url
 from plugtone.provisioning.uploads import UploadStore
 from plugtone.services import objects
 from plugtone.services.accounts import add_user, ensure_first_admin
@@ -36,15 +38,28 @@ POLYCOM = "00:04:F2:00:06:07"  # IP650 at site maxcs7
 CISCO = "00:11:5C:93:AF:D1"  # 7960 at site lab (branding lab-look)
 
 
-@pytest.fixture
-def app(sqlite_url, tmp_path):
-    store = Store(sqlite_url, data_dir=tmp_path)
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """The example inventory and an admin, a viewer and an operator, made once per module
+    (migrating, applying and hashing three passwords are most of a test's time); each
+    test gets its own copy of the folder (database and secret key)."""
+    folder = tmp_path_factory.mktemp("example")
+    store = Store(sqlite_url(folder), data_dir=folder)
     migrate(store.engine)
     apply_text(store, EXAMPLE.read_text())
     ensure_first_admin(store, ADMIN_PASSWORD)
     add_user(store, local_admin(), "vera", Role.VIEWER, VIEWER_PASSWORD)
     add_user(store, local_admin(), "otto", Role.OPERATOR, OPERATOR_PASSWORD)
-    yield create_admin_app(store, default_registry(), load_settings(str(tmp_path), store.url))
+    store.dispose()
+    return folder
+
+
+@pytest.fixture
+def app(template, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(template, data)
+    store = Store(sqlite_url(data), data_dir=data)
+    yield create_admin_app(store, default_registry(), load_settings(str(data), store.url))
     store.dispose()
 
 
