@@ -198,6 +198,10 @@ def _worker_main(options: ServeOptions, report: Connection, log_format: str) -> 
 
     from plugtone.servers.runner import serve
 
+    # the supervisor's handlers came with the fork: until the loop has its own, SIGTERM
+    # ends a worker at once (it has nothing to flush yet) and SIGINT interrupts it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     _die_with_parent()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
