@@ -188,6 +188,16 @@ def test_the_root_is_read_from_the_tree_and_a_stale_cookie_is_tolerated(served):
         assert client.post(acs_url(running), content=b"").status_code == 204
 
 
+def test_a_device_never_seen_is_a_first_contact_whatever_event_it_sends(served):
+    running, _ = served
+    cpe = Cpe(acs_url(running), "00085D000008", serial="PROVISIONED-ELSEWHERE")
+    cpe.events = [("1 BOOT", "")]  # provisioned elsewhere before: no BOOTSTRAP
+    log = cpe.session()
+    assert log.status == 204 and "SetParameterValues" in log.methods
+    assert cpe.value("VoiceProfile.1.Line.1.SIP.AuthUserName") == "3008"
+    assert cpe.username.startswith("cpe-")  # given its own login as at a BOOTSTRAP
+
+
 def test_a_device_no_site_has_is_seen_but_unassigned(served):
     running, _ = served
     cpe = Cpe(acs_url(running), "00085D0000FF", serial="STRANGER1")
