@@ -32,10 +32,12 @@ Runs, each against a freshly started server (so caches are cold, as after a rest
 
 For each: completion time (first power-on to last phone booted), boot latency per phone
 (p50/p95/p99/max, power-on to last file, retries included), failures, requests, retries,
-503s, TFTP attempts that timed out, server CPU (user+sys of the server's process tree,
-reaped children included, read from ``/proc``) and peak memory (the tree's summed RSS,
-sampled every 0.1 s). plugtone's figures include everything ``serve`` does meanwhile:
-rendering, the event log written to SQLite, uploads stored. The 100,000-phone figure is
+503s, attempts that timed out (a TFTP request dropped shows up there), server CPU
+(user+sys of the server's process tree, reaped children included, read from ``/proc``)
+and peak memory (the tree's summed resident memory as proportional set sizes, so pages
+shared between processes count once, sampled every 0.2 s). plugtone's figures include
+everything ``serve`` does meanwhile: rendering, the event log written to SQLite,
+uploads stored. The 100,000-phone figure is
 ``--phones`` CPU seconds scaled by 100,000 / ``--phones`` unless run with ``--phones
 100000`` (said which in the output).
 
@@ -43,7 +45,7 @@ The clients run in ``--clients`` processes (default 1) on uvloop. Loopback only.
 Needs root (nginx and in.tftpd drop privileges; in.tftpd chroots). Under 5 minutes at
 the defaults:
 
-    .venv/bin/python bench/storm.py [--phones 10000] [--rate 500] [--workers N]
+    .venv/bin/python bench/storm.py [--phones 10000] [--rate 250] [--workers N]
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -76,7 +78,6 @@ from plugtone.vendors import default_registry
 
 HOST = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 PLUGTONE = [sys.executable, "-m", "plugtone"]
 USER_AGENTS = {
     "6757i": "Aastra6757i MAC:{dashed} V:3.2.2.1136-SIP",
@@ -206,18 +207,23 @@ def cpu_seconds(roots: Sequence[int]) -> float:
 
 
 def rss_bytes(roots: Sequence[int]) -> int:
+    """The trees' memory: each process's proportional set size (``Pss``), so pages that
+    in.tftpd's forked children or nginx's worker share with their parent count once."""
     total = 0
     for root in roots:
         for pid in tree_of(root):
             try:
-                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
             except OSError:
                 continue
     return total
 
 
 class MemoryWatch:
-    """The peak of the process trees' summed RSS, sampled every 0.1 s in a thread."""
+    """The peak of the process trees' summed memory, sampled every 0.2 s in a thread."""
 
     def __init__(self, roots: Sequence[int]) -> None:
         self.roots = roots
@@ -227,7 +233,7 @@ class MemoryWatch:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(0.1):
+        while not self._stop.wait(0.2):
             self.peak = max(self.peak, rss_bytes(self.roots))
 
     def stop(self) -> int:
@@ -365,6 +371,8 @@ class Run:
     outcome: Outcome
     cpu: float
     peak_rss: int
+    notes: list[str] = field(default_factory=list)
+    """The server's own warnings (over capacity, errors), as its log has them."""
 
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.outcome.latencies)
@@ -448,8 +456,12 @@ def plugtone_run(name: str, work: Path, data: Path, plans, expected, rate: float
 
     command = plugtone_command(data, ports, args.workers)
     with processes.running(command, log, ready) as process:
-        return measured_run(name, [process.pid], plans, servers, expected, rate,
-                            args.clients, args.seed)  # fmt: skip
+        run = measured_run(name, [process.pid], plans, servers, expected, rate,
+                           args.clients, args.seed)  # fmt: skip
+    run.notes = [line.split(": ", 1)[-1] for line in log.read_text().splitlines()
+                 if ("WARNING" in line or "ERROR" in line)
+                 and "dispatcher caught" not in line][:6]  # fmt: skip
+    return run
 
 
 def reference_run(work: Path, tree: Path, plans, expected, rate: float, args) -> Run:
@@ -484,13 +496,15 @@ def print_runs(runs: list[Run], plans: list[PhonePlan], args, timings: dict[str,
         mix[key] = mix.get(key, 0) + 1
     requests = sum(len(plan.steps) for plan in plans)
     kinds = ", ".join(f"{count:,} {kind}" for kind, count in sorted(mix.items()))
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"\nBoot storm: {len(plans):,} phones ({kinds}), "
           f"{requests:,} steps; loopback, {os.cpu_count()} CPUs, {args.clients} client "
           f"process(es), plugtone with {args.workers} worker(s); fresh server per run; "
           f"inventory loaded in {timings['inventory']:.0f} s, tree exported in "
-          f"{timings['export']:.0f} s")  # fmt: skip
+          f"{timings['export']:.0f} s; load average at the end {load} (other work on the "
+          "machine slows the latencies; the CPU seconds are the servers' own)")  # fmt: skip
     header = ("run", "arrivals/s", "done in s", "p50 s", "p95 s", "p99 s", "max s", "failed",
-              "retries", "503s", "TFTP t/o", "CPU s", "CPU ms/phone", "peak RSS MiB")  # fmt: skip
+              "retries", "503s", "timeouts", "CPU s", "CPU ms/phone", "peak MiB")  # fmt: skip
     table = [header]
     for run in runs:
         o = run.outcome
@@ -507,6 +521,8 @@ def print_runs(runs: list[Run], plans: list[PhonePlan], args, timings: dict[str,
     for run in runs:
         for problem in run.outcome.problems[:5]:
             print(f"  {run.name}: {problem}")
+        for note in run.notes:
+            print(f"  {run.name} logged: {note}")
     ours = runs[0]
     per_phone = ours.cpu / ours.phones
     if ours.phones >= 100_000:
@@ -520,7 +536,7 @@ def print_runs(runs: list[Run], plans: list[PhonePlan], args, timings: dict[str,
     for run in runs[1:]:
         if run.name.startswith("nginx") and run.cpu:
             print(f"plugtone vs the reference servers: {ours.cpu / run.cpu:.1f}x the CPU, "
-                  f"{ours.peak_rss / max(run.peak_rss, 1):.1f}x the peak RSS")  # fmt: skip
+                  f"{ours.peak_rss / max(run.peak_rss, 1):.1f}x the peak memory")  # fmt: skip
         if "overload" in run.name:
             state = "every phone completed" if not run.outcome.failed else "PHONES FAILED"
             print(f"overload: {run.rate:,.0f} arrivals/s ({args.overload:g}x); "
@@ -530,7 +546,7 @@ def print_runs(runs: list[Run], plans: list[PhonePlan], args, timings: dict[str,
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--phones", type=int, default=10_000)
-    parser.add_argument("--rate", type=float, default=500.0, help="phones powered on a second")
+    parser.add_argument("--rate", type=float, default=250.0, help="phones powered on a second")
     parser.add_argument("--overload", type=float, default=10.0, help="overload run: x --rate")
     parser.add_argument(
         "--polycom-ftp",
@@ -543,12 +559,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--skip-references", action="store_true")
     parser.add_argument("--skip-overload", action="store_true")
+    parser.add_argument("--keep", type=Path, help="keep the data, tree and server logs here")
     args = parser.parse_args(argv)
     if not 100 <= args.phones <= 100_000:
         parser.error("--phones must be 100..100000")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="plugtone-storm-") as directory:
-        work = Path(directory)
+        work = Path(directory) if args.keep is None else args.keep
+        if args.keep is not None:
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
         work.chmod(0o755)  # the reference servers run as nobody
         data, tree, expected, timings = prepare(work, args.phones)
         plans = plans_for(args.phones, expected, args.polycom_ftp)

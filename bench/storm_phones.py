@@ -162,6 +162,8 @@ class _HttpConnection(asyncio.Protocol):
         body = bytes(buffer[end + 4 : total])
         del buffer[:total]
         waiter, self.waiter = self.waiter, None
+        if waiter.done():  # timed out meanwhile: the connection is being dropped
+            return
         if close:
             self.closed = True
             self.transport.close()  # type: ignore[union-attr]
@@ -170,16 +172,20 @@ class _HttpConnection(asyncio.Protocol):
     async def exchange(self, request: bytes) -> tuple[int, bytes, float]:
         self.waiter = self.loop.create_future()
         self.transport.write(request)  # type: ignore[union-attr]
-        timer = self.loop.call_later(HTTP_TIMEOUT, _expire, self.waiter)
+        timer = self.loop.call_later(HTTP_TIMEOUT, self._expire, self.waiter)
         try:
             return await self.waiter
         finally:
             timer.cancel()
 
-
-def _expire(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_exception(Retry("timed out", 0.0))
+    def _expire(self, waiter: asyncio.Future) -> None:
+        """No answer in time: the phone gives up on this connection and will open another."""
+        if not waiter.done():
+            waiter.set_exception(Retry("timed out", 0.0))
+        self.waiter = None
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
 
 
 class HttpPhone:
@@ -211,7 +217,12 @@ class HttpPhone:
         """The file's bytes, or None for a 404."""
         connection = await self._connected()
         head = f"GET /{name} HTTP/1.1\r\n{self.host}\r\n".encode()
-        status, body, retry_after = await connection.exchange(head)
+        try:
+            status, body, retry_after = await connection.exchange(head)
+        except Retry as problem:
+            if str(problem) == "timed out":
+                self.outcome.timeouts += 1
+            raise
         return self._result(status, body, retry_after, name)
 
     async def put(self, name: str, body: bytes) -> None:
@@ -255,7 +266,7 @@ class _TftpTransfer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | _SOCK_NONBLOCK)
         if not _SOCK_NONBLOCK:
             sock.setblocking(False)
-        sock.bind((address, 0))
+        _bind(sock, address)
         self.sock = sock
         self.last = b"\x00\x01" + name.encode("ascii") + b"\x00octet\x00"
         self.sends = 0
@@ -315,6 +326,28 @@ class _TftpTransfer:
                 self.future.set_exception(exception)
             else:
                 self.future.set_result(result)
+
+
+_next_port: dict[str, int] = {}
+
+
+def _bind(sock: socket.socket, address: str) -> None:
+    """Bind to the next port of the phone's own turn (20000-59999, per address).
+
+    A port the kernel hands out again soon after would let a late DATA block for a
+    transfer this phone gave up on (the server still retransmitting to it) land in the
+    phone's next transfer and pass for its first block; a phone's stack that cycles its
+    ports, as this does, never sees that.
+    """
+    for _ in range(100):
+        port = _next_port.get(address, 20000)
+        _next_port[address] = port + 1 if port < 59999 else 20000
+        try:
+            sock.bind((address, port))
+            return
+        except OSError:
+            continue
+    sock.bind((address, 0))
 
 
 class TftpPhone:

@@ -25,7 +25,10 @@ every ACK back 20 ms; the server runs in this process over a stub that serves th
 Everything stays on loopback (127.0.0.0/8).  dnsmasq's TFTP port is fixed at 69, so it needs
 root and a free port 69; the reference servers are skipped (and said so) otherwise.
 
-    .venv/bin/python bench/tftp_storm.py [--phones 2000] [--concurrency 200]
+    .venv/bin/python bench/tftp_storm.py [--phones 2000] [--concurrency 200] [--workers 1,2]
+
+``--workers 1,2`` measures ``plugtone serve`` with one process and with two sharing the
+port (``SO_REUSEPORT``); CPU is the whole process tree's.
 """
 
 from __future__ import annotations
@@ -172,9 +175,26 @@ def udp_port_free(port: int) -> bool:
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime + cutime + cstime of ``pid`` (children count once reaped)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+    """utime + stime + cutime + cstime of ``pid`` and of every live process under it
+    (``plugtone serve --workers``' workers; in.tftpd's children count once reaped)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo += parents.get(current, [])
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(value) for value in fields[11:15])
+    return total / CLOCK_TICKS
 
 
 def wait_udp(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
@@ -194,10 +214,11 @@ def running(command: Sequence[str], port: int, log: Path):
     return processes.running(command, log, lambda process: wait_udp(port, process))
 
 
-def plugtone_command(data: Path, port: int) -> list[str]:
-    return [*PLUGTONE, "serve", "--data", str(data), "--host", HOST,
-            "--http-port", str(free_port(socket.SOCK_STREAM)), "--tftp-port", str(port),
-            "--tftp-max-transfers", "1000", "--ftp-port", "0", "--admin-port", "0"]  # fmt: skip
+def plugtone_command(data: Path, port: int, workers: int = 1) -> list[str]:
+    command = [*PLUGTONE, "serve", "--data", str(data), "--host", HOST,
+               "--http-port", str(free_port(socket.SOCK_STREAM)), "--tftp-port", str(port),
+               "--tftp-max-transfers", "1000", "--ftp-port", "0", "--admin-port", "0"]  # fmt: skip
+    return command + (["--workers", str(workers)] if workers > 1 else [])
 
 
 def in_tftpd_command(tree: Path, port: int) -> list[str]:
@@ -284,11 +305,14 @@ def run_storms(work: Path, fleet: Fleet, args) -> list[Row]:
     """plugtone cold, then every server warmed up and measured the same way."""
     data, tree, expected = prepare(work, fleet)
     rows: list[Row] = []
-    port = free_port(socket.SOCK_DGRAM)
-    with running(plugtone_command(data, port), port, work / "plugtone.log") as process:
-        cold = storm("plugtone (cold cache)", port, process.pid, fleet, expected, args)
-        rows.append(measured("plugtone", port, process.pid, fleet, expected, args))
-        rows.append(cold)
+    for workers in args.workers:
+        name = "plugtone" if workers == 1 else f"plugtone --workers {workers}"
+        port = free_port(socket.SOCK_DGRAM)
+        command = plugtone_command(data, port, workers)
+        with running(command, port, work / f"plugtone-{workers}.log") as process:
+            cold = storm(f"{name} (cold cache)", port, process.pid, fleet, expected, args)
+            rows.append(measured(name, port, process.pid, fleet, expected, args))
+            rows.append(cold)
     reasons = reference_skip_reasons()
     references = [
         ("in.tftpd (tftp-hpa)", "in.tftpd", lambda port: in_tftpd_command(tree, port)),
@@ -327,11 +351,15 @@ def print_table(rows: list[Row], fleet: Fleet, args) -> None:
         print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                         for i, (cell, w) in enumerate(zip(line, widths, strict=True))))  # fmt: skip
     by_name = {row.server: row for row in rows}
-    ours, theirs = by_name.get("plugtone"), by_name.get("in.tftpd (tftp-hpa)")
-    if ours and theirs and theirs.rate and theirs.cpu_per_thousand:
-        print(f"plugtone vs in.tftpd: {ours.rate / theirs.rate:.2f}x the transfers/s, "
-              f"{ours.cpu_per_thousand / theirs.cpu_per_thousand:.2f}x the CPU per transfer "
-              "(targets: >= 2x, <= 1x)")  # fmt: skip
+    for ours in rows:
+        if not ours.server.startswith("plugtone") or "cold" in ours.server:
+            continue
+        for reference in ("in.tftpd (tftp-hpa)", "dnsmasq"):
+            theirs = by_name.get(reference)
+            if theirs and theirs.rate and theirs.cpu_per_thousand:
+                print(f"{ours.server} vs {reference}: {ours.rate / theirs.rate:.2f}x the "
+                      f"transfers/s, {ours.cpu_per_thousand / theirs.cpu_per_thousand:.2f}x "
+                      "the CPU per transfer")  # fmt: skip
     for row in rows:
         for problem in row.totals.problems[:3]:
             print(f"  {row.server}: {problem}")
@@ -410,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--window-mb", type=float, default=10.0)
     parser.add_argument("--window-blksize", type=int, default=1468)
     parser.add_argument("--rtt-ms", type=float, default=20.0)
+    parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")],
+                        default=[1], help="plugtone serve --workers, a list: 1,2")  # fmt: skip
     parser.add_argument("--skip-storm", action="store_true")
     parser.add_argument("--skip-windows", action="store_true")
     args = parser.parse_args(argv)

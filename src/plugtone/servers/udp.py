@@ -69,6 +69,15 @@ class Poller:
         elif self._callbacks.pop(fd, None) is not None:
             self._epoll.unregister(fd)
 
+    def forget(self, fd: int) -> None:
+        """Stop calling back for ``fd``, which its owner closes next: closing a socket's
+        last descriptor takes it out of every epoll set, so the ``epoll_ctl`` that
+        :meth:`remove` makes would be one system call per transfer for nothing."""
+        if self._epoll is None:
+            self.loop.remove_reader(fd)
+        else:
+            self._callbacks.pop(fd, None)
+
     def _dispatch(self) -> None:
         callbacks = self._callbacks
         for fd, _ in self._epoll.poll(0, POLL_BATCH):  # type: ignore[union-attr]
@@ -139,7 +148,7 @@ class UdpEndpoint:
         if self.closed:
             return
         self.closed = True
-        self._poller.remove(self.fd)
+        self._poller.forget(self.fd)  # the close below takes it out of the epoll set
         if self._backlog is not None:
             self._loop.remove_writer(self.fd)
         self.sock.close()
