@@ -3,7 +3,7 @@ redirection service, are sent on to a plugtone configuration server, boot from i
 end with their SIP account; with a firmware version assigned, a phone first gets the
 firmware (and reboots), then the redirect.
 
-One server for the module: the example inventory (its 6757i holds line 3003, its 6731i
+One server, one test (its steps are the functions below): the example inventory (its 6757i holds line 3003, its 6731i
 line 3004), the redirection service at the root of ``--rcs-port`` and under ``/rcs/`` of
 the HTTP listener, and its accounts made with the ``plugtone rcs`` commands. The
 emulated phone (tests/emulators/aastra.py) fetches each file from the server its
@@ -32,7 +32,7 @@ RELEASE = "4.1.0.100"
 ADMIN = RcsActor("admin", "admin", None, None, "cli")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def served(tmp_path_factory) -> Iterator[tuple[RunningServer, int]]:
     root = tmp_path_factory.mktemp("rcs-boot")
     rcs_port = free_port()
@@ -89,7 +89,7 @@ class Network:
         return fetch
 
 
-def test_a_factory_phone_is_redirected_and_ends_with_its_sip_account(served):
+def a_factory_phone_is_redirected_and_ends_with_its_sip_account(served):
     running, rcs_port = served
     network = Network(f"http://127.0.0.1:{rcs_port}")
     phone = AastraPhone(PLAIN, "6757i")
@@ -107,7 +107,7 @@ def test_a_factory_phone_is_redirected_and_ends_with_its_sip_account(served):
     assert phone.settings["download protocol"] == "TFTP"
 
 
-def test_with_firmware_assigned_the_phone_gets_it_first_then_the_redirect(served):
+def with_firmware_assigned_the_phone_gets_it_first_then_the_redirect(served):
     _running, rcs_port = served
     network = Network(f"http://127.0.0.1:{rcs_port}")
     phone = AastraPhone(WITH_FIRMWARE, "6731i", firmware="3.2.2.1136", checks_firmware=True)
@@ -128,7 +128,7 @@ def test_with_firmware_assigned_the_phone_gets_it_first_then_the_redirect(served
     assert phone.line(1)["password"] == "33333"
 
 
-def test_unknown_unregistered_and_unaffiliated_macs_get_the_same_answer(served):
+def unknown_unregistered_and_unaffiliated_macs_get_the_same_answer(served):
     _running, rcs_port = served
     answers = {}
     with httpx.Client(base_url=f"http://127.0.0.1:{rcs_port}", timeout=10) as client:
@@ -144,7 +144,7 @@ def test_unknown_unregistered_and_unaffiliated_macs_get_the_same_answer(served):
     assert b"download protocol" not in body
 
 
-def test_the_phone_http_listener_answers_under_rcs(served):
+def the_phone_http_listener_answers_under_rcs(served):
     running, rcs_port = served
     phone = AastraPhone(PLAIN, "6757i")
     agent = {"User-Agent": phone.user_agent}
@@ -156,7 +156,7 @@ def test_the_phone_http_listener_answers_under_rcs(served):
     assert httpx.post(f"{running.base}/rcs/aastra.cfg", timeout=10).status_code == 405
 
 
-def test_statistics_count_what_the_phones_did(served):
+def statistics_count_what_the_phones_did(served):
     running, _ = served
     store = running.store()
     try:
@@ -169,3 +169,13 @@ def test_statistics_count_what_the_phones_did(served):
     assert [(s.name, s.phones, s.redirected) for s in figures.servers] == [("plugtone", 2, 2)]
     shown = run_cli("rcs", "stats", "--account", "acme", data=running.data).stdout
     assert "registered" in shown and "3" in shown
+
+
+def test_factory_phones_through_the_redirection_service(served):
+    """One server for every step (starting one costs seconds, and the statistics count
+    what the steps before did): each step is a function above."""
+    a_factory_phone_is_redirected_and_ends_with_its_sip_account(served)
+    with_firmware_assigned_the_phone_gets_it_first_then_the_redirect(served)
+    unknown_unregistered_and_unaffiliated_macs_get_the_same_answer(served)
+    the_phone_http_listener_answers_under_rcs(served)
+    statistics_count_what_the_phones_did(served)
