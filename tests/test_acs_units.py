@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from plugtone.acs import records, service, tasks
 from plugtone.acs.datamodel import Tree, connection_login, inform_time
 from plugtone.acs.models import AcsTask
+from plugtone.inventory.models import AuditEntry
 from plugtone.services.actors import Actor, Role, local_admin
 from plugtone.services.errors import Denied, Invalid, NotFound
 from tests.emulators.cpe import GUIDE_ROOT, SEED_ROOT, seed_tree
@@ -65,6 +66,12 @@ def test_tasks_need_the_operator_role_and_valid_arguments(store):
         service.queue(store, local_admin(), "00085D0000FE", "reboot")
     info, found, _ = service.device(store, viewer, "00:08:5d:00:00:09")
     assert info.product_class == "6757i" and found == []
+    service.queue(store, local_admin(), "00085D000009", "set",
+                  name="Device.ManagementServer.Password", value="hunter2")  # fmt: skip
+    with store.sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.kind == "acs-task")).one()
+    assert entry.key == "00085D000009" and "hunter2" not in (entry.summary or "")
+    assert "set name=Device.ManagementServer.Password" in entry.summary
 
 
 def test_a_transient_fault_is_retried_with_back_off_then_fails(store):

@@ -91,7 +91,7 @@ def queue(
         arguments = {"name": name, "value": value}
     if kind == "restore" and upload is not None:
         arguments = {"upload": int(upload)}
-    return tasks.add_task(store, _device_id(store, mac), kind, arguments, actor.name)
+    return tasks.add_task(store, _device_id(store, mac), kind, arguments, actor.name, actor.via)
 
 
 def device(

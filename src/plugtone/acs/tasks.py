@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from plugtone.acs.models import AcsDevice, AcsTask
 from plugtone.acs.records import TRANSFER_LIFETIME, _aware, now
+from plugtone.inventory.models import AuditEntry
 from plugtone.inventory.store import Store
 
 KINDS = ("reboot", "factory-reset", "refresh", "set", "firmware", "backup", "restore", "logs")
@@ -64,8 +65,11 @@ def _info(task: AcsTask, mac: str | None) -> TaskInfo:
 
 
 def add_task(
-    store: Store, device_id: int, kind: str, arguments: dict, created_by: str | None
-) -> TaskInfo:
+    store: Store, device_id: int, kind: str, arguments: dict, created_by: str | None,
+    via: str = "cli",
+) -> TaskInfo:  # fmt: skip
+    """Queue a task, with its audit entry in the same transaction (a ``set`` of a
+    password-like parameter is audited without its value)."""
     with store.sessions() as session:
         task = AcsTask(
             device_id=device_id, kind=kind, arguments=arguments, status="queued",
@@ -73,8 +77,17 @@ def add_task(
             created_by=created_by,
         )  # fmt: skip
         session.add(task)
-        session.commit()
         mac = session.scalar(select(AcsDevice.mac).where(AcsDevice.id == device_id))
+        shown = dict(arguments)
+        if "value" in shown and "password" in str(shown.get("name", "")).lower():
+            shown["value"] = "********"
+        session.add(AuditEntry(
+            time=now(), batch=secrets.token_hex(8), actor=(created_by or "?")[:96], via=via,
+            action="queue", kind="acs-task", key=mac or str(device_id),
+            summary=" ".join([kind, *(f"{k}={v}" for k, v in shown.items())])[:1000],
+            before=None, after={"kind": kind, **shown},
+        ))  # fmt: skip
+        session.commit()
         return _info(task, mac)
 
 
