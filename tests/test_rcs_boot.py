@@ -14,6 +14,7 @@ it asks the redirection service, as a factory-fresh phone pointed there does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -168,7 +169,22 @@ def statistics_count_what_the_phones_did(served):
     assert figures.contacts_day == figures.contacts_week == 3
     assert [(s.name, s.phones, s.redirected) for s in figures.servers] == [("plugtone", 2, 2)]
     shown = run_cli("rcs", "stats", "--account", "acme", data=running.data).stdout
-    assert "registered" in shown and "3" in shown
+    assert re.search(r"phones registered\s+3", shown)
+    assert re.search(r"plugtone\s+2\s+2\s+2", shown)
+
+
+def the_cli_refuses_bad_input(served):
+    running, _ = served
+    long = run_cli("rcs", "server", "add", "x" * 21, "http://p/", "--account", "acme",
+                   data=running.data, check=False)  # fmt: skip
+    assert long.returncode != 0
+    assert "a server name has at most 20 characters; this one has 21" in long.stderr
+    mixed = run_cli("rcs", "phone", "add", "00085D000050", "nonsense", "--account", "acme",
+                    data=running.data, check=False)  # fmt: skip
+    assert mixed.returncode == 1
+    assert "Reenter a valid MAC address" in mixed.stdout
+    listed = run_cli("rcs", "phone", "list", "--account", "acme", data=running.data).stdout
+    assert "00085D000050" not in listed  # none-or-all: the good MAC was not written
 
 
 def test_factory_phones_through_the_redirection_service(served):
@@ -179,3 +195,4 @@ def test_factory_phones_through_the_redirection_service(served):
     unknown_unregistered_and_unaffiliated_macs_get_the_same_answer(served)
     the_phone_http_listener_answers_under_rcs(served)
     statistics_count_what_the_phones_did(served)
+    the_cli_refuses_bad_input(served)
