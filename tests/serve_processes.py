@@ -74,6 +74,7 @@ class Served:
     tftp_port: int | None = None
     ftp_port: int | None = None
     db_url: str | None = None
+    workers: int = 1
     worker_pids: list[int] = field(default_factory=list)
 
     @property
@@ -101,6 +102,13 @@ def serve(data: Path, *, db_url: str | None = None, workers: int = 1, tftp: bool
           ftp: bool = False, seconds: float = 60.0) -> Served:  # fmt: skip
     """Start ``plugtone serve`` on free ports (HTTP, admin; TFTP and FTP if asked) and
     wait for its serving line (and, with workers, the line naming their pids)."""
+    return ready(launch(data, db_url=db_url, workers=workers, tftp=tftp, ftp=ftp), seconds)
+
+
+def launch(data: Path, *, db_url: str | None = None, workers: int = 1, tftp: bool = False,
+           ftp: bool = False) -> Served:  # fmt: skip
+    """Start ``plugtone serve`` without waiting (:func:`ready` waits): several start at
+    once."""
     http_port, admin_port = free_port(), free_port()
     tftp_port = free_port(socket.SOCK_DGRAM) if tftp else None
     ftp_port = free_port() if ftp else None
@@ -115,12 +123,16 @@ def serve(data: Path, *, db_url: str | None = None, workers: int = 1, tftp: bool
     with log.open("w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
-    served = Served(data, process, log, http_port, admin_port, tftp_port, ftp_port, db_url)
+    return Served(data, process, log, http_port, admin_port, tftp_port, ftp_port, db_url, workers)
+
+
+def ready(served: Served, seconds: float = 60.0) -> Served:
+    """Wait for ``served``'s serving line (and, with workers, the line naming their pids)."""
     deadline = time.monotonic() + seconds
-    wanted = "workers, pids" if workers > 1 else "plugtone serving"
+    wanted = "workers, pids" if served.workers > 1 else "plugtone serving"
     while wanted not in served.output():
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_process(process)
+        if served.process.poll() is not None or time.monotonic() > deadline:
+            stop_process(served.process)
             raise AssertionError(f"plugtone serve did not start:\n{served.output()}")
         time.sleep(0.05)
     found = re.search(r"workers, pids ([\d ]+) \(supervisor", served.output())
@@ -132,7 +144,7 @@ def serve(data: Path, *, db_url: str | None = None, workers: int = 1, tftp: bool
 def fetch_aastra(base: str, client: httpx.Client | None = None) -> bytes:
     """The Aastra example phone's own file, as the phone asks for it."""
     get = client.get if client is not None else httpx.get
-    answer = get(f"{base}/{AASTRA_FILE}", headers={"User-Agent": AASTRA_AGENT}, timeout=5)
+    answer = get(f"{base}/{AASTRA_FILE}", headers={"User-Agent": AASTRA_AGENT}, timeout=20)
     assert answer.status_code == 200, answer.text
     return answer.content
 

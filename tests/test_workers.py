@@ -41,6 +41,12 @@ from tests.serve_processes import (
 )
 
 POLYCOM_FILE = "0004f2000607.cfg"
+PASSIVE_PORTS = 20
+"""Split between the two workers: a worker gives a port back when the session that
+opened it has closed, which on a loaded machine may come after the next session asks."""
+TIMEOUT = 20
+"""Seconds any one client request may take (the machine may be loaded; nothing here
+times the server)."""
 
 
 def free_port_run(count: int) -> int:
@@ -61,18 +67,57 @@ def free_port_run(count: int) -> int:
     raise AssertionError("no run of free ports")
 
 
-@pytest.fixture(scope="module")
-def workers(tmp_path_factory) -> Served:
-    """Two workers serving HTTP, TFTP, FTP (four passive ports, two each) and admin."""
-    passive = free_port_run(4)
-    data = make_data(
-        tmp_path_factory.mktemp("workers") / "data",
-        settings=f'ftp_passive_ports = "{passive}-{passive + 3}"\n',
-    )
+def test_two_workers_share_the_ports_follow_changes_outlive_a_kill_and_stop_on_sigterm(
+    tmp_path,
+):
+    """One supervisor through its life, each stage what an operator would check (one
+    test, so that the stages run in order on one server, started once)."""
+    passive = free_port_run(PASSIVE_PORTS)
+    last = passive + PASSIVE_PORTS - 1
+    data = make_data(tmp_path / "data", settings=f'ftp_passive_ports = "{passive}-{last}"\n')
     served = serve(data, workers=2, tftp=True, ftp=True)
-    served.passive = range(passive, passive + 4)  # type: ignore[attr-defined]
-    yield served
-    served.stop()
+    try:
+        share_every_port_and_serve_the_same_bytes(served, range(passive, last + 1))
+        serve_a_change_through_one_worker_from_every_worker_within_a_second(served)
+        start_a_killed_worker_again(served)
+        stop_every_worker_on_sigterm(served)
+    finally:
+        served.stop()
+
+
+def share_every_port_and_serve_the_same_bytes(served: Served, passive: range) -> None:
+    """HTTP (a new connection per request), TFTP (curl) and FTP (ftplib, the passive
+    ports in the configured range) reach both workers, which serve the same bytes."""
+    curl = need("curl")
+    http_files = {fetch_aastra(served.base) for _ in range(40)}
+    assert len(http_files) == 1
+
+    common_http = httpx.get(f"{served.base}/aastra.cfg", timeout=TIMEOUT).content
+    tftp_files = set()
+    for _ in range(16):
+        fetched = subprocess.run([curl, "-s", "--max-time", str(TIMEOUT),
+                                  f"tftp://127.0.0.1:{served.tftp_port}/aastra.cfg"],
+                                 capture_output=True, check=True)  # fmt: skip
+        tftp_files.add(fetched.stdout)
+    assert tftp_files == {common_http}
+
+    ftp_files = set()
+    for _ in range(12):
+        with ftplib.FTP() as client:
+            client.connect("127.0.0.1", served.ftp_port, timeout=TIMEOUT)
+            client.login("PlcmSpIp", "PlcmSpIp")
+            _, port = client.makepasv()
+            assert port in passive
+            chunks: list[bytes] = []
+            client.retrbinary(f"RETR {POLYCOM_FILE}", chunks.append)
+            ftp_files.add(b"".join(chunks))
+    assert len(ftp_files) == 1 and b"<?xml" in next(iter(ftp_files))
+
+    counts = per_worker(served)
+    assert set(counts) == set(served.worker_pids)
+    for pid, each in counts.items():  # every transport reached both workers
+        assert each["http"] > 0 and each["tftp"] > 0 and each["ftp"] > 0, (pid, counts)
+    assert sum(each["tftp"] for each in counts.values()) >= 16
 
 
 def per_worker(served: Served) -> dict[int, dict[str, float]]:
@@ -81,7 +126,7 @@ def per_worker(served: Served) -> dict[int, dict[str, float]]:
     have answered."""
     found: dict[int, dict[str, float]] = {}
     for _ in range(200):
-        answer = httpx.get(f"{served.admin}/metrics", timeout=5)
+        answer = httpx.get(f"{served.admin}/metrics", timeout=TIMEOUT)
         assert answer.status_code == 200, answer.text
         _, pid = map(int, answer.headers[WORKER_HEADER].split())
         counts: dict[str, float] = defaultdict(float)
@@ -95,74 +140,52 @@ def per_worker(served: Served) -> dict[int, dict[str, float]]:
     raise AssertionError(f"only workers {sorted(found)} answered 200 scrapes")
 
 
-def test_workers_share_every_port_and_all_serve_the_same_bytes(workers: Served):
-    curl = need("curl")
-    http_files = {fetch_aastra(workers.base) for _ in range(40)}  # a new connection each
-    assert len(http_files) == 1
-
-    common_http = httpx.get(f"{workers.base}/aastra.cfg", timeout=5).content
-    tftp_files = set()
-    for _ in range(16):
-        fetched = subprocess.run([curl, "-s", "--max-time", "5",
-                                  f"tftp://127.0.0.1:{workers.tftp_port}/aastra.cfg"],
-                                 capture_output=True, check=True)  # fmt: skip
-        tftp_files.add(fetched.stdout)
-    assert tftp_files == {common_http}
-
-    ftp_files = set()
-    for _ in range(12):
-        with ftplib.FTP() as client:
-            client.connect("127.0.0.1", workers.ftp_port, timeout=5)
-            client.login("PlcmSpIp", "PlcmSpIp")
-            _, port = client.makepasv()
-            assert port in workers.passive  # type: ignore[attr-defined]
-            chunks: list[bytes] = []
-            client.retrbinary(f"RETR {POLYCOM_FILE}", chunks.append)
-            ftp_files.add(b"".join(chunks))
-    assert len(ftp_files) == 1 and b"<?xml" in next(iter(ftp_files))
-
-    counts = per_worker(workers)
-    assert set(counts) == set(workers.worker_pids)
-    for pid, served in counts.items():  # every transport reached both workers
-        assert served["http"] > 0 and served["tftp"] > 0 and served["ftp"] > 0, (pid, counts)
-    assert sum(served["tftp"] for served in counts.values()) >= 16
-
-
-def test_a_change_through_one_worker_is_served_by_every_worker_within_a_second(workers):
-    before = fetch_aastra(workers.base)
+def serve_a_change_through_one_worker_from_every_worker_within_a_second(served: Served) -> None:
+    before = fetch_aastra(served.base)
     for _ in range(20):  # both workers have the file cached
-        assert fetch_aastra(workers.base) == before
-    changed_at = set_time_zone_name(workers.admin, workers.token(), "US-Eastern")
+        assert fetch_aastra(served.base) == before
+    changed_at = set_time_zone_name(served.admin, served.token(), "US-Eastern")
     last_old = None
     while time.monotonic() - changed_at < 1.5:
-        if b"US-Eastern" not in fetch_aastra(workers.base):  # whichever worker answers
+        if b"US-Eastern" not in fetch_aastra(served.base):  # whichever worker answers
             last_old = time.monotonic() - changed_at
     assert last_old is None or last_old < 1.0, f"an old answer {last_old:.2f} s after the change"
 
 
-def test_a_killed_worker_is_started_again_and_sigterm_stops_them_all(tmp_path):
-    served = serve(make_data(tmp_path / "data", example=False), workers=2)
+def start_a_killed_worker_again(served: Served) -> None:
     killed = served.worker_pids[1]
     os.kill(killed, signal.SIGKILL)
-    pids: set[int] = set()
-    deadline = time.monotonic() + 20
-    while len(pids - {killed}) < 2:
-        assert time.monotonic() < deadline, served.output()
-        try:
-            answer = httpx.get(f"{served.admin}/api/docs", timeout=2)
-            pids.add(int(answer.headers[WORKER_HEADER].split()[1]))
-        except httpx.TransportError:
-            time.sleep(0.05)
+    pids = answering_pids(served, lambda pids: len(pids - {killed}) == 2)
     assert killed not in pids
     assert f"worker 1 (pid {killed}) was killed by SIGKILL" in served.output()
     assert served.process.poll() is None
+    assert b"US-Eastern" in fetch_aastra(served.base)  # the new worker serves the same
 
+
+def stop_every_worker_on_sigterm(served: Served) -> None:
+    pids = answering_pids(served, lambda pids: len(pids) == 2)
     assert served.stop() == 0
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
-    with socket.socket() as probe:  # nothing holds the ports any more
-        probe.bind(("127.0.0.1", served.http_port))
+    for port, kind in ((served.http_port, socket.SOCK_STREAM),
+                       (served.tftp_port, socket.SOCK_DGRAM)):  # fmt: skip
+        with socket.socket(socket.AF_INET, kind) as probe:  # nothing holds the ports
+            probe.bind(("127.0.0.1", port))
+
+
+def answering_pids(served: Served, enough) -> set[int]:
+    """The worker pids the admin listener's answers name, until ``enough(pids)``."""
+    pids: set[int] = set()
+    deadline = time.monotonic() + 60
+    while not enough(pids):
+        assert time.monotonic() < deadline, (pids, served.output())
+        try:
+            answer = httpx.get(f"{served.admin}/api/docs", timeout=TIMEOUT)
+            pids.add(int(answer.headers[WORKER_HEADER].split()[1]))
+        except httpx.TransportError:  # the port is shared: one worker may be starting
+            time.sleep(0.05)
+    return pids
 
 
 def test_a_busy_port_stops_the_supervisor_before_any_worker_starts(tmp_path):
