@@ -137,13 +137,15 @@ def test_each_setting_shows_its_value_and_source_and_follows_the_site(app):
 
     store, registry = app.state.store, app.state.registry
     objects.patch_entry(store, local_admin(), registry, "site", "maxcs7",
-                        {"dtmf_method": "info", "registration_period": 600})  # fmt: skip
+                        {"dtmf_method": "info", "registration_period": 600,
+                         "firmware": {"IP650": "none"}})  # fmt: skip
     objects.patch_entry(store, local_admin(), registry, "phone", bare(POLYCOM),
                         {"description": "Front desk", "branding": "lab-look",
                          "vendor_settings": {"polycom": {"voIpProt.SIP.local.port": "5062"}}})  # fmt: skip
     page = browser.get(f"/phones/{POLYCOM}").text
     assert setting(page, "dtmf_method") == ("info", "site", "site maxcs7")
     assert setting(page, "registration_period")[:2] == ("600", "site")
+    assert setting(page, "firmware") == ("none", "site", "site pin for IP650")
     assert setting(page, "description") == ("Front desk", "phone", "")
     assert setting(page, "branding") == ("lab-look", "phone", "the phone's own")
     port = setting(page, "sip_port")
