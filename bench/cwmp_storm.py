@@ -70,6 +70,10 @@ def plugtone(*args: str, data: Path) -> None:
                    check=True, capture_output=True)  # fmt: skip
 
 
+REASONS: list[str] = []
+"""Why the first few failed sessions failed."""
+
+
 def storm(url: str, count: int, concurrency: int) -> tuple[float, int, list[float]]:
     durations: list[float] = []
     failures = 0
@@ -80,14 +84,18 @@ def storm(url: str, count: int, concurrency: int) -> tuple[float, int, list[floa
         mac = f"00085D{index:06X}"
         cpe = Cpe(url, mac)
         started = time.perf_counter()
+        reason = ""
         try:
             log = cpe.session()
             ok = log.status == 204 and cpe.value("VoiceProfile.1.Line.1.SIP.AuthUserName") == str(
                 4000 + index
             )
-        except (httpx.HTTPError, OSError):
-            ok = False
+            reason = f"{mac}: HTTP {log.status} after {log.methods} {log.error[:120]}"
+        except (httpx.HTTPError, OSError) as error:
+            ok, reason = False, f"{mac}: {type(error).__name__} {error}"
         with lock:
+            if not ok and len(REASONS) < 5:
+                REASONS.append(reason)
             durations.append(time.perf_counter() - started)
             failures += not ok
 
@@ -137,9 +145,11 @@ def main() -> None:
         base = f"http://{HOST}:{port}"
         log = Path(folder) / "serve.log"
         with running(command, log, answers(f"{base}/aastra.cfg", log)):
+            keep = Path(tempfile.gettempdir()) / "cwmp-storm-serve.log"
             seconds, failures, durations = storm(f"{base}/cwmp", args.cpes, args.concurrency)
             files, file_seconds, file_errors = file_rate(f"{base}/aastra.cfg", max(seconds, 5),
                                                          args.concurrency)  # fmt: skip
+        keep.write_bytes(log.read_bytes())  # for the failures' server side
     sessions_per_second = args.cpes / seconds
     files_per_second = files / file_seconds
     durations.sort()
@@ -150,6 +160,8 @@ def main() -> None:
           f"p95 {durations[int(len(durations) * 0.95) - 1] * 1000:.0f} ms")  # fmt: skip
     print(f"plain HTTP aastra.cfg: {files} requests in {file_seconds:.1f} s = "
           f"{files_per_second:.0f} requests/s, {file_errors} errors")  # fmt: skip
+    for reason in REASONS:
+        print(f"  failed: {reason}")
     print(f"ratio: one BOOTSTRAP session costs {files_per_second / sessions_per_second:.1f} "
           "file requests")  # fmt: skip
 

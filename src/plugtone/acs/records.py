@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from plugtone.acs.models import AcsDevice, AcsParameterTree, AcsTask, AcsTransfer, AcsUpload
 from plugtone.inventory.models import DeviceFirmware, DeviceState, Phone, Site
@@ -121,9 +122,9 @@ def inform(
         device.parameter_key = (parameter_key or "")[:32] or None
         session.flush()
         record = _record(device, first)
+        if mac:
+            _seen(session, mac, product_class, software_version, address)
         session.commit()
-    if mac:
-        seen(store, mac, product_class, software_version, address)
     return record
 
 
@@ -152,9 +153,8 @@ def set_mac(store: Store, device_id: int, mac: str, address: str | None) -> None
         if device.mac != mac:
             _release_mac(session, mac, device)
             device.mac = mac
+        _seen(session, mac, device.product_class, device.software_version, address)
         session.commit()
-        product_class, version = device.product_class, device.software_version
-    seen(store, mac, product_class, version, address)
 
 
 def seen(
@@ -162,28 +162,33 @@ def seen(
 ) -> None:
     """The device-state row of ``mac`` (as the file transports keep it) and the firmware
     version it reports, which the firmware state and the file transports read."""
-    at = now()
     with store.sessions() as session:
-        state = session.get(DeviceState, mac)
-        vendor = session.scalar(select(Phone.vendor).where(Phone.mac == mac))
-        if state is None:
-            state = DeviceState(mac=mac, first_seen=at, last_seen=at, requests=0)
-            session.add(state)
-        state.vendor = vendor or state.vendor
-        state.model = (model or "")[:64] or state.model
-        state.firmware_version = (version or "")[:64] or state.firmware_version
-        state.last_address = address or state.last_address
-        state.last_user_agent = f"CWMP {model or ''} {version or ''}".strip()[:255]
-        state.last_seen = at
-        state.requests = (state.requests or 0) + 1
-        if version:
-            firmware = session.get(DeviceFirmware, mac)
-            if firmware is None:
-                firmware = DeviceFirmware(mac=mac, attempts=0)
-                session.add(firmware)
-            firmware.running_version = version[:64]
-            firmware.running_seen_at = at
+        _seen(session, mac, model, version, address)
         session.commit()
+
+
+def _seen(session, mac: str, model: str | None, version: str | None, address: str | None) -> None:
+    """The device-state row inside the caller's transaction."""
+    at = now()
+    state = session.get(DeviceState, mac)
+    vendor = session.scalar(select(Phone.vendor).where(Phone.mac == mac))
+    if state is None:
+        state = DeviceState(mac=mac, first_seen=at, last_seen=at, requests=0)
+        session.add(state)
+    state.vendor = vendor or state.vendor
+    state.model = (model or "")[:64] or state.model
+    state.firmware_version = (version or "")[:64] or state.firmware_version
+    state.last_address = address or state.last_address
+    state.last_user_agent = f"CWMP {model or ''} {version or ''}".strip()[:255]
+    state.last_seen = at
+    state.requests = (state.requests or 0) + 1
+    if version:
+        firmware = session.get(DeviceFirmware, mac)
+        if firmware is None:
+            firmware = DeviceFirmware(mac=mac, attempts=0)
+            session.add(firmware)
+        firmware.running_version = version[:64]
+        firmware.running_seen_at = at
 
 
 def phone_view(store: Store, mac: str) -> tuple[PhoneView | None, int]:
@@ -215,7 +220,10 @@ def save_tree(store: Store, product_class: str, version: str, names: dict) -> No
             session.add(tree)
         tree.names = names
         tree.discovered_at = now()
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:  # another device of that model and firmware got there first
+            session.rollback()
 
 
 def applied(

@@ -204,7 +204,7 @@ async def serve_with(
         if options.ftp_port is not None:
             running.ftp = await _start_ftp(provisioner, options)
         running.recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
-        if options.stun_port is not None:  # TR-111: CPEs behind NAT learn their address
+        if options.stun_port is not None and options.once_per_host:  # TR-111 STUN: one a host
             await app.acs.start_stun(options.host, options.stun_port)
         if options.once_per_host:
             running.retention = asyncio.create_task(_pruner(provisioner, options).run(),
