@@ -1,7 +1,8 @@
 """End to end: factory-fresh emulated Aastra phones ask a running ``plugtone serve``'s
 redirection service, are sent on to a plugtone configuration server, boot from it and
-end with their SIP account; with a firmware version assigned, a phone first gets the
-firmware (and reboots), then the redirect.
+end with their SIP account; with a firmware version assigned, an Aastra first gets the
+firmware (and reboots), then the redirect; an emulated Polycom is given its boot server
+(``device.prov.serverName``), restarts and boots from plugtone with its account.
 
 One server, one test (its steps are the functions below): the example inventory (its 6757i holds line 3003, its 6731i
 line 3004), the redirection service at the root of ``--rcs-port`` and under ``/rcs/`` of
@@ -24,11 +25,13 @@ from plugtone.redirect import services as rcs
 from plugtone.redirect.actors import RcsActor
 from tests.conftest import EXAMPLE, RunningServer, free_port, run_cli, start_server, stop_server
 from tests.emulators.aastra import AastraPhone, make_image, parse_aastra
+from tests.emulators.polycom import PolycomPhone
 
 PLAIN = "00085D000001"  # 6757i, line 3003 in the example inventory
 WITH_FIRMWARE = "00085D000002"  # 6731i, line 3004
 UNAFFILIATED = "00085D000077"
 STRANGER = "00085D0000FF"
+POLYCOM = "0004F2000607"  # IP 650, line 201 (password 1212) in the example inventory
 RELEASE = "4.1.0.100"
 ADMIN = RcsActor("admin", "admin", None, None, "cli")
 
@@ -173,6 +176,37 @@ def statistics_count_what_the_phones_did(served):
     assert re.search(r"plugtone\s+2\s+2\s+2", shown)
 
 
+def a_polycom_is_given_its_boot_server(served):
+    running, rcs_port = served
+    config = f"http://127.0.0.1:{running.http_port}/"
+    store = running.store()
+    try:
+        rcs.register_phones(store, ADMIN, [rcs.Row(POLYCOM, rcs.Assignment("plugtone"))],
+                            account="acme")  # fmt: skip
+    finally:
+        store.dispose()
+    phone = PolycomPhone(POLYCOM)
+    client = httpx.Client(timeout=10)
+    boot_server = [f"http://127.0.0.1:{rcs_port}/"]
+
+    def fetch(name: str) -> bytes | None:
+        answer = client.get(boot_server[0] + name, headers={"User-Agent": phone.user_agent})
+        return answer.content if answer.status_code == 200 else None
+
+    def upload(name: str, content: bytes, append: bool) -> bool:
+        return client.put(boot_server[0] + name, content=content).status_code in (200, 201, 204)
+
+    phone.boot(fetch, upload)
+    assert phone.config_files == [f"{POLYCOM.lower()}-rcs.cfg"]
+    assert phone.settings["device.set"] == "1"
+    assert phone.settings["device.prov.serverName"] == config
+    # a <device/> change restarts the phone, which then asks its new boot server
+    boot_server[0] = phone.settings["device.prov.serverName"]
+    phone.boot(fetch, upload)
+    assert phone.line(1)["auth.userId"] == "201"
+    assert phone.line(1)["auth.password"] == "1212"
+
+
 def the_cli_refuses_bad_input(served):
     running, _ = served
     long = run_cli("rcs", "server", "add", "x" * 21, "http://p/", "--account", "acme",
@@ -196,3 +230,4 @@ def test_factory_phones_through_the_redirection_service(served):
     the_phone_http_listener_answers_under_rcs(served)
     statistics_count_what_the_phones_did(served)
     the_cli_refuses_bad_input(served)
+    a_polycom_is_given_its_boot_server(served)
