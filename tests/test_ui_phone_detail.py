@@ -120,6 +120,15 @@ def test_the_keys_are_laid_out_as_on_each_model_with_empty_positions_empty(app):
     check_page(polycom)
     assert groups(polycom.text) == {"linekey": ["1 line 201 201 line 1"] + [
         f"{slot} empty" for slot in range(2, 7)]}  # fmt: skip
+    objects.patch_entry(app.state.store, local_admin(), app.state.registry, "site", "maxcs7",
+                        {"keys": [{"type": "speeddial", "value": "9", "label": "Out"},
+                                  {"type": "park", "value": "700"}]})  # fmt: skip
+    defaults = browser.get(f"/phones/{POLYCOM}").text
+    assert groups(defaults)["linekey"][:3] == ["1 line 201 201 line 1", "2 speeddial Out 9",
+                                               "3 empty"]  # fmt: skip
+    left_out = re.search(r'<div class="findings" id="key-findings">(.*?)</div>', defaults, re.S)
+    assert left_out and "key 2 (park 700)" in left_out.group(1)
+    assert "a default key of site maxcs7: the phone leaves it out" in unescape(left_out.group(1))
     cisco = groups(browser.get(f"/phones/{CISCO}").text)
     assert cisco == {"line": ["1 line 208 208 line 1"] + [f"{n} empty" for n in range(2, 7)]}
 

@@ -31,9 +31,10 @@ from plugtone.provisioning.views import load_phones
 from plugtone.services.actors import Actor, Role, require
 from plugtone.services.errors import NotFound
 from plugtone.services.objects import phone_mac
+from plugtone.services.phone_checks import fleet_findings
 from plugtone.services.unit_of_work import MASK, reading
 from plugtone.vendors import VendorRegistry
-from plugtone.vendors.base import PhoneView, VendorPlugin, url_password
+from plugtone.vendors.base import Finding, PhoneView, VendorPlugin, url_password
 from plugtone.vendors.key_layout import KeyLayout
 
 DEFAULT = "default"
@@ -108,6 +109,10 @@ class PhoneSettings:
     keys: KeyLayout | None = None
     """The phone's keys as its model arranges them (the plug-in's
     :meth:`VendorPlugin.key_layout`), from the same view: one load for the phone page."""
+    findings: tuple[Finding, ...] = ()
+    """What would keep the phone from working as its inventory says, as ``plugtone
+    check`` lists it (:mod:`plugtone.services.phone_checks`): a default key of the site
+    its model cannot show (left out), a value its files cannot carry, no line ..."""
 
     def row(self, name: str) -> SettingRow | None:
         return next((row for row in self.rows if row.name == name), None)
@@ -124,6 +129,8 @@ def phone_settings(store: Store, registry: VendorRegistry, actor: Actor, mac: st
         view = load_phones(session, [phone])[phone.mac]
         target, _ = phone_target(session, phone)
         own_branding = phone.branding_id is not None
+        findings = tuple(Finding(item.message, item.refuse)
+                         for item in fleet_findings(session, registry, [phone.mac]))  # fmt: skip
     plugin = registry.get(view.vendor)
     raw_rows, overrides = _raw_rows(view, plugin)
     rows = [*_neutral_rows(view, overrides)]
@@ -137,7 +144,7 @@ def phone_settings(store: Store, registry: VendorRegistry, actor: Actor, mac: st
     rows.append(SettingRow("description", "Description", view.description or "",
                            PHONE if view.description else DEFAULT))  # fmt: skip
     return PhoneSettings(view.mac, view.vendor, view.model, view.site.name,
-                         tuple(rows + raw_rows), plugin.key_layout(view))  # fmt: skip
+                         tuple(rows + raw_rows), plugin.key_layout(view), findings)  # fmt: skip
 
 
 def _text(value: object) -> str:
