@@ -115,3 +115,30 @@ def test_contacts_and_redirects_are_counted(setup):
     setup.answer("aastra.cfg", AASTRA_UA.format("09"))  # unaffiliated: counted, not redirected
     figures = rcs.stats(setup.store, ADMIN, "acme")
     assert (figures.contacts_day, figures.redirected, figures.unaffiliated) == (2, 1, 1)
+
+
+def test_polycom_gets_its_assigned_application_from_the_service(setup, tmp_path):
+    """The master file names the release's application under firmware/<version>/ (the
+    BootROM loads it only if it differs from flash), which the service then serves."""
+    from datetime import UTC, datetime
+
+    from plugtone.inventory.models import FirmwareFileRow, FirmwareRelease
+
+    image = b"plugtone-test-image version=3.2.7.0198\n" + bytes(200)
+    with open(tmp_path / "sip.ld", "wb") as source, open(tmp_path / "sip.ld", "rb") as read:
+        source.write(image)
+        source.flush()
+        sha256, size = setup.files.put(read)
+    with setup.store.sessions() as session:
+        session.add(FirmwareRelease(vendor="polycom", version="3.2.7.0198", models=["IP650"],
+                                    added_at=datetime.now(UTC), files=[FirmwareFileRow(
+                                        name="sip.ld", role="application", sha256=sha256,
+                                        size=size)]))  # fmt: skip
+        session.commit()
+    rcs.register_phones(setup.store, ADMIN, [Row("0004F2000001", Assignment(
+        firmware="3.2.7.0198"))], account="acme")  # fmt: skip
+    master = ET.fromstring(setup.answer("0004f2000001.cfg", POLYCOM_UA).body)
+    assert master.get("APP_FILE_PATH") == "firmware/3.2.7.0198/sip.ld"
+    served = setup.answer("firmware/3.2.7.0198/sip.ld", POLYCOM_UA)
+    assert served.status == 200 and served.path.read_bytes() == image
+    assert setup.answer("firmware/9.9.9/sip.ld", POLYCOM_UA).status == 404

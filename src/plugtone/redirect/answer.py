@@ -72,6 +72,8 @@ class Redirector:
         if found is None:
             return NOT_FOUND
         plugin, ref = found
+        if ref.release_file is not None:
+            return self._release_file(plugin, *ref.release_file)
         facts = plugin.identify(user_agent)
         mac = ref.mac or (facts.mac if facts else None)
         model = ref.model or (facts.model if facts else None)
@@ -135,6 +137,21 @@ class Redirector:
             branding=dict((branding or {}).get(plugin.name, {})),
             firmware=release,
             firmware_due=due,
+        )
+
+    def _release_file(self, plugin: VendorPlugin, version: str, name: str) -> Served:
+        """A release's file asked for by version: served when a registered MAC is
+        assigned that release (the same answer whoever asks), else not found."""
+        with self.store.sessions() as session:
+            assigned = session.scalar(
+                select(RcsPhone.id).where(RcsPhone.firmware == version).limit(1)
+            )
+            stored = find_release(session, plugin.name, version) if assigned else None
+            wanted = release_view(stored).file(name) if stored is not None else None
+        if wanted is None:
+            return NOT_FOUND
+        return self._served(
+            BootstrapAnswer(file=wanted, kind="firmware", media_type="application/octet-stream")
         )
 
     def _count(self, mac: str, kind: str) -> None:

@@ -29,6 +29,10 @@ class BootstrapRef:
     model: str | None = None
     requested: str = ""
     """The path as asked (no leading slash)."""
+    release_file: tuple[str, str] | None = None
+    """``(version, file name)`` for a path that names a release's file by version
+    (``firmware/<version>/sip.ld``): such a path names no MAC, so the core answers it
+    alone, with the file, when some registered MAC is assigned that release."""
 
 
 @dataclass(frozen=True)

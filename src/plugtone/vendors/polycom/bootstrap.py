@@ -61,17 +61,22 @@ def bootstrap_match(plugin, path: str) -> BootstrapRef | None:
             return BootstrapRef(plugin.name, name, mac=mac, requested=path)
     ref = firmware.match_firmware(plugin.name, path)
     if ref is not None and ref.version is not None:
-        return BootstrapRef(plugin.name, "image", model=ref.model, requested=path)
+        # the BootROM's request names no MAC: the core serves the release's file
+        return BootstrapRef(
+            plugin.name,
+            "image",
+            model=ref.model,
+            requested=path,
+            release_file=(ref.version, path.rsplit("/", 1)[1]),
+        )
     return None
 
 
 def bootstrap_file(
     plugin, ref: BootstrapRef, target: BootstrapTarget | None
 ) -> BootstrapAnswer | None:
-    if target is None:
-        return None
-    if ref.name == "image":
-        return _image(ref, target)
+    if target is None or ref.name == "image":
+        return None  # an image is a release_file, answered by the core
     if ref.name == "master":
         return BootstrapAnswer(
             master_file(
@@ -103,16 +108,3 @@ def _application(target: BootstrapTarget) -> str:
             if release.file(name) is not None:
                 return f"firmware/{release.version}/{name}"
     return target.server.url.rstrip("/") + "/sip.ld"
-
-
-def _image(ref: BootstrapRef, target: BootstrapTarget) -> BootstrapAnswer | None:
-    release = target.firmware
-    wanted = ref.requested.split("/")
-    if release is None or len(wanted) != 3 or wanted[1] != release.version:
-        return None
-    found = release.file(wanted[2])
-    return (
-        None
-        if found is None
-        else BootstrapAnswer(file=found, kind="firmware", media_type="application/octet-stream")
-    )
