@@ -33,7 +33,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 
 from plugtone.inventory.document import Problem
 from plugtone.inventory.models import DeviceState, Extension, LineAssignment, Phone, Site
@@ -54,6 +65,11 @@ PHONE_STATES = frozenset(STATE_ORDER)
 
 _SEPARATORS = re.compile(r"[\s:.\-]")
 _HEX = re.compile(r"^[0-9A-F]{1,12}$")
+_MAC_WRITTEN = re.compile(
+    r"^\s*(?:[0-9a-f]{2}(?:[:-][0-9a-f]{1,2})+[:-]?|[0-9a-f]{4}(?:\.[0-9a-f]{1,4})+\.?)\s*$",
+    re.IGNORECASE,
+)
+"""``00:08:5d:00``, ``00-08-5D``, ``0008.5d00.12``: written as a MAC, not a number."""
 
 
 @dataclass(frozen=True)
@@ -78,23 +94,34 @@ class PhoneRows:
     """Pass as ``after`` (with the same sort) for the next page; ``None`` on the last."""
 
 
-def search_condition(text: str) -> ColumnElement[bool]:
+def search_condition(text: str, dialect: str | None = None) -> ColumnElement[bool]:
     """Phones matching ``text``: a MAC prefix in any notation (``00:08:5d``,
     ``0008.5D``), an extension number on one of their lines, or a piece of their
     description. The extension lookup is an uncorrelated ``IN`` (read once, by the
-    number's index), not a subquery per phone."""
+    number's index), not a subquery per phone. Text written as a MAC is (pairs of hex
+    digits joined by ``:`` or ``-``, groups of four joined by ``.``) searches MACs
+    only, an index range; digits alone may be an extension or a name as well.
+
+    On SQLite (``dialect``), ``LIKE`` is case-insensitive already (ASCII, as its
+    ``lower()`` is): a third of the scan's cost goes with the ``lower()`` calls."""
+    prefix = _SEPARATORS.sub("", text).upper()
+    mac_range = None
+    if _HEX.match(prefix):  # MACs are stored as 12 upper-case hex digits: a range
+        mac_range = and_(Phone.mac >= prefix, Phone.mac <= prefix.ljust(12, "F"))
+        if _MAC_WRITTEN.match(text):
+            return mac_range
     on_line = (
         select(LineAssignment.phone_id)
         .join(Extension, Extension.id == LineAssignment.extension_id)
         .where(Extension.number == text)
     )
-    conditions: list[ColumnElement[bool]] = [
-        Phone.id.in_(on_line),
-        func.lower(Phone.description).contains(text.lower(), autoescape=True),
-    ]
-    prefix = _SEPARATORS.sub("", text).upper()
-    if _HEX.match(prefix):  # MACs are stored as 12 upper-case hex digits: a range
-        conditions.append(and_(Phone.mac >= prefix, Phone.mac <= prefix.ljust(12, "F")))
+    if dialect == "sqlite":
+        named = Phone.description.contains(text, autoescape=True)
+    else:
+        named = func.lower(Phone.description).contains(text.lower(), autoescape=True)
+    conditions: list[ColumnElement[bool]] = [Phone.id.in_(on_line), named]
+    if mac_range is not None:
+        conditions.append(mac_range)
     return or_(*conditions)
 
 
@@ -159,28 +186,52 @@ def _key_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _base(
+def _filters(
     site: str | None, model: str | None, vendor: str | None, q: str | None,
-    states: Sequence[str],
-) -> Select:  # fmt: skip
-    state = state_expression()
-    query = (
-        select(Phone.id, Phone.mac, state, Phone.model, Phone.vendor, Site.name,
+    states: Sequence[str], dialect: str,
+) -> list[ColumnElement[bool]]:  # fmt: skip
+    found: list[ColumnElement[bool]] = []
+    if site is not None:
+        found.append(Site.name == site)
+    if model is not None:
+        found.append(Phone.model == _canonical_model(model))
+    if vendor is not None:
+        found.append(Phone.vendor == vendor)
+    if q is not None and q.strip():
+        found.append(search_condition(q.strip(), dialect))
+    if states:
+        found.append(state_expression().in_(sorted(states)))
+    return found
+
+
+def _base(filters: list[ColumnElement[bool]]) -> Select:
+    return (
+        select(Phone.id, Phone.mac, state_expression(), Phone.model, Phone.vendor, Site.name,
                Phone.description, DeviceState.last_seen)
         .join(Site, Site.id == Phone.site_id)
         .outerjoin(DeviceState, DeviceState.mac == Phone.mac)
+        .where(*filters)
     )  # fmt: skip
-    if site is not None:
-        query = query.where(Site.name == site)
-    if model is not None:
-        query = query.where(Phone.model == _canonical_model(model))
-    if vendor is not None:
-        query = query.where(Phone.vendor == vendor)
-    if q is not None and q.strip():
-        query = query.where(search_condition(q.strip()))
-    if states:
-        query = query.where(state.in_(sorted(states)))
-    return query
+
+
+def _by_contact(session, base: Select, filters: list[ColumnElement[bool]], bound, descending: bool,
+                wanted: int) -> list:  # fmt: skip
+    """The seen phones by last contact: a walk of ``ix_device_states_last_seen_mac``
+    with the filters checked per device (a correlated ``EXISTS``), then their rows. As
+    one join, SQLite without statistics scans every phone and sorts them instead."""
+    phone = select(Phone.id).join(Site, Site.id == Phone.site_id)
+    query = select(DeviceState.mac).where(
+        DeviceState.last_seen.is_not(None),
+        exists(phone.where(Phone.mac == DeviceState.mac, *filters)),
+    )
+    columns = [DeviceState.last_seen, DeviceState.mac]
+    if bound is not None:
+        mark, last = tuple_(*columns), tuple_(*(literal(value) for value in bound))
+        query = query.where(mark < last if descending else mark > last)
+    order = [column.desc() if descending else column.asc() for column in columns]
+    macs = list(session.scalars(query.order_by(*order).limit(wanted)))
+    rows = {row.mac: row for row in session.execute(base.where(Phone.mac.in_(macs)))}
+    return [rows[mac] for mac in macs]
 
 
 def _canonical_model(name: str) -> str:
@@ -216,13 +267,22 @@ def browse_phones(
     if unknown:
         raise Invalid([Problem("state", f"states are {', '.join(STATE_ORDER)}")])
     cursor = _cursor(after, sort, descending)
-    base = _base(site, model, vendor, q, states)
+    filters = _filters(site, model, vendor, q, states, store.engine.dialect.name)
+    base = _base(filters)
     segments = _segments(sort, descending)
     start = cursor[0] if cursor else 0
     rows: list[tuple[int, Any]] = []  # (segment, row)
     with reading(store, actor) as session:
         for index in range(start, len(segments)):
             segment = segments[index]
+            wanted = limit + 1 - len(rows)
+            if sort == "seen" and index == 0:
+                bound = cursor[1:] if cursor and index == start else None
+                found = _by_contact(session, base, filters, bound, descending, wanted)
+                rows += [(index, row) for row in found]
+                if len(rows) > limit:
+                    break
+                continue
             query = base if segment.where is None else base.where(segment.where)
             columns = [segment.tie] if segment.key is None else [segment.key, segment.tie]
             if cursor and index == start:
@@ -232,7 +292,6 @@ def browse_phones(
                 bound = last if segment.key is None else tuple_(*(literal(v) for v in last))
                 query = query.where(mark < bound if descending else mark > bound)
             order = [column.desc() if descending else column.asc() for column in columns]
-            wanted = limit + 1 - len(rows)
             found = session.execute(query.order_by(*order).limit(wanted)).all()
             rows += [(index, row) for row in found]
             if len(rows) > limit:
