@@ -21,6 +21,7 @@ from plugtone.redirect import passwords
 from plugtone.redirect import services as rcs
 from plugtone.redirect.actors import RcsActor
 from plugtone.redirect.models import RcsResetToken
+from plugtone.services.accounts import ensure_first_admin
 from plugtone.settings import load_settings
 from plugtone.vendors import default_registry
 from plugtone.web.app import create_admin_app
@@ -28,6 +29,7 @@ from tests.conftest import free_port
 
 ADMIN = RcsActor("admin", "admin", None, None, "cli")
 PASSWORD = "super secret one"
+ADMIN_PASSWORD = "plugtone admin 1"
 
 
 class Inbox:
@@ -50,6 +52,7 @@ def migrated(tmp_path_factory):
     path = tmp_path_factory.mktemp("rcs-ui")
     store = Store(f"sqlite:///{path}/rcs.db", data_dir=path)
     migrate(store.engine)
+    ensure_first_admin(store, ADMIN_PASSWORD)
     store.dispose()
     return path / "rcs.db"
 
@@ -215,3 +218,22 @@ def test_preferences_and_password_change(site):
                                               "again": "new password 22", "csrf": token})  # fmt: skip
     assert changed.status_code == 303
     assert ann.get("/rcs/preferences?changed=1").status_code == 200  # the new session holds
+
+
+def test_plugtone_admins_add_accounts_and_see_every_one(site):
+    app, store, _ = site
+    admin = browser(app)
+    form = admin.get("/login")
+    signed = admin.post("/login", data={"user": "admin", "password": ADMIN_PASSWORD,
+                                        "csrf": csrf(form.text), "next": "/rcs-accounts"})  # fmt: skip
+    assert signed.status_code == 303
+    listed = admin.get("/rcs-accounts")
+    assert listed.status_code == 200 and 'data-account="acme"' in listed.text
+    assert 'href="/rcs-accounts"' in listed.text  # in the admin menu
+    added = admin.post("/rcs-accounts", data={"name": "beta", "email": "chief@beta.test",
+                                              "password": "chief password", "csrf": csrf(listed.text)})  # fmt: skip
+    assert added.status_code == 200 and 'data-account="beta"' in added.text
+    assert passwords.verify_login(store, "chief@beta.test", "chief password").role == "super"
+    # an account's Super User has no admin session: the admin page sends them to log in
+    boss = login(app, "boss@acme.test")
+    assert boss.get("/rcs-accounts").status_code == 303

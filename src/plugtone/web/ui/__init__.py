@@ -49,7 +49,7 @@ MORE_PAGES = ("pages_inventory", "pages_firmware", "pages_import", "pages_admin"
 exports ``router`` and may export ``NAV``: ``[(label, href, minimum Role or None)]``
 entries for the main menu, in this order after Dashboard and Phones, and ``BODY_LIMITS``
 (``{"/path-prefix": bytes}``) to raise the 2 MiB body cap for its uploads."""
-MORE_PAGES += ("pages_rcs", "pages_rcs_phones", "pages_rcs_admin")  # the redirection service
+MORE_PAGES += ("pages_rcs", "pages_rcs_phones", "pages_rcs_admin", "pages_rcs_accounts")  # issue 15
 MORE_PAGES += ("pages_acs",)  # the TR-069 ACS: /phones/{mac}/acs
 
 
