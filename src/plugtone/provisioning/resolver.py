@@ -413,6 +413,17 @@ class Resolver:
             first_use[mac] = min(when, first_use.get(mac, when))
         return Windows(views, first_use)
 
+    def reload_windows(self) -> None:
+        """Read the armed windows again, with the first secrets other processes (workers,
+        hosts) logged under ``once`` windows: each process closes such a window for a
+        phone after its first secret from any of them, not only from itself. Merged
+        under the lock with what this process sent meanwhile."""
+        windows = self._load_windows()
+        with self._lock:
+            for mac, when in self.windows.first_use.items():
+                windows.first_use[mac] = min(when, windows.first_use.get(mac, when))
+            self.windows = windows
+
     def is_fresh(self) -> bool:
         return time.monotonic() - self._checked_at < self.check_interval
 

@@ -209,6 +209,8 @@ async def serve_with(
         if options.once_per_host:
             running.retention = asyncio.create_task(_pruner(provisioner, options).run(),
                                                     name="retention")  # fmt: skip
+        running.windows = asyncio.create_task(follow_once_windows(provisioner.resolver),
+                                              name="once-windows")  # fmt: skip
         for transport, _, server, sockets in running.bound:
             running.tasks.append(asyncio.create_task(server.serve(sockets=sockets), name=transport))
         await running.started()
@@ -371,6 +373,7 @@ class _Running:
     tasks: list[asyncio.Task] = field(default_factory=list)
     recorder: asyncio.Task | None = None
     retention: asyncio.Task | None = None
+    windows: asyncio.Task | None = None
 
     async def started(self) -> None:
         """Wait for every uvicorn server to serve its sockets; one that ends first
@@ -410,12 +413,35 @@ class _Running:
         for _, _, _, sockets in self.bound:  # those of a server that never started
             for sock in sockets:
                 sock.close()
-        if self.retention is not None:
-            self.retention.cancel()
-            await asyncio.gather(self.retention, return_exceptions=True)
+        for follower in (self.retention, self.windows):
+            if follower is not None:
+                follower.cancel()
+                await asyncio.gather(follower, return_exceptions=True)
         if self.recorder is not None:
             self.recorder.cancel()
             await asyncio.gather(self.recorder, return_exceptions=True)
+
+
+ONCE_FOLLOW_SECONDS = 15.0
+"""Most seconds between two readings of the windows while a ``once`` window is open."""
+
+
+async def follow_once_windows(resolver: Any) -> None:
+    """While a ``once`` window is open, read the windows again every so often (in a
+    thread, off the loop): another process that sent a phone its first secret logged
+    it, and this one must close the window for that phone too, late by at most a
+    quarter of the grace (15 s of the default five minutes), plus the log's flush."""
+    from plugtone.provisioning.trust import ONCE_GRACE
+
+    pause = min(ONCE_FOLLOW_SECONDS, max(0.1, ONCE_GRACE / 4))
+    while True:
+        await asyncio.sleep(pause)
+        if not any(window.once for window in resolver.windows.windows):
+            continue
+        try:
+            await asyncio.to_thread(resolver.reload_windows)
+        except Exception as problem:  # the store is away: try again next time
+            log.warning("cannot read the provisioning windows again: %s", problem)
 
 
 def _pruner(provisioner: Provisioner, options: ServeOptions):
