@@ -42,12 +42,13 @@ def plugtone(*args: str, data: Path, db_url: str | None = None) -> str:
 
 
 def make_data(data: Path, db_url: str | None = None, settings: str = "", *,
-              example: bool = True) -> Path:  # fmt: skip
+              example: bool = True, trusted: bool = True) -> Path:  # fmt: skip
     """``plugtone init`` a data directory (on ``db_url`` if given) and apply the example
-    (unless not ``example``); ``settings``: more top-level lines of ``plugtone.toml``."""
+    (unless not ``example``); ``settings``: more top-level lines of ``plugtone.toml``;
+    not ``trusted``: 127.0.0.1 is a stranger, as on a new install."""
     plugtone("init", data=data, db_url=db_url)
     with (data / "plugtone.toml").open("a") as toml:
-        toml.write(settings + SETTINGS)
+        toml.write(settings + (SETTINGS if trusted else SETTINGS.split("[security]")[0]))
     if example:
         plugtone("apply", str(EXAMPLE), data=data, db_url=db_url)
     return data

@@ -33,14 +33,20 @@ from plugtone.servers.workers import (
 )
 from tests.conftest import PLUGTONE, need
 from tests.serve_processes import (
+    AASTRA_AGENT,
+    AASTRA_FILE,
+    AASTRA_MAC,
     Served,
     fetch_aastra,
     make_data,
+    plugtone,
+    seconds_until,
     serve,
     set_time_zone_name,
 )
 
 POLYCOM_FILE = "0004f2000607.cfg"
+SECRET = b"sip line1 password: 22222"
 PASSIVE_PORTS = 20
 """Split between the two workers: a worker gives a port back when the session that
 opened it has closed, which on a loaded machine may come after the next session asks."""
@@ -186,6 +192,34 @@ def answering_pids(served: Served, enough) -> set[int]:
         except httpx.TransportError:  # the port is shared: one worker may be starting
             time.sleep(0.05)
     return pids
+
+
+def test_a_once_window_closes_for_a_phone_in_every_worker_after_its_first_secret(
+    tmp_path, monkeypatch
+):
+    """``arm --once``: the window closes for a phone a grace period after its first
+    secret, from whichever worker sent it; the other worker, which never sent it one,
+    must close it too (it reads the first secrets back from the event log)."""
+    monkeypatch.setenv("PLUGTONE_ONCE_GRACE", "1")
+    data = make_data(tmp_path / "data", trusted=False)
+    served = serve(data, workers=2)
+    try:
+        assert b"password" not in stranger_fetch(served)
+        plugtone("arm", "--phone", AASTRA_MAC, "--for", "10m", "--once", data=data)
+        seconds_until(lambda: SECRET in stranger_fetch(served), 5.0)  # one worker sent it
+        time.sleep(2.0)  # the grace, and the other worker's time to read the event
+        answers = [stranger_fetch(served) for _ in range(30)]  # both workers answer
+        assert not [answer for answer in answers if b"password" in answer]
+    finally:
+        served.stop()
+
+
+def stranger_fetch(served: Served) -> bytes:
+    """The Aastra phone's own file as a phone on no trusted network asks for it: its
+    bytes (a login challenge's, outside a window), a new connection each time."""
+    answer = httpx.get(f"{served.base}/{AASTRA_FILE}", headers={"User-Agent": AASTRA_AGENT},
+                       timeout=TIMEOUT)  # fmt: skip
+    return answer.content
 
 
 def test_a_busy_port_stops_the_supervisor_before_any_worker_starts(tmp_path):
