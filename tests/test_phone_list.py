@@ -124,6 +124,11 @@ def test_filters_combine_with_a_state_and_any_order(store, fleet):
         want = [mac for mac in expected(fleet, sort, True)
                 if fleet[mac]["site"] == "east" and fleet[mac]["state"] == "stale"]  # fmt: skip
         assert got == want and want
+    for state in STATE_ORDER:
+        got = walk(store, states=[state], sort="name")
+        assert got == [
+            mac for mac in expected(fleet, "name", False) if fleet[mac]["state"] == state
+        ]
     got = walk(store, model="ip650", sort="site")  # the model as typed, any case
     assert got == [mac for mac in expected(fleet, "site", False) if fleet[mac]["model"] == "IP650"]
 
