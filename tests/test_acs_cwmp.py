@@ -198,6 +198,24 @@ def test_a_device_never_seen_is_a_first_contact_whatever_event_it_sends(served):
     assert cpe.username.startswith("cpe-")  # given its own login as at a BOOTSTRAP
 
 
+def test_the_inform_response_names_the_highest_cwmp_version_in_common(served):
+    running, _ = served
+    from tests.emulators.cpe import envelope
+
+    cpe = Cpe(acs_url(running), "00085D0000C1", serial="VERSIONS")
+    for offered, status, wanted in (("1.0,1.2,1.4", 200, b">1.4</"), ("2.0", 400, b"8006")):
+        body = envelope(cpe.inform_body(), "1").replace(
+            b"</soap:Header>",
+            b'<cwmp:SupportedCWMPVersions soap:mustUnderstand="0">' + offered.encode()
+            + b"</cwmp:SupportedCWMPVersions></soap:Header>",
+        )  # fmt: skip
+        with httpx.Client(auth=httpx.DigestAuth("acs", "s3cret"), timeout=10) as client:
+            answer = client.post(acs_url(running), content=body)
+        assert answer.status_code == status and wanted in answer.content, answer.text
+        if status == 200:
+            assert b"UseCWMPVersion" in answer.content
+
+
 def test_a_device_no_site_has_is_seen_but_unassigned(served):
     running, _ = served
     cpe = Cpe(acs_url(running), "00085D0000FF", serial="STRANGER1")

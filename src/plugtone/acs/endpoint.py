@@ -261,6 +261,10 @@ class AcsApp:
         login = self.authenticate(request)
         if login is None:
             return self._challenge(request)
+        if envelope.supported_cwmp_versions and _use_version(envelope) is None:
+            return self._fault_reply(CwmpError(8006, "no CWMP version in common (this ACS "
+                                               f"speaks {', '.join(codec.CWMP_VERSIONS)})",
+                                               http_status=400), envelope.namespace)  # fmt: skip
         inform: m.Inform = envelope.body  # type: ignore[assignment]
         identity = inform.device_id
         if not identity.oui or not identity.serial_number:
@@ -313,7 +317,8 @@ class AcsApp:
         cookie = f"{COOKIE}={session.token}; Path=/; HttpOnly"
         if request.secure:
             cookie += "; Secure"
-        reply = self._envelope(session, m.InformResponse(max_envelopes=1), envelope.id)
+        reply = self._envelope(session, m.InformResponse(max_envelopes=1), envelope.id,
+                               use_version=_use_version(envelope))  # fmt: skip
         reply[1].append((b"set-cookie", cookie.encode("latin-1")))
         return reply
 
@@ -395,12 +400,14 @@ class AcsApp:
     # -- envelopes
 
     def _envelope(
-        self, session: Session, body: m.Message, request_id: str | None, status: int = 200
-    ) -> Reply:
+        self, session: Session, body: m.Message, request_id: str | None, status: int = 200,
+        use_version: str | None = None,
+    ) -> Reply:  # fmt: skip
         if request_id is None:
             session.ids += 1
             request_id = f"plugtone-{session.ids}"
-        content = codec.build(codec.Envelope(body=body, id=request_id, namespace=session.namespace))
+        content = codec.build(codec.Envelope(body=body, id=request_id, namespace=session.namespace,
+                                             use_cwmp_version=use_version))  # fmt: skip
         return status, [_XML, (b"content-length", b"%d" % len(content)), _NO_STORE], content
 
     def _fault_reply(self, error: CwmpError, namespace: str | None) -> Reply:
@@ -490,6 +497,16 @@ def _request(scope: dict, body: bytes) -> Request:
         target=target, host=host, authorization=authorization, cookies=cookies,
         content_encoding=encoding,
     )  # fmt: skip
+
+
+def _use_version(envelope: codec.Envelope) -> str | None:
+    """The highest version of the CPE's ``SupportedCWMPVersions`` this ACS speaks (the
+    InformResponse's ``UseCWMPVersion``); ``None`` without the header or a common one."""
+    if not envelope.supported_cwmp_versions:
+        return None
+    offered = {item.strip() for item in envelope.supported_cwmp_versions.split(",")}
+    common = [version for version in codec.CWMP_VERSIONS if version in offered]
+    return common[-1] if common else None
 
 
 def _root(inform: m.Inform) -> str:
