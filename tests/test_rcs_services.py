@@ -4,10 +4,12 @@ the vendor's table of functions gives them, tenancy, field rules, bulk outcomes.
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 
 import pytest
 from argon2 import PasswordHasher
 
+from plugtone.inventory.models import FirmwareRelease
 from plugtone.inventory.store import Store, migrate
 from plugtone.redirect import passwords
 from plugtone.redirect import services as rcs
@@ -189,6 +191,12 @@ def test_csv_import_per_row_report(two_accounts):
     store = two_accounts
     acme = login(store, "super@acme.test")
     rcs.add_server(store, acme, "prov", "http://prov/")
+    with store.sessions() as session:  # the release the sheet names (plugtone firmware add)
+        session.add(FirmwareRelease(vendor="aastra", version="3.3.1.4322", models=["6757i"],
+                                    added_at=datetime.now(UTC)))  # fmt: skip
+        session.commit()
+    unknown = rcs.register_phones(store, acme, [Row("00085D000009", Assignment("prov", "9.9"))])
+    assert unknown[0].message == "no firmware release '9.9' is stored (plugtone firmware add)"
     content = b"MAC\n00085D000001\n00085D000002,prov,3.3.1.4322\nzz,prov\n00085D000003,a,b,c,d\n"
     report = rcs.import_csv(store, acme, content, Assignment("prov"))
     assert [(o.row, o.outcome) for o in report] == [

@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from plugtone.inventory.models import FirmwareRelease
 from plugtone.inventory.store import Store
 from plugtone.redirect import validate
 from plugtone.redirect.actors import ROLES, RcsActor
@@ -476,6 +477,7 @@ def register_phones(
     outcomes: list[Outcome] = []
     with rcs_work(store, actor, account) as work:
         servers, brandings = _names(work)
+        versions = _versions(work)
         macs = []
         for row in rows:
             try:
@@ -495,7 +497,7 @@ def register_phones(
         now = datetime.now(UTC)
         for number, (row, mac) in enumerate(zip(rows, macs, strict=True), start=1):
             outcome = _register_one(
-                work, number, row, mac, known, seen, servers, brandings, now, update
+                work, number, row, mac, known, seen, servers, brandings, now, update, versions
             )
             outcomes.append(outcome)
         if dry_run or (not good_rows and any(not outcome.ok for outcome in outcomes)):
@@ -503,6 +505,24 @@ def register_phones(
             work.audits.clear()
             return outcomes
     return outcomes
+
+
+def _firmware(given: str | None, versions: set[str]) -> str | None:
+    """``None`` leaves the firmware as it is, ``""`` clears it ("None", as the seed's
+    Firmware field says); any other version must be a release plugtone holds (the
+    vendor's service lists only the releases it stores)."""
+    if given is None:
+        return None
+    if not given.strip() or given.strip().lower() == "none":
+        return ""
+    version = validate.firmware(given)
+    if version not in versions:
+        raise NotFound(f"no firmware release {version!r} is stored (plugtone firmware add)")
+    return version
+
+
+def _versions(work: RcsWork) -> set[str]:
+    return set(work.session.scalars(select(FirmwareRelease.version)))
 
 
 def _names(work: RcsWork) -> tuple[dict[str, int], dict[str, int]]:
@@ -532,6 +552,7 @@ def _register_one(
     brandings: dict[str, int],
     now: datetime,
     update: bool,
+    versions: set[str] = frozenset(),
 ) -> Outcome:
     given = (row.mac or "").strip()
     if mac is None:
@@ -543,7 +564,7 @@ def _register_one(
     try:
         server_id = _pick(servers, wanted.server, "server")
         branding_id = _pick(brandings, wanted.branding, "branding")
-        firmware = validate.firmware(wanted.firmware) if wanted.firmware else wanted.firmware
+        firmware = _firmware(wanted.firmware, versions)
     except (NotFound, Invalid) as error:
         return Outcome(number, mac, "refused", error.message)
     phone = known.get(mac)
