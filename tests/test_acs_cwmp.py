@@ -26,9 +26,11 @@ from sqlalchemy import select
 
 from plugtone.acs import service
 from plugtone.acs.models import AcsDevice, AcsTask, AcsUpload
+from plugtone.firmware.repository import FileStore
 from plugtone.inventory.models import DeviceFirmware, DeviceState
 from plugtone.services.actors import local_admin
 from plugtone.services.devices import list_unassigned
+from plugtone.services.firmware import PinOwner, add_release, set_pin
 from tests.conftest import (
     RunningServer,
     apply_text,
@@ -84,9 +86,13 @@ def served(tmp_path_factory) -> Iterator[tuple[RunningServer, Path]]:
         apply(running, INVENTORY)
         image = root / "6757i.st"
         image.write_bytes(IMAGE)
-        run_cli("firmware", "add", "--vendor", "aastra", "--model", "6757i", "--version",
-                "3.3.1.5000", str(image), data=data)  # fmt: skip
-        run_cli("firmware", "pin", "3.3.1.5000", "--model", "6757i", data=data)
+        store = running.store()
+        try:  # as plugtone firmware add / pin do, in this process
+            add_release(store, local_admin(), FileStore(data / "firmware"), vendor="aastra",
+                        models=["6757i"], version="3.3.1.5000", sources=[image])  # fmt: skip
+            set_pin(store, local_admin(), PinOwner(model="6757i"), "3.3.1.5000")
+        finally:
+            store.dispose()
         yield running, root
     finally:
         stop_server(running)
