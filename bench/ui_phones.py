@@ -140,10 +140,14 @@ def cases(n: int, known: dict[str, tuple], sqlite: bool, rng: random.Random) -> 
         marked = re.compile(rf'aria-sort="{direction}"><a class="sort" href="[^"]*sort={column}&')
         return lambda url, text: full(url, text) and bool(marked.search(text))
 
-    def key_of(sort: str, mac: str) -> tuple[int, str]:
-        """(segment, key) of a phone in ``sort``'s order, as the service's cursor has it."""
+    def key_of(sort: str, mac: str, order: str = "asc") -> tuple[int, str]:
+        """(segment, key) of a phone in ``sort``'s order, as the service's cursor has it
+        (by state unsearched: a segment per state, keyed by the MAC alone)."""
         i = index_of[mac]
         seen, state = known[mac]
+        if sort == "state":
+            states = list(STATE_ORDER) if order == "asc" else list(reversed(STATE_ORDER))
+            return states.index(state), ""
         if sort == "seen":
             if seen is None:
                 return 1, ""
@@ -157,11 +161,11 @@ def cases(n: int, known: dict[str, tuple], sqlite: bool, rng: random.Random) -> 
     def ordered(sort: str, order: str) -> list[str]:
         """Every MAC in the order the list sorts by ``sort`` (keyed first, then none)."""
         if (sort, order) not in orders:
-            keyed = [(key_of(sort, mac), mac) for mac in macs]
+            keyed = [(key_of(sort, mac), mac) for mac in macs]  # ascending segments
+            if sort == "state":  # segment = rank; desc reverses it all
+                keyed = [((0, str(segment)), mac) for (segment, _), mac in keyed]
             first = sorted((k, m) for (segment, k), m in keyed if segment == 0)
             rest = sorted(m for (segment, _), m in keyed if segment == 1)
-            if sort == "state":
-                first = sorted((int(k), m) for k, m in first)
             if order == "desc":
                 first.reverse()
                 rest.reverse()
@@ -174,7 +178,7 @@ def cases(n: int, known: dict[str, tuple], sqlite: bool, rng: random.Random) -> 
         def url() -> str:
             macs_in_order = ordered(sort, order)
             at = rng.randrange(n // 10, n - n // 10)
-            segment, key = key_of(sort, macs_in_order[at])
+            segment, key = key_of(sort, macs_in_order[at], order)
             cursor = encode_cursor(sort, int(order == "desc"), segment, key, macs_in_order[at])
             address = f"/phones?sort={sort}&order={order}&after={cursor}"
             pages[address] = [colon_mac(mac) for mac in macs_in_order[at + 1 : at + 51]]

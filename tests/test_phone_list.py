@@ -129,6 +129,10 @@ def test_filters_combine_with_a_state_and_any_order(store, fleet):
         assert got == [
             mac for mac in expected(fleet, "name", False) if fleet[mac]["state"] == state
         ]
+    for descending in (False, True):  # with a search: one sorted read of the matches
+        got = walk(store, limit=3, q="bob", sort="state", descending=descending)
+        want = [mac for mac in expected(fleet, "state", descending) if fleet[mac]["name"] == "bob"]
+        assert got == want and len(want) > 3
     got = walk(store, model="ip650", sort="site")  # the model as typed, any case
     assert got == [mac for mac in expected(fleet, "site", False) if fleet[mac]["model"] == "IP650"]
 

@@ -9,9 +9,11 @@ An order is a chain of *segments*, each one index range walked in order:
   ``(key, mac)`` (``ix_phones_description_mac``, ``ix_device_states_last_seen_mac``),
   then those without (never seen, no description), by MAC: empty keys come last in
   both directions, on SQLite (which sorts NULL first) and PostgreSQL (last) alike;
-- by state: one segment ``(rank, mac)``, the rank the state's place in
-  :data:`STATE_ORDER`: a top-N sort of the filtered phones (the state is computed, so
-  no index holds it).
+- by state: one segment per state in the order of :data:`STATE_ORDER` (reversed when
+  descending), each the phones in that state by MAC, a walk of the MAC index checking
+  a column or two per phone (16 ms for a rare state of 100,000 phones); with a search,
+  which reads every phone anyway, one segment ``(rank, mac)``: a top-N sort of the
+  matches (the state is computed, so no index holds it).
 
 The cursor names the order, the segment and the last row's key and MAC, so the next
 page resumes inside that segment, and a cursor of another order is refused. The state
@@ -132,7 +134,7 @@ class _Segment:
     tie: Any  # the MAC column the segment's index ends with
 
 
-def _segments(sort: str, descending: bool) -> list[_Segment]:
+def _segments(sort: str, descending: bool, searched: bool, states: Sequence[str]) -> list[_Segment]:
     if sort == "mac":
         return [_Segment(None, None, Phone.mac)]
     if sort == "model":
@@ -146,7 +148,12 @@ def _segments(sort: str, descending: bool) -> list[_Segment]:
         return [_Segment(DeviceState.last_seen.is_not(None), DeviceState.last_seen,
                          DeviceState.mac),
                 _Segment(DeviceState.mac.is_(None), None, Phone.mac)]  # fmt: skip
-    return [_Segment(None, _state_rank(), Phone.mac)]
+    if searched:  # a search scans every phone anyway: one top-N sort of the matches
+        return [_Segment(None, _state_rank(), Phone.mac)]
+    order = [name for name in STATE_ORDER if not states or name in states]
+    if descending:
+        order.reverse()
+    return [_Segment(_in_state(name), None, Phone.mac) for name in order]
 
 
 def _state_rank() -> ColumnElement[int]:
@@ -156,7 +163,8 @@ def _state_rank() -> ColumnElement[int]:
                 value=state_expression(), else_=len(STATE_ORDER))  # fmt: skip
 
 
-def _cursor(after: str | None, sort: str, descending: bool) -> tuple[int, Any, str] | None:
+def _cursor(after: str | None, sort: str, descending: bool,
+            segments: list[_Segment]) -> tuple[int, Any, str] | None:  # fmt: skip
     """``(segment, key, mac)`` where the last page ended, from its opaque cursor."""
     if after is None or after == "":
         return None
@@ -167,11 +175,13 @@ def _cursor(after: str | None, sort: str, descending: bool) -> tuple[int, Any, s
     order, down, segment, key, mac = found
     if order != sort or bool(down) != descending or not re.fullmatch(r"[0-9A-F]{12}", mac):
         raise refused
-    if not 0 <= segment < len(_segments(sort, descending)):
+    if not 0 <= segment < len(segments):
         raise refused
     value: Any = key
     try:
-        if sort == "seen" and segment == 0:
+        if segments[segment].key is None:
+            value = None
+        elif sort == "seen":
             value = datetime.fromisoformat(key)
         elif sort == "state":
             value = int(key)
@@ -283,10 +293,11 @@ def browse_phones(
     unknown = sorted(set(states) - PHONE_STATES)
     if unknown:
         raise Invalid([Problem("state", f"states are {', '.join(STATE_ORDER)}")])
-    cursor = _cursor(after, sort, descending)
+    searched = q is not None and bool(q.strip())
+    segments = _segments(sort, descending, searched, states)
+    cursor = _cursor(after, sort, descending, segments)
     filters = _filters(site, model, vendor, q, states, store.engine.dialect.name)
     base = _base(filters)
-    segments = _segments(sort, descending)
     start = cursor[0] if cursor else 0
     rows: list[tuple[int, Any]] = []  # (segment, row)
     with reading(store, actor) as session:
