@@ -74,17 +74,19 @@ def free_port_run(count: int) -> int:
 
 
 def test_two_workers_share_the_ports_follow_changes_outlive_a_kill_and_stop_on_sigterm(
-    tmp_path,
+    tmp_path, monkeypatch
 ):
     """One supervisor through its life, each stage what an operator would check (one
     test, so that the stages run in order on one server, started once)."""
     passive = free_port_run(PASSIVE_PORTS)
     last = passive + PASSIVE_PORTS - 1
     data = make_data(tmp_path / "data", settings=f'ftp_passive_ports = "{passive}-{last}"\n')
+    monkeypatch.setenv("PLUGTONE_ONCE_GRACE", "1")  # for the once window's stage
     served = serve(data, workers=2, tftp=True, ftp=True)
     try:
         share_every_port_and_serve_the_same_bytes(served, range(passive, last + 1))
         serve_a_change_through_one_worker_from_every_worker_within_a_second(served)
+        close_a_once_window_in_every_worker(served)
         start_a_killed_worker_again(served)
         stop_every_worker_on_sigterm(served)
     finally:
@@ -194,31 +196,25 @@ def answering_pids(served: Served, enough) -> set[int]:
     return pids
 
 
-def test_a_once_window_closes_for_a_phone_in_every_worker_after_its_first_secret(
-    tmp_path, monkeypatch
-):
-    """``arm --once``: the window closes for a phone a grace period after its first
-    secret, from whichever worker sent it; the other worker, which never sent it one,
-    must close it too (it reads the first secrets back from the event log)."""
-    monkeypatch.setenv("PLUGTONE_ONCE_GRACE", "1")
-    data = make_data(tmp_path / "data", trusted=False)
-    served = serve(data, workers=2)
-    try:
-        assert b"password" not in stranger_fetch(served)
-        plugtone("arm", "--phone", AASTRA_MAC, "--for", "10m", "--once", data=data)
-        seconds_until(lambda: SECRET in stranger_fetch(served), 5.0)  # one worker sent it
-        time.sleep(2.0)  # the grace, and the other worker's time to read the event
-        answers = [stranger_fetch(served) for _ in range(30)]  # both workers answer
-        assert not [answer for answer in answers if b"password" in answer]
-    finally:
-        served.stop()
+def close_a_once_window_in_every_worker(served: Served) -> None:
+    """``arm --once``: the window closes for a phone a grace period (1 s here) after its
+    first secret, from whichever worker sent it; the other worker, which never sent it
+    one, must close it too (it reads the first secrets back from the event log). The
+    phone asks from 127.0.0.2, an address no setting trusts."""
+    assert b"password" not in stranger_fetch(served)
+    plugtone("arm", "--phone", AASTRA_MAC, "--for", "10m", "--once", data=served.data)
+    seconds_until(lambda: SECRET in stranger_fetch(served), 5.0)  # one worker sent it
+    time.sleep(2.0)  # the grace, and the other worker's time to read the event
+    answers = [stranger_fetch(served) for _ in range(30)]  # both workers answer
+    assert not [answer for answer in answers if b"password" in answer]
 
 
 def stranger_fetch(served: Served) -> bytes:
-    """The Aastra phone's own file as a phone on no trusted network asks for it: its
-    bytes (a login challenge's, outside a window), a new connection each time."""
-    answer = httpx.get(f"{served.base}/{AASTRA_FILE}", headers={"User-Agent": AASTRA_AGENT},
-                       timeout=TIMEOUT)  # fmt: skip
+    """The Aastra phone's own file as the phone asks for it from 127.0.0.2, a new
+    connection each time: its bytes (a login challenge's, outside a window)."""
+    stranger = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(transport=stranger, timeout=TIMEOUT) as client:
+        answer = client.get(f"{served.base}/{AASTRA_FILE}", headers={"User-Agent": AASTRA_AGENT})
     return answer.content
 
 
