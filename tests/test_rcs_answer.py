@@ -142,3 +142,17 @@ def test_polycom_gets_its_assigned_application_from_the_service(setup, tmp_path)
     served = setup.answer("firmware/3.2.7.0198/sip.ld", POLYCOM_UA)
     assert served.status == 200 and served.path.read_bytes() == image
     assert setup.answer("firmware/9.9.9/sip.ld", POLYCOM_UA).status == 404
+
+
+def test_a_mac_sweep_is_answered_as_if_nothing_were_registered(setup):
+    registered = setup.answer("00085D000001.cfg", None, "192.0.2.9")
+    assert registered.status == 200
+    for n in range(101):  # more unregistered MACs than one address may name
+        assert setup.answer(f"00085D10{n:04X}.cfg", None, "192.0.2.9").status == 404
+    swept = setup.answer("00085D000001.cfg", None, "192.0.2.9")
+    stranger = setup.answer("00085D0000EE.cfg", None, "192.0.2.77")
+    assert (swept.status, swept.body) == (stranger.status, stranger.body) == (404, b"Not Found\n")
+    common = setup.answer("aastra.cfg", AASTRA_UA.format("01"), "192.0.2.9")
+    assert b"download protocol" not in common.body
+    # another address (the phones of a site) is answered as before
+    assert setup.answer("00085D000001.cfg", None, "192.0.2.10").body == registered.body

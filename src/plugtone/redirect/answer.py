@@ -20,6 +20,9 @@ day and week statistics, and when it was given its server.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +38,11 @@ from plugtone.vendors.base import VendorPlugin
 from plugtone.vendors.bootstrap import BootstrapAnswer, BootstrapRef, BootstrapTarget, ConfigServer
 
 BOOT_GAP = timedelta(minutes=5)
+SWEEP_MISSES = 100
+"""Unregistered MACs one address may name in :data:`SWEEP_SECONDS` (as plugtone's own
+sweep guard counts strangers: a few hundred phones behind one NAT stay under it)."""
+SWEEP_SECONDS = 300.0
+SWEEP_ADDRESSES = 10_000
 KEEP_CONTACTS = timedelta(days=8)
 MAX_PATH = 255
 
@@ -54,6 +62,50 @@ class Served:
 NOT_FOUND = Served(404, body=b"Not Found\n")
 
 
+class SweepLimit:
+    """Addresses that asked for too many MACs no account registered.
+
+    Without it, anyone could walk the MAC space and learn which MACs are registered and
+    where each is sent. A source that names more than :data:`SWEEP_MISSES` unregistered
+    MACs in :data:`SWEEP_SECONDS` is answered, until its count leaks back under, as if
+    no MAC were registered at all: the same bytes a stranger's MAC gets, so the block
+    itself tells nothing. A site's factory phones behind one NAT ask for their own,
+    registered MACs, which are no misses. Per process, bounded in addresses kept.
+    """
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._misses: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def missed(self, address: str | None) -> None:
+        if not address:
+            return
+        now = self.clock()
+        with self._lock:
+            times = self._misses.pop(address, None) or deque()
+            self._trim(times, now)
+            times.append(now)
+            self._misses[address] = times
+            while len(self._misses) > SWEEP_ADDRESSES:
+                self._misses.popitem(last=False)
+
+    def blocked(self, address: str | None) -> bool:
+        if not address:
+            return False
+        with self._lock:
+            times = self._misses.get(address)
+            if times is None:
+                return False
+            self._trim(times, self.clock())
+            return len(times) > SWEEP_MISSES
+
+    @staticmethod
+    def _trim(times: deque[float], now: float) -> None:
+        while times and now - times[0] > SWEEP_SECONDS:
+            times.popleft()
+
+
 class Redirector:
     """Answers phone requests for one store (shared by every listener of a process)."""
 
@@ -62,9 +114,11 @@ class Redirector:
         self.registry = registry
         self.files = files
         """Where firmware releases are kept (``<data>/firmware``, as the resolver has it)."""
+        self.sweeps = SweepLimit()
 
-    def answer(self, path: str, user_agent: str | None) -> Served:
-        """The answer to a GET of ``path`` (the part after ``/rcs/``, or after ``/``)."""
+    def answer(self, path: str, user_agent: str | None, address: str | None = None) -> Served:
+        """The answer to a GET of ``path`` (the part after ``/rcs/``, or after ``/``) from
+        ``address``."""
         path = path.lstrip("/")
         if not path or len(path) > MAX_PATH or "\\" in path or ".." in path.split("/"):
             return NOT_FOUND
@@ -78,12 +132,14 @@ class Redirector:
         mac = ref.mac or (facts.mac if facts else None)
         model = ref.model or (facts.model if facts else None)
         running = facts.firmware_version if facts else None
+        if self.sweeps.blocked(address):  # a MAC sweep: every MAC is unknown to it
+            return self._served(plugin.bootstrap_file(ref, None))
         target = self._target(plugin, mac, model, running)
         reply = plugin.bootstrap_file(ref, target)
         if target is not None:
             self._count(target.mac, reply.kind if reply is not None else "none")
-        elif mac:  # a registered phone with no server is counted too (the answer is the same)
-            self._count(mac, "none")
+        elif mac and not self._count(mac, "none"):  # unaffiliated phones are counted too
+            self.sweeps.missed(address)
         return self._served(reply)
 
     def _match(self, path: str, user_agent: str | None) -> tuple[VendorPlugin, BootstrapRef] | None:
@@ -154,16 +210,17 @@ class Redirector:
             BootstrapAnswer(file=wanted, kind="firmware", media_type="application/octet-stream")
         )
 
-    def _count(self, mac: str, kind: str) -> None:
+    def _count(self, mac: str, kind: str) -> bool:
+        """Count a registered phone's request; whether ``mac`` is registered."""
         try:
             mac = normalize_mac(mac)
         except MacError:
-            return
+            return False
         now = datetime.now(UTC)
         with self.store.sessions() as session:
             phone = session.scalar(select(RcsPhone).where(RcsPhone.mac == mac))
             if phone is None:
-                return
+                return False
             last = phone.last_contact
             if last is not None and last.tzinfo is None:
                 last = last.replace(tzinfo=UTC)
@@ -187,6 +244,7 @@ class Redirector:
             if kind == "redirect":
                 phone.redirected_at = now
             session.commit()
+        return True
 
     def _served(self, reply: BootstrapAnswer | None) -> Served:
         if reply is None:

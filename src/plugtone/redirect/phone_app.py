@@ -66,7 +66,9 @@ async def serve(redirector: Redirector, path: str, scope: Scope, send: Send) -> 
         if name == b"user-agent":
             agent = value.decode("latin-1")[:512]
             break
-    served: Served = await asyncio.to_thread(redirector.answer, path, agent)
+    client = scope.get("client")
+    address = client[0] if client else None
+    served: Served = await asyncio.to_thread(redirector.answer, path, agent, address)
     head = method == "HEAD"
     if served.path is None:
         await _reply(send, served.status, served.media_type.encode(), served.body, head=head)
