@@ -490,7 +490,10 @@ class FtpPhone:
             raise Retry(f"APPE end: {text}")
 
     def close(self) -> None:
+        """Say ``QUIT`` (as ftplib and curl do) and hang up, without waiting for 221."""
         if self.writer is not None:
+            with contextlib.suppress(OSError, RuntimeError):
+                self.writer.write(b"QUIT\r\n")
             self.writer.close()
         self.reader = self.writer = None
 
