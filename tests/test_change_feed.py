@@ -13,9 +13,11 @@ database (two hosts); ``tests/test_workers.py`` does the same between workers on
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -32,10 +34,11 @@ from plugtone.vendors import default_registry
 from tests.conftest import EXAMPLE, apply_text
 from tests.serve_processes import (
     fetch_aastra,
+    launch,
     make_data,
+    ready,
     second_host,
     seconds_until,
-    serve,
     set_time_zone_name,
 )
 
@@ -140,16 +143,18 @@ def test_the_feed_reconnects_and_catches_up_with_what_it_missed(
 def test_a_change_through_one_host_is_served_by_another_within_a_second(pg_url, tmp_path):
     """Two hosts: two ``plugtone serve`` processes, each with its own data directory, on
     one PostgreSQL database. The change goes through the first one's admin API; the
-    second, its file cached, serves it. (On SQLite, processes of one host: the workers'
-    test, ``tests/test_workers.py``.)"""
+    second, its file cached, serves it, and keeps another phone's file cached (only
+    what changed is dropped in the other process too). (On SQLite, processes of one
+    host: the workers' test, ``tests/test_workers.py``.)"""
     db_url = pg_url
     first = make_data(tmp_path / "one", db_url)
     other = second_host(first, tmp_path / "two")
-    one = serve(first, db_url=db_url)
-    two = serve(other, db_url=db_url)
+    one, two = launch(first, db_url=db_url), launch(other, db_url=db_url)  # both start at once
     try:
+        ready(one), ready(two)
         token = one.token()
         assert b"US-Pacific" in fetch_aastra(two.base)  # cached in the second process
+        other_phone = fetch_other_aastra(two.base)  # and another phone's file
         delays = []
         for zone in ("US-Eastern", "US-Central"):
             changed_at = set_time_zone_name(one.admin, token, zone)
@@ -159,6 +164,26 @@ def test_a_change_through_one_host_is_served_by_another_within_a_second(pg_url, 
         print("PostgreSQL: served by the other process after "
               + ", ".join(f"{delay * 1000:.0f}" for delay in delays) + " ms")  # fmt: skip
         assert fetch_aastra(one.base) == fetch_aastra(two.base)
+        # only what changed was dropped: the other phone's file is still cached there
+        renders = rendered(two)
+        assert fetch_other_aastra(two.base) == other_phone
+        assert rendered(two) == renders
     finally:
         assert two.stop() == 0, two.output()
         assert one.stop() == 0, one.output()
+
+
+def fetch_other_aastra(base: str) -> bytes:
+    """The example's second Aastra phone's own file (another phone of the same site)."""
+    agent = "Aastra6731i MAC:00-08-5D-00-00-02 V:3.2.2.1136-SIP"
+    answer = httpx.get(f"{base}/00085D000002.cfg", headers={"User-Agent": agent}, timeout=20)
+    assert answer.status_code == 200 and b"sip line1 password: 33333" in answer.content
+    return answer.content
+
+
+def rendered(served) -> float:
+    """Files the process's plug-ins have rendered so far (its ``/metrics``)."""
+    text_ = httpx.get(f"{served.admin}/metrics", timeout=20).text
+    found = re.search(r"^plugtone_render_cache_misses_total (\S+)$", text_, re.M)
+    assert found, text_
+    return float(found.group(1))
