@@ -96,9 +96,12 @@ TRANSPORTS = {"http_port": "HTTP", "https_port": "HTTPS", "tftp_port": "TFTP", "
 its name, ``rcs_port`` -> ``RCS``)."""
 UDP_PORTS = frozenset({"tftp_port", "stun_port"})
 """The ``ServeOptions`` ports that are UDP; every other ``*_port`` is a TCP listener."""
-FIRST_WORKER_ONLY = frozenset({"stun_port"})
-"""Listeners only worker 0 runs: STUN (TR-111) answers from the socket a binding request
-came to, a few requests a minute; it is not bound with ``SO_REUSEPORT``."""
+FIRST_WORKER_ONLY = frozenset({"stun_port", "cwmp_port"})
+"""Listeners only worker 0 runs. The ACS's own port (``--cwmp-port``): a TR-069 session
+lives in the memory of the process that began it, and a CPE may open a new connection
+within one, which a shared port could hand to another worker (``/cwmp`` on the shared
+HTTP listeners stays, for CPEs that keep their connection). STUN (TR-111): the ACS's
+partner, a few requests a minute."""
 
 
 def _ports(options: ServeOptions) -> list[tuple[str, int]]:
