@@ -251,8 +251,10 @@ def test_each_worker_gets_passive_ports_of_its_own_and_worker_0_the_once_per_hos
         (0, True, True), (1, False, True)
     ]  # fmt: skip
     assert [o.ftp_passive_ports for o in each] == [(1, 2), (3, 4)]
-    with_stun = worker_options(dataclasses.replace(options, stun_port=3478), 3)
-    assert [o.stun_port for o in with_stun] == [3478, None, None]
+    with_acs = worker_options(dataclasses.replace(options, stun_port=3478, cwmp_port=7547), 3)
+    assert [(o.stun_port, o.cwmp_port) for o in with_acs] == [
+        (3478, 7547), (None, None), (None, None)
+    ]  # fmt: skip
 
 
 def test_every_port_is_tried_and_resolved_once_for_all_workers():
