@@ -300,7 +300,8 @@ class Supervisor:
                     continue
                 message = _receive(worker.report)
                 if message is not None and message[0] == "ready":
-                    line = message[1]
+                    if worker.index == 0 or not line:  # worker 0's: it has every listener
+                        line = message[1]
                     waiting.discard(worker.index)
                     continue
                 if message is not None or not worker.process.is_alive():
