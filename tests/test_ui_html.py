@@ -62,14 +62,26 @@ def is_rcs(path: str) -> bool:
     return path == RCS or path.startswith(RCS + "/")
 
 
+def cheap_hasher():
+    """Argon2 at its lowest cost: a test's passwords need no protection, only speed."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 def rcs_people(store) -> None:
-    """An account with its Super User, who signs in to the ``/rcs`` pages."""
+    """An account with its Super User, who signs in to the ``/rcs`` pages (the password
+    hashed cheaply: at the service's cost it took 3-10 s on a busy machine)."""
     from plugtone.redirect import services as rcs
     from plugtone.redirect.actors import RcsActor
 
     operator = RcsActor("admin", "admin", None, None, "cli")
     rcs.add_account(store, operator, "acme")
-    rcs.add_user(store, operator, RCS_USER, "super", RCS_PASSWORD, "acme")
+    kept, rcs.hasher = rcs.hasher, cheap_hasher()
+    try:
+        rcs.add_user(store, operator, RCS_USER, "super", RCS_PASSWORD, "acme")
+    finally:
+        rcs.hasher = kept
 
 
 def rcs_sign_in(ui):
@@ -212,8 +224,15 @@ def send_back(browser, path: str, action: str, changes: dict[str, str], **extra)
 
 
 @pytest.fixture
-def fleet(app, sqlite_store, tmp_path):  # noqa: F811
-    """An unassigned device (the claim form shows) and an upload of the phone's."""
+def fleet(app, sqlite_store, tmp_path, monkeypatch):  # noqa: F811
+    """An unassigned device (the claim form shows) and an upload of the phone's; the
+    redirection service's logins check (and keep) cheap hashes."""
+    try:
+        from plugtone.redirect import passwords
+    except ImportError:
+        passwords = None
+    if passwords is not None:
+        monkeypatch.setattr(passwords, "hasher", cheap_hasher())
     seen = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     with sqlite_store.sessions() as session:
         session.execute(insert(DeviceState), [
