@@ -149,6 +149,10 @@ def per_worker(served: Served) -> dict[int, dict[str, float]]:
 
 
 def serve_a_change_through_one_worker_from_every_worker_within_a_second(served: Served) -> None:
+    """Each worker has its wake-up socket beside the database (a writer's commit wakes
+    them at once; the generation poll is the fallback)."""
+    wake = served.data / "plugtone.db-wake"
+    assert sorted(os.listdir(wake)) == sorted(map(str, served.worker_pids))
     before = fetch_aastra(served.base)
     for _ in range(20):  # both workers have the file cached
         assert fetch_aastra(served.base) == before
