@@ -16,7 +16,7 @@ tasks in order.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,10 @@ class Context:
     """``http://host:port`` the device reaches plugtone on, for transfer URLs."""
     address: str | None = None
     notes: list[str] = field(default_factory=list)
+    phone_view: Callable[[str], tuple[Any, int]] | None = None
+    """``mac -> (view, generation)``: the resolver's cached views when the ACS runs in
+    ``plugtone serve`` (a view costs the site's extensions; a storm of one site's phones
+    would load them once per phone), else a fresh read."""
 
 
 def vendor_map(registry: VendorRegistry, oui: str, manufacturer: str) -> CwmpMap | None:
@@ -78,7 +82,8 @@ def conduct(context: Context, cwmp_map: CwmpMap | None) -> Conversation:
                 records.set_mac(store, device.id, mac, context.address)
                 break
     tree = yield from discover(context)
-    phone, generation = records.phone_view(store, mac) if mac else (None, 0)
+    lookup = context.phone_view or (lambda found: records.phone_view(store, found))
+    phone, generation = lookup(mac) if mac else (None, 0)
     if phone is not None and tree is not None and cwmp_map is not None:
         yield from converge(context, cwmp_map, tree, phone, generation)
     yield from run_tasks(context, tree)

@@ -132,6 +132,7 @@ class AcsApp:
         self, store: Store, registry: VendorRegistry, digest: DigestAuthority, *,
         data_dir: Path, stun_host: str | None = None, stun_port: int | None = None,
         max_body: int = MAX_BODY, on_session_end: Callable[[int], None] | None = None,
+        resolver: Any = None,
     ) -> None:  # fmt: skip
         self.store = store
         self.registry = registry
@@ -143,6 +144,14 @@ class AcsApp:
         self.sessions = SessionTable()
         self.on_session_end = on_session_end
         self.stun: Any = None
+        self.phone_view = None
+        if resolver is not None:
+
+            def phone_view(mac: str) -> tuple[Any, int]:
+                generation = resolver.refresh(force=True)  # a change must reach this session
+                return resolver.phone(mac), generation
+
+            self.phone_view = phone_view
 
     # -- TR-111 STUN
 
@@ -309,7 +318,7 @@ class AcsApp:
             store=self.store, registry=self.registry, device=device, root=root,
             bootstrap=kind == "bootstrap" or device.first_contact, settings=self.settings,
             transfer_base=f"{'https' if request.secure else 'http'}://{request.host}",
-            address=request.client,
+            address=request.client, phone_view=self.phone_view,
         )  # fmt: skip
         for event in inform.events:
             if event.event_code in ("M Reboot", "M Download", "M Upload") and event.command_key:

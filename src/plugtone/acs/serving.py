@@ -15,5 +15,5 @@ def acs_app(provisioner: Any, digest: Any, options: Any) -> AcsApp:
     return AcsApp(
         resolver.store, resolver.registry, digest, data_dir=options.data_dir,
         stun_host=getattr(options, "stun_host", None) or None,
-        stun_port=getattr(options, "stun_port", None),
+        stun_port=getattr(options, "stun_port", None), resolver=resolver,
     )  # fmt: skip
