@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from plugtone.services import objects
+from plugtone.services.errors import Invalid
 from plugtone.services.phone_list import SORTS, STATE_ORDER, browse_phones
 from plugtone.web.ui.auth import signed_in
 from plugtone.web.ui.pages_dashboard import STATE_NAMES
@@ -55,9 +56,16 @@ def phones(request: Request, q: Text = None, site: Text = None, model: Text = No
         notes.append("That is not a column to sort by; sorted by MAC.")
     sort = sort if sort in SORTS else "mac"
     descending = order == "desc"
-    listed = browse_phones(store, found.actor, site=site, model=model, vendor=vendor, q=q,
-                           states=[state] if state else [], sort=sort, descending=descending,
-                           after=after, limit=PAGE)  # fmt: skip
+    asked = {"site": site, "model": model, "vendor": vendor, "q": q, "sort": sort,
+             "states": [state] if state else [], "descending": descending}  # fmt: skip
+    try:
+        listed = browse_phones(store, found.actor, after=after, limit=PAGE, **asked)
+    except Invalid as error:
+        if after is None or not any(problem.where == "after" for problem in error.problems):
+            raise
+        notes.append("That page link belongs to another order; showing the first page.")
+        after = None
+        listed = browse_phones(store, found.actor, limit=PAGE, **asked)
     filters = {name: value for name, value in
                (("q", q), ("site", site), ("model", model), ("vendor", vendor), ("state", state))
                if value}  # fmt: skip
