@@ -24,12 +24,14 @@ import hashlib
 import hmac
 import logging
 import posixpath
+import re
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -155,6 +157,10 @@ class Answer:
     on it for a stranger (only whether the event may move the phone's device state)."""
     auth_failed: bool = False
     """The request presented credentials that did not prove anything."""
+    wire: dict = field(default_factory=dict, compare=False, repr=False)
+    """What a transport made of this answer to send it again (HTTP keeps its encoded
+    heads here): it lives and dies with the answer, so a memoized answer sent a
+    thousand times is encoded once, and :func:`dataclasses.replace` starts afresh."""
 
     @property
     def size(self) -> int:
@@ -162,18 +168,25 @@ class Answer:
             return self.file.size
         return len(self.content) if self.content is not None else 0
 
-    @property
+    @cached_property
     def etag(self) -> str | None:
+        # Computed once per answer: a memoized answer is sent thousands of times in a
+        # storm, and hashing its bytes was 3-5% of a request's CPU (a frozen dataclass
+        # still lets cached_property keep the value in the instance's __dict__).
         if self.file is not None:
             return '"' + self.file.sha256[:32] + '"'
         if self.content is None:
             return None
         return '"' + hashlib.blake2b(self.content, digest_size=12).hexdigest() + '"'
 
-    @property
+    @cached_property
     def content_type(self) -> str:
         extension = posixpath.splitext(self.path.lower())[1]
         return CONTENT_TYPES.get(extension, "application/octet-stream")
+
+
+_HOSTILE_CHARACTER = re.compile(r"[\x00-\x1f\x7f\\]")
+"""Control characters, DEL and backslash: a path holding one is refused."""
 
 
 def clean_path(raw: str) -> str | None:
@@ -185,7 +198,7 @@ def clean_path(raw: str) -> str | None:
     """
     if not raw or len(raw) > MAX_PATH * 4:
         return None
-    if any(ord(char) < 32 or char in "\\\x7f" for char in raw):
+    if _HOSTILE_CHARACTER.search(raw) is not None:
         return None
     parts = [part for part in raw.split("/") if part not in ("", ".")]
     if not parts or any(part == ".." for part in parts) or ":" in parts[0]:
@@ -212,6 +225,11 @@ MAX_LOGIN = 64
 MATCHES_MAX = 8192
 MATCHES_BYTES = 4 * 1024 * 1024
 """Memoized readings of request paths (each a few regex matches to redo)."""
+IDENTIFIED_MAX = 1024
+IDENTIFIED_BYTES = 512 * 1024
+"""User-Agents read: a phone asks for its few files within a second or two, so the
+phones booting at that moment find theirs; kept small, as a hostile client can send a
+new User-Agent with every request (the hostile-memory test's bound)."""
 MISSES_MAX = 4096
 MISSES_BYTES = 2 * 1024 * 1024
 """Memoized not-found answers: their own small cache, so that a sweep of made-up
@@ -266,6 +284,7 @@ class Resolver:
         """Client address -> the MAC its last request named."""
         self._sites: dict[int, SiteView] = {}
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
         self._phone_loading = threading.Lock()
         self.networks = NetworkTrust(trusted_networks)
         """Networks the settings trust for every site's phones."""
@@ -275,6 +294,8 @@ class Resolver:
         """Armed provisioning windows of this generation."""
         self._matches = BoundedCache(MATCHES_MAX, MATCHES_BYTES)
         """Path -> the plug-ins' FileRefs for it: paths are the client's, so bounded."""
+        self._identified = BoundedCache(IDENTIFIED_MAX, IDENTIFIED_BYTES)
+        """User-Agent -> the facts it gives (or ``None``): depends on the plug-ins only."""
         self._users = BoundedCache(cache_size, cache_size * ENTRY_OVERHEAD, tagged=True)
         """Provisioning login -> the MAC of the phone it belongs to (or None)."""
         self._last_address = BoundedCache(cache_size, cache_size * 2 * ENTRY_OVERHEAD)
@@ -305,6 +326,16 @@ class Resolver:
         now = time.monotonic()
         if not force and now - self._checked_at < self.check_interval:
             return self.generation
+        with self._refreshing:
+            if not force and time.monotonic() - self._checked_at < self.check_interval:
+                return self.generation  # refreshed by the thread this one waited for
+            return self._refresh(time.monotonic())
+
+    def _refresh(self, now: float) -> int:
+        """:meth:`refresh`'s read, one thread at a time (``_refreshing``): requests that
+        find the check due together (every worker thread of a storm, at each interval)
+        would each query the store, and two reads racing past a change made the later
+        one drop every cache (it could not tell what the other had dropped)."""
         seen = self.generation
         delta = None
         with self.store.sessions() as session:
@@ -339,8 +370,11 @@ class Resolver:
         """
         self._accounts.clear()
         self._site_networks = {}
-        self._config_releases = None
         if delta is None:
+            # Which stored releases hold configuration files changes only with a release
+            # (always a wide change): kept through a narrow one, or every phone without
+            # a pin would miss the cache until a worker thread had read them again.
+            self._config_releases = None
             self.invalidations["everything"] += 1
             for cache in (self._files, self._phones, self._absent, self._answers,
                           self._misses, self._users):  # fmt: skip
@@ -436,11 +470,23 @@ class Resolver:
             return None
         if len(user_agent) > MAX_USER_AGENT:
             user_agent = user_agent[:MAX_USER_AGENT]
+        # A phone sends one User-Agent for every file of its boot and every resync, and
+        # reading it is a regex and a MAC and version normalisation per plug-in (20% of
+        # a cached request's CPU): read once per User-Agent, in a bounded map of its
+        # own (the client chooses the string, so a flood of new ones only evicts).
+        found = self._identified.get(user_agent, _MISSING)
+        if found is not _MISSING:
+            return found
+        facts = None
         for plugin in self.registry.plugins:
             facts = plugin.identify(user_agent)
             if facts is not None:
-                return facts
-        return None
+                break
+        weight = ENTRY_OVERHEAD + 2 * len(user_agent)
+        if facts is not None:
+            weight += text_bytes(facts.vendor, facts.mac, facts.model, facts.firmware_version)
+        self._identified.put(user_agent, facts, weight)
+        return facts
 
     def remember_address(self, address: str, mac: str) -> None:
         """Tie a client address to a MAC, for later requests that carry no MAC."""

@@ -1,0 +1,140 @@
+"""The phone HTTP listener's fast path, on a real socket: answers given at once (before
+uvicorn builds a request cycle) are whole, in order and logged, however the client
+sends its requests; keep-alive connections idle past their timeout are closed by the
+server's sweep, busy ones are not.
+
+In-process (the runner's ``serve_with``, as ``plugtone serve`` runs it) with a raw
+socket, since what is checked is bytes on the wire: httpx neither pipelines nor shows
+how a connection ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from plugtone.inventory.models import ProvisioningEvent
+from plugtone.inventory.store import Store, migrate
+from plugtone.provisioning.provisioner import Provisioner
+from plugtone.provisioning.trust import parse_network_rules
+from plugtone.servers.runner import ServeOptions, serve_with
+from plugtone.vendors import default_registry
+from tests.conftest import EXAMPLE, apply_text, free_port, run_cli
+
+UA = b"Aastra6757i MAC:00-08-5D-00-00-01 V:3.2.2.1136-SIP"
+PATH = b"/00085D000001.cfg"
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def request(*headers: bytes, method: bytes = b"GET", path: bytes = PATH) -> bytes:
+    lines = [method + b" " + path + b" HTTP/1.1", b"Host: 127.0.0.1", b"User-Agent: " + UA]
+    return b"\r\n".join([*lines, *headers, b"", b""])
+
+
+async def read_answer(reader: asyncio.StreamReader, head_only: bool = False):
+    """One answer: (status, headers by lower-case name, body), read by its Content-Length."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    status_line, *lines = head[:-4].split(b"\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    length = 0 if head_only else int(headers.get(b"content-length", b"0"))
+    body = await asyncio.wait_for(reader.readexactly(length), 10) if length else b""
+    return int(status_line.split()[1]), headers, body
+
+
+class Served:
+    def __init__(self, store: Store, provisioner: Provisioner, port: int) -> None:
+        self.store, self.provisioner, self.port = store, provisioner, port
+
+    def statuses(self) -> list[str]:
+        self.provisioner.recorder.flush(force=True)
+        with self.store.sessions() as session:
+            return list(session.scalars(
+                select(ProvisioningEvent.status)
+                .where(ProvisioningEvent.path == PATH.decode())
+                .order_by(ProvisioningEvent.id)
+            ))  # fmt: skip
+
+
+@pytest.fixture
+async def served(tmp_path):
+    data = tmp_path / "var"
+    run_cli("init", data=data)
+    store = Store(f"sqlite:///{data / 'plugtone.db'}")
+    migrate(store.engine)
+    apply_text(store, EXAMPLE.read_text())
+    provisioner = Provisioner.for_store(store, default_registry(), data,
+                                        trusted_networks=parse_network_rules(["127.0.0.1/32"]))  # fmt: skip
+    port = free_port()
+    options = ServeOptions(db_url="unused", host="127.0.0.1", http_port=port, data_dir=data)
+    ready = asyncio.Event()
+    server = asyncio.create_task(serve_with(provisioner, options, ready, announce=lambda _: None))
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+        yield Served(store, provisioner, port)
+    finally:
+        server.cancel()
+        await asyncio.gather(server, return_exceptions=True)
+        store.dispose()
+
+
+@pytest.mark.anyio
+async def test_hundreds_of_pipelined_requests_get_whole_answers_in_order_and_are_logged(served):
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    try:
+        # The first is not cached (it waits for the store): the rest queue behind it,
+        # then are answered at once, one after the other.
+        writer.write(request())
+        status, headers, first = await read_answer(reader)
+        assert status == 200 and b"sip" in first
+        etag = headers[b"etag"]
+        await asyncio.sleep(0.6)  # the generation check is due: the next one waits again
+        kinds = [("get", request()), ("304", request(b"If-None-Match: " + etag)),
+                 ("head", request(method=b"HEAD"))] * 150  # fmt: skip
+        writer.write(b"".join(data for _, data in kinds))  # one write, read as one or a few
+        for kind, _ in kinds:
+            status, headers, body = await read_answer(reader, head_only=kind == "head")
+            assert headers[b"etag"] == etag
+            if kind == "304":
+                assert status == 304 and b"content-length" not in headers
+            else:
+                assert status == 200 and headers[b"content-length"] == b"%d" % len(first)
+                assert body == (first if kind == "get" else b"")
+        writer.write(request(b"Connection: close"))
+        status, headers, body = await read_answer(reader)
+        assert status == 200 and headers[b"connection"] == b"close" and body == first
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed after the answer
+    finally:
+        writer.close()
+    statuses = served.statuses()
+    assert statuses.count("ok") == 1 + 300 + 1 and statuses.count("not_modified") == 150
+
+
+@pytest.mark.anyio
+async def test_an_idle_keep_alive_connection_is_closed_and_a_busy_one_is_not(served):
+    idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", served.port)
+    busy_reader, busy_writer = await asyncio.open_connection("127.0.0.1", served.port)
+    try:
+        for writer, reader in ((idle_writer, idle_reader), (busy_writer, busy_reader)):
+            writer.write(request())
+            assert (await read_answer(reader))[0] == 200
+        for second in (2, 4, 6):  # the busy one asks every 2 s, within uvicorn's 5 s timeout
+            await asyncio.sleep(2)
+            if second < 5:
+                assert not idle_reader.at_eof(), f"closed {second} s after its answer"
+            busy_writer.write(request())
+            assert (await read_answer(busy_reader))[0] == 200
+        assert await asyncio.wait_for(idle_reader.read(), 3) == b""  # closed by the sweep
+        busy_writer.write(request())
+        assert (await read_answer(busy_reader))[0] == 200
+    finally:
+        idle_writer.close()
+        busy_writer.close()
