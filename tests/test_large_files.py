@@ -48,7 +48,7 @@ from plugtone.provisioning.resolver import (
     clean_path,
 )
 from plugtone.provisioning.uploads import UploadStore
-from plugtone.servers import runner
+from plugtone.servers import event_loop, runner
 from plugtone.servers.runner import ServeOptions, quiet_disconnects, serve_with
 from plugtone.vendors import default_registry
 from tests.conftest import stop_process
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tftp-port", type=int)
     parser.add_argument("--no-zerocopy", action="store_true", help="stream files over HTTP too")
     args = parser.parse_args(argv)
-    asyncio.run(serve_stored(args))
+    event_loop.run(serve_stored(args))  # the loop plugtone serve runs on (uvloop)
 
 
 # --------------------------------------------------------------------------------------

@@ -273,10 +273,9 @@ def serve(
     the line saying what listens where is printed; one that cannot be is named in one
     line and nothing is left listening.
     """
-    import asyncio
-
     from plugtone.inventory.store import secure_store_files
     from plugtone.provisioning.request_log import LEVELS, use_json_lines
+    from plugtone.servers import event_loop
     from plugtone.servers.runner import ServeOptions, StartupError
     from plugtone.servers.runner import serve as run
 
@@ -336,7 +335,7 @@ def serve(
 
             count = workers or settings.workers
             sys.exit(serve_workers(options, count, click.echo, log_format))
-        asyncio.run(run(options, announce=click.echo))
+        event_loop.run(run(options, announce=click.echo))  # uvloop when installed
     except StartupError as error:  # one line, no traceback; nothing is left listening
         click.echo(f"plugtone: {error}", err=True)
         sys.exit(1)

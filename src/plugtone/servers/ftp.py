@@ -454,8 +454,10 @@ class ProvisioningFtpServer(aioftp.Server):
                         sent += len(chunk)
                 if sent < wanted:
                     detail = "stored file shorter than recorded"
-            except OSError as problem:  # the phone went away, or stopped reading (timeout)
-                detail = f"connection lost: {problem.strerror or type(problem).__name__}"
+            except (OSError, RuntimeError) as problem:  # the phone went away, or stopped
+                # reading (timeout); uvloop raises RuntimeError writing to a closed transport
+                strerror = getattr(problem, "strerror", None)
+                detail = f"connection lost: {strerror or type(problem).__name__}"
             finally:
                 if fd is not None:
                     os.close(fd)

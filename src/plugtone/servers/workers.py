@@ -197,8 +197,7 @@ def worker_options(options: ServeOptions, count: int) -> list[ServeOptions]:
 def _worker_main(options: ServeOptions, report: Connection, log_format: str) -> None:
     """A worker: ``plugtone serve`` over ``options``, saying on ``report`` when it listens
     (``("ready", line)``) or why it cannot (``("failed", message)``)."""
-    import asyncio
-
+    from plugtone.servers import event_loop
     from plugtone.servers.runner import serve
 
     # the supervisor's handlers came with the fork: until the loop has its own, SIGTERM
@@ -221,7 +220,7 @@ def _worker_main(options: ServeOptions, report: Connection, log_format: str) -> 
             report.send(("ready", line))
 
     try:
-        asyncio.run(serve(options, announce=announce))
+        event_loop.run(serve(options, announce=announce))  # uvloop when installed
     except StartupError as error:
         with contextlib.suppress(OSError):
             report.send(("failed", str(error)))
