@@ -374,6 +374,8 @@ class Run:
     outcome: Outcome
     cpu: float
     peak_rss: int
+    parts: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of each server of the run."""
     notes: list[str] = field(default_factory=list)
     """The server's own warnings (over capacity, errors), as its log has them."""
 
@@ -434,15 +436,18 @@ def drive(plans: list[PhonePlan], servers: dict[str, tuple[str, int]],
     return total, first, total.finished_at
 
 
-def measured_run(name: str, roots: Sequence[int], plans, servers, expected, rate: float,
+def measured_run(name: str, roots: dict[str, int], plans, servers, expected, rate: float,
                  clients: int, seed: int) -> Run:  # fmt: skip
+    """Drive the fleet at the servers whose process trees are ``roots`` (name: pid)."""
     time.sleep(0.5)  # start-up work settles
-    before = cpu_seconds(roots)
-    watch = MemoryWatch(roots)
+    before = {server: cpu_seconds([pid]) for server, pid in roots.items()}
+    watch = MemoryWatch(list(roots.values()))
     outcome, first, last = drive(plans, servers, expected, rate, clients, seed)
     time.sleep(0.6)  # the event log's last flush, in.tftpd's last children reaped
-    cpu = cpu_seconds(roots) - before
-    return Run(name, len(plans), rate, last - first, outcome, cpu, watch.stop())
+    parts = {server: cpu_seconds([pid]) - before[server] for server, pid in roots.items()}
+    run = Run(name, len(plans), rate, last - first, outcome, sum(parts.values()), watch.stop())
+    run.parts = parts
+    return run
 
 
 def plugtone_run(name: str, work: Path, data: Path, plans, expected, rate: float,
@@ -459,7 +464,7 @@ def plugtone_run(name: str, work: Path, data: Path, plans, expected, rate: float
 
     command = plugtone_command(data, ports, args.workers)
     with processes.running(command, log, ready) as process:
-        run = measured_run(name, [process.pid], plans, servers, expected, rate,
+        run = measured_run(name, {"plugtone": process.pid}, plans, servers, expected, rate,
                            args.clients, args.seed)  # fmt: skip
     run.notes = [line.split(": ", 1)[-1] for line in log.read_text().splitlines()
                  if ("WARNING" in line or "ERROR" in line)
@@ -480,11 +485,9 @@ def reference_run(work: Path, tree: Path, plans, expected, rate: float, args) ->
                             waits["in.tftpd"]) as tftpd,
           processes.running(commands["pyftpdlib"], work / "pyftpdlib.log",
                             waits["pyftpdlib"]) as ftpd):  # fmt: skip
-        roots = [nginx.pid, tftpd.pid, ftpd.pid]
-        run = measured_run("nginx + in.tftpd + pyftpdlib", roots, plans, servers, expected,
-                           rate, args.clients, args.seed)  # fmt: skip
-        # each one's share of the CPU is not separable after the fact; say the trees' sizes
-        return run
+        roots = {"nginx": nginx.pid, "in.tftpd": tftpd.pid, "pyftpdlib": ftpd.pid}
+        return measured_run("nginx + in.tftpd + pyftpdlib", roots, plans, servers, expected,
+                            rate, args.clients, args.seed)  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------
@@ -524,6 +527,9 @@ def print_runs(runs: list[Run], plans: list[PhonePlan], args, timings: dict[str,
     for run in runs:
         for problem in run.outcome.problems[:5]:
             print(f"  {run.name}: {problem}")
+        if len(run.parts) > 1:
+            parts = ", ".join(f"{server} {cpu:.1f} s" for server, cpu in run.parts.items())
+            print(f"  {run.name}: CPU {parts}")
         for note in run.notes:
             print(f"  {run.name} logged: {note}")
     ours = runs[0]
