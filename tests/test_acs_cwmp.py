@@ -217,9 +217,15 @@ def test_the_inform_response_names_the_highest_cwmp_version_in_common(served):
         )  # fmt: skip
         with httpx.Client(auth=httpx.DigestAuth("acs", "s3cret"), timeout=10) as client:
             answer = client.post(acs_url(running), content=body)
-        assert answer.status_code == status and wanted in answer.content, answer.text
-        if status == 200:
-            assert b"UseCWMPVersion" in answer.content
+            assert answer.status_code == status and wanted in answer.content, answer.text
+            if status == 200:
+                assert b"UseCWMPVersion" in answer.content
+    # a gzip-compressed Inform (checklist 1: gzip/deflate bodies) opens a session too
+    other = Cpe(acs_url(running), "00085D0000C2", serial="GZIPPED")
+    with httpx.Client(auth=httpx.DigestAuth("acs", "s3cret"), timeout=10) as client:
+        answer = client.post(acs_url(running), content=gzip.compress(
+            envelope(other.inform_body(), "2")), headers={"Content-Encoding": "gzip"})  # fmt: skip
+        assert answer.status_code == 200 and b"InformResponse" in answer.content
 
 
 def test_a_device_no_site_has_is_seen_but_unassigned(served):
