@@ -104,3 +104,45 @@ def test_a_transient_fault_is_retried_with_back_off_then_fails(store):
     # a fault that will not pass fails at once
     tasks.start(store, second.id)
     assert tasks.fail(store, second.id, 9005, "9005 invalid parameter name") == "failed"
+
+
+SITE = """\
+sites:
+  - name: hq
+    sip_server: 10.0.0.5
+    tr069: {enabled: true, bootstrap_username: acs, bootstrap_password: "s3cret"}
+  - name: old
+    sip_server: 10.0.0.6
+    tr069: {enabled: true, bootstrap_username: legacy, bootstrap_password: "l3gacy",
+            allow_basic: true}
+"""
+
+
+def _inform_request(secure: bool, user: str, password: str, serial: str):
+    import base64
+
+    from plugtone.acs.endpoint import Request
+    from tests.emulators.cpe import Cpe, envelope
+
+    cpe = Cpe("http://x/cwmp", "00085D0000D1", serial=serial)
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return Request(
+        body=envelope(cpe.inform_body(), "1"), client="192.0.2.7", port=4000, secure=secure,
+        target="/cwmp", host="acs.example", authorization=[f"Basic {basic}"], cookies=[],
+        content_encoding=None,
+    )  # fmt: skip
+
+
+def test_basic_auth_only_over_tls_or_where_the_site_allows_it(store, tmp_path):
+    from plugtone.acs.endpoint import AcsApp
+    from plugtone.provisioning.device_auth import DigestAuthority
+    from plugtone.vendors import default_registry
+    from tests.conftest import apply_text
+
+    apply_text(store, SITE, name="i.yaml")
+    app = AcsApp(store, default_registry(), DigestAuthority(lambda: b"k" * 32), data_dir=tmp_path)
+    plain = app.handle(_inform_request(False, "acs", "s3cret", "B1"))
+    assert plain[0] == 401 and any(name == b"www-authenticate" for name, _ in plain[1])
+    assert app.handle(_inform_request(True, "acs", "s3cret", "B2"))[0] == 200
+    assert app.handle(_inform_request(True, "acs", "wrong", "B3"))[0] == 401
+    assert app.handle(_inform_request(False, "legacy", "l3gacy", "B4"))[0] == 200
