@@ -245,7 +245,9 @@ def _by_contact(session, base: Select, filters: list[ColumnElement[bool]], bound
                 wanted: int) -> list:  # fmt: skip
     """The seen phones by last contact: a walk of ``ix_device_states_last_seen_mac``
     with the filters checked per device (a correlated ``EXISTS``), then their rows. As
-    one join, SQLite without statistics scans every phone and sorts them instead."""
+    one join, SQLite without statistics scans every phone and sorts them instead. Not
+    for a search or a site, which few phones match: the walk would pass every device,
+    where the join reads the few and sorts them."""
     phone = select(Phone.id).join(Site, Site.id == Phone.site_id)
     query = select(DeviceState.mac).where(
         DeviceState.last_seen.is_not(None),
@@ -304,7 +306,7 @@ def browse_phones(
         for index in range(start, len(segments)):
             segment = segments[index]
             wanted = limit + 1 - len(rows)
-            if sort == "seen" and index == 0:
+            if sort == "seen" and index == 0 and not (searched or site is not None):
                 bound = cursor[1:] if cursor and index == start else None
                 found = _by_contact(session, base, filters, bound, descending, wanted)
                 rows += [(index, row) for row in found]
