@@ -201,8 +201,8 @@ def _filters(
     states: Sequence[str], dialect: str,
 ) -> list[ColumnElement[bool]]:  # fmt: skip
     found: list[ColumnElement[bool]] = []
-    if site is not None:
-        found.append(Site.name == site)
+    if site is not None:  # by the site's id: a range of ix_phones_site_mac
+        found.append(Phone.site_id == select(Site.id).where(Site.name == site).scalar_subquery())
     if model is not None:
         found.append(Phone.model == _canonical_model(model))
     if vendor is not None:
