@@ -28,6 +28,7 @@ from plugtone.acs import service
 from plugtone.acs.models import AcsDevice, AcsTask, AcsUpload
 from plugtone.firmware.repository import FileStore
 from plugtone.inventory.models import DeviceFirmware, DeviceState
+from plugtone.services.accounts import create_token
 from plugtone.services.actors import local_admin
 from plugtone.services.devices import list_unassigned
 from plugtone.services.firmware import PinOwner, add_release, set_pin
@@ -118,7 +119,11 @@ def test_the_api_queues_a_task_and_answers_200_once_done_202_while_queued(served
     cpe = Cpe(acs_url(running), "00085D000005", serial="API-DEVICE", connection_port=0)
     try:
         assert cpe.session().status == 204
-        token = run_cli("token", "create", "--user", "admin", data=running.data).stdout.strip()
+        store = running.store()
+        try:
+            token, _ = create_token(store, local_admin(), "admin")
+        finally:
+            store.dispose()
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=running.admin_base, headers=headers, timeout=30,
                           verify=False) as client:  # fmt: skip
@@ -294,7 +299,7 @@ def test_a_phone_behind_nat_is_reached_by_a_signed_udp_request_learnt_by_stun(se
         assert learnt == f"127.0.0.1:{cpe.connection.udp_port}"
         assert cpe.tree[management + "UDPConnectionRequestAddress"].value == learnt
         before = len(cpe.logs)
-        out = run_cli("acs", "connect", "00085D000006", data=running.data).stdout
+        out = connect(running, "00085D000006")
         assert "signed datagrams sent" in out
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and len(cpe.logs) == before:
@@ -302,6 +307,15 @@ def test_a_phone_behind_nat_is_reached_by_a_signed_udp_request_learnt_by_stun(se
         assert len(cpe.logs) == before + 1 and cpe.logs[-1].status == 204
     finally:
         cpe.close()
+
+
+def connect(running: RunningServer, mac: str) -> str:
+    """What ``plugtone acs connect MAC`` prints, through the same service call."""
+    store = running.store()
+    try:
+        return asyncio.run(service.connect(store, local_admin(), mac))
+    finally:
+        store.dispose()
 
 
 def task(running: RunningServer, mac: str, kind: str, assignment: str = "") -> str:
