@@ -233,6 +233,16 @@ def test_the_inform_response_names_the_highest_cwmp_version_in_common(served):
         assert answer.status_code == 200 and b"InformResponse" in answer.content
 
 
+def test_a_batched_read_refused_with_9005_is_read_one_name_at_a_time(served):
+    running, _ = served
+    cpe = Cpe(acs_url(running), "00085D000002", serial="PICKY", version="3.3.1.7000")
+    cpe.unreadable = {SEED_ROOT + "VoiceProfile.1.Line.1.CallingFeatures.CallerIDName"}
+    log = cpe.session()
+    assert log.status == 204 and log.methods.count("GetParameterValues") > 3
+    assert cpe.value("VoiceProfile.1.Line.1.SIP.AuthUserName") == "3003"
+    assert cpe.value("VoiceProfile.1.Line.1.CallingFeatures.CallerIDName") == ""  # left out
+
+
 def test_a_device_no_site_has_is_seen_but_unassigned(served):
     running, _ = served
     cpe = Cpe(acs_url(running), "00085D0000FF", serial="STRANGER1")

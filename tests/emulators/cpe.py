@@ -224,6 +224,7 @@ class Cpe:
         self.lock = threading.Lock()
         self.kicked = threading.Event()
         self.logs: list[SessionLog] = []
+        self.unreadable: set[str] = set()
         self.connection: _ConnectionListener | None = None
         if connection_port is not None:
             self.connection = _ConnectionListener(self, connection_port)
@@ -350,6 +351,8 @@ class Cpe:
         names = [item.text or "" for item in _child(request, "ParameterNames") or []]
         found: list[tuple[str, Param]] = []
         for name in names:
+            if name in self.unreadable:  # a CPE whose tree lists a name its GPV refuses
+                return fault(9005, "invalid parameter name")
             if name in self.tree:
                 param = self.tree[name]
                 if name.endswith("Password"):

@@ -36,6 +36,8 @@ DEFAULT_MAC_PARAMETERS = (
 """Where TR-098/TR-106/TR-181 devices keep their MAC, for vendors that name none."""
 
 Conversation = Generator[m.Rpc, Any, None]
+MAX_ONE_BY_ONE = 200
+"""Names read one at a time after a batched read's 9005, at most."""
 
 
 @dataclass
@@ -134,6 +136,15 @@ def converge(
         reply = yield m.GetParameterValues(names=readable)
         if isinstance(reply, m.GetParameterValuesResponse):
             current = {item.name: item for item in reply.parameters}
+        elif isinstance(reply, m.Fault) and reply.code == 9005 and len(readable) > 1:
+            # A 9005 in a batch does not say which name the CPE refuses: ask one at a
+            # time, and leave out what it cannot read (localhots/SimulaTR69 #10).
+            for name in readable[:MAX_ONE_BY_ONE]:
+                single = yield m.GetParameterValues(names=[name])
+                if isinstance(single, m.GetParameterValuesResponse):
+                    current.update({item.name: item for item in single.parameters})
+                elif isinstance(single, m.Fault) and single.code == 9005:
+                    wanted.pop(name, None)
     changes: list[m.ParameterValue] = []
     digests: dict[str, str] = {}
     for name, value in wanted.items():
