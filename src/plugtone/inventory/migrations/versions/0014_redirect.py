@@ -121,9 +121,12 @@ def upgrade() -> None:
         sa.Column("at", when, nullable=False),
         sa.Column("answer", sa.String(length=16), nullable=False),
         _account("rcs_contacts"),
-        sa.ForeignKeyConstraint(["server_id"], ["rcs_servers.id"],
-                                name=op.f("fk_rcs_contacts_server_id_rcs_servers"),
-                                ondelete="SET NULL"),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["server_id"],
+            ["rcs_servers.id"],
+            name=op.f("fk_rcs_contacts_server_id_rcs_servers"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rcs_contacts")),
     )
     op.create_index("ix_rcs_contacts_account_at", "rcs_contacts", ["account_id", "at"])
@@ -140,12 +143,18 @@ def upgrade() -> None:
         sa.Column("last_contact", when, nullable=True),
         sa.Column("redirected_at", when, nullable=True),
         _account("rcs_phones"),
-        sa.ForeignKeyConstraint(["branding_id"], ["rcs_brandings.id"],
-                                name=op.f("fk_rcs_phones_branding_id_rcs_brandings"),
-                                ondelete="SET NULL"),  # fmt: skip
-        sa.ForeignKeyConstraint(["server_id"], ["rcs_servers.id"],
-                                name=op.f("fk_rcs_phones_server_id_rcs_servers"),
-                                ondelete="SET NULL"),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["branding_id"],
+            ["rcs_brandings.id"],
+            name=op.f("fk_rcs_phones_branding_id_rcs_brandings"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["server_id"],
+            ["rcs_servers.id"],
+            name=op.f("fk_rcs_phones_server_id_rcs_servers"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rcs_phones")),
         sa.UniqueConstraint("mac", name=op.f("uq_rcs_phones_mac")),
     )
@@ -159,9 +168,12 @@ def upgrade() -> None:
         sa.Column("created_at", when, nullable=False),
         sa.Column("expires_at", when, nullable=False),
         sa.Column("used_at", when, nullable=True),
-        sa.ForeignKeyConstraint(["user_id"], ["rcs_users.id"],
-                                name=op.f("fk_rcs_reset_tokens_user_id_rcs_users"),
-                                ondelete="CASCADE"),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["rcs_users.id"],
+            name=op.f("fk_rcs_reset_tokens_user_id_rcs_users"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rcs_reset_tokens")),
         sa.UniqueConstraint("token_sha256", name=op.f("uq_rcs_reset_tokens_token_sha256")),
     )
