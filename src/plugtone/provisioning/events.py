@@ -247,6 +247,7 @@ class EventRecorder:
             for event, when in batch
         ]
         devices: dict[str, list] = {}
+        always = stamp(_ALWAYS)  # once a batch: a fetch of its own file sets it per event
         for (event, when), row in zip(batch, rows, strict=True):
             if not event.mac or not event.update_device:
                 continue
@@ -258,13 +259,13 @@ class EventRecorder:
                                              first, when]  # fmt: skip
             elif when - seen[16] > BOOT_GAP:  # a boot began inside this batch
                 seen[10], seen[11] = row[0], 0
-                seen[14] = seen[15] = stamp(_ALWAYS)
+                seen[14] = seen[15] = always
             seen[16] = when
             seen[7] = row[0]
             seen[8] += 1
             if event.generation is not None:  # it has its files: earlier errors are over
                 seen[9], seen[11] = event.generation, 0
-                seen[15] = stamp(_ALWAYS)
+                seen[15] = always
             if event.error:
                 seen[11] += 1
                 seen[12] = f"{event.status} {event.path}"[:255]
