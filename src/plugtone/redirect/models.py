@@ -1,5 +1,5 @@
 """The redirection service's tables, on the inventory's metadata (one schema, one set
-of migrations: 0014 builds these).
+of migrations: 0014 builds these, 0016 indexes the phones for paging).
 
 Every row below an account carries ``account_id`` and is deleted with its account. A
 MAC is unique across accounts: one account holds it, and registering it elsewhere is
@@ -96,11 +96,14 @@ class RcsPhone(Base):
     """
 
     __tablename__ = "rcs_phones"
+    __table_args__ = (
+        # by MAC within the account (pages, a partial MAC as a range); by server (or none)
+        Index("ix_rcs_phones_account_mac", "account_id", "mac"),
+        Index("ix_rcs_phones_account_server_mac", "account_id", "server_id", "mac"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mac: Mapped[str] = mapped_column(String(12), unique=True)
-    account_id: Mapped[int] = mapped_column(
-        ForeignKey("rcs_accounts.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int] = mapped_column(ForeignKey("rcs_accounts.id", ondelete="CASCADE"))
     server_id: Mapped[int | None] = mapped_column(
         ForeignKey("rcs_servers.id", ondelete="SET NULL"), nullable=True, index=True
     )
