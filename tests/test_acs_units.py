@@ -146,3 +146,34 @@ def test_basic_auth_only_over_tls_or_where_the_site_allows_it(store, tmp_path):
     assert app.handle(_inform_request(True, "acs", "s3cret", "B2"))[0] == 200
     assert app.handle(_inform_request(True, "acs", "wrong", "B3"))[0] == 401
     assert app.handle(_inform_request(False, "legacy", "l3gacy", "B4"))[0] == 200
+
+
+def test_the_endpoint_drives_each_session_through_one_cwmp_session(store, tmp_path):
+    """IDs, matching and the end are the session machine's: the ACS's requests carry its
+    IDs, a response under another ID is refused with a fault and ends the session (its
+    cookie opens nothing more), and a new Inform opens a fresh one."""
+    from dataclasses import replace
+
+    from plugtone.acs.endpoint import AcsApp
+    from plugtone.protocols import cwmp as c
+    from plugtone.provisioning.device_auth import DigestAuthority
+    from plugtone.vendors import default_registry
+    from tests.conftest import apply_text
+
+    apply_text(store, SITE, name="i.yaml")
+    app = AcsApp(store, default_registry(), DigestAuthority(lambda: b"k" * 32), data_dir=tmp_path)
+    inform = _inform_request(True, "acs", "s3cret", "S1")
+    status, headers, _ = app.handle(inform)
+    cookie = dict(headers)[b"set-cookie"].decode().split(";")[0].split("=", 1)[1]
+    later = replace(inform, body=b"", authorization=[], cookies=[cookie])
+    status, headers, body = app.handle(later)
+    request = c.parse(body)
+    assert status == 200 and isinstance(request.body, c.GetParameterValues)  # the MAC
+    (session,) = app.sessions.by_token.values()
+    assert session.cwmp.outstanding == request.body and request.id
+    wrong = c.build(c.Envelope(body=c.GetParameterValuesResponse(parameters=[]), id="other"))
+    status, _, body = app.handle(replace(later, body=wrong))
+    assert status == 500 and c.parse(body).body.code == 8003
+    assert not app.sessions.by_token and session.cwmp.finished
+    assert app.handle(later)[0] == 403
+    assert app.handle(replace(inform, cookies=[cookie]))[0] == 200  # a new Inform: a new session

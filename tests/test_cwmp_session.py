@@ -420,3 +420,23 @@ def test_any_sequence_of_posts_gets_an_answer(steps):
             session.send(c.Reboot(command_key="k"))
         status, _, _ = session.reply()
         assert status in (200, 204, 400, 500)
+
+
+def test_an_envelope_parsed_by_the_endpoint_is_received_as_the_body_would_be():
+    """The endpoint parses each POST before it knows the session (an Inform opens one):
+    it hands the envelope on, with the same events and replies as the raw body."""
+    by_body, by_envelope = c.CwmpSession(id_prefix="x-"), c.CwmpSession(id_prefix="x-")
+    request = c.GetParameterNames(parameter_path="Device.", next_level=False)
+    response = c.GetParameterNamesResponse(parameters=[])
+    for body, send in ((inform(id="i"), False), (b"", True), (cpe(response, id="x-1"), False)):
+        events = by_body.receive(body, now=1.0)
+        parsed = None if c.is_empty(body) else c.parse(body)
+        assert by_envelope.receive_envelope(parsed, now=1.0) == events
+        if send:
+            assert by_body.send(request) == by_envelope.send(request) == "x-1"
+        assert by_body.reply() == by_envelope.reply()
+    assert isinstance(events[0], c.ResponseReceived) and events[0].response == response
+    assert by_body.finished and by_envelope.finished  # nothing sent after it: 204
+    with pytest.raises(c.LocalProtocolError):
+        by_envelope.receive_envelope(None)
+        by_envelope.receive_envelope(None)

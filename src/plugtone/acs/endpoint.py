@@ -3,9 +3,15 @@
 A bare ASGI app mounted under the phone-facing listeners (``servers/http.py`` hands it
 every path below ``/cwmp``) and served alone on ``--cwmp-port``. The body is capped
 while it is read (a 50 MB POST is refused at the cap, not buffered), decoded
-(gzip/deflate) and parsed by the hardened codec; everything about what to ask a device
-is in :mod:`plugtone.acs.conductor`, which runs in a worker thread because it reads
-the store.
+(gzip/deflate) and parsed by the hardened codec. The order of the messages is
+:class:`~plugtone.protocols.cwmp_session.CwmpSession`'s, one per session: Inform first
+(answered with InformResponse, ``UseCWMPVersion``, or the fault refusing it), the CPE's
+TransferComplete (recorded here against its task), AutonomousTransferComplete and
+GetRPCMethods answered, the empty POST, one ACS request at a time matched to its
+response by ``cwmp:ID``, the CPE's ``SessionTimeout``, 204 to end. What to ask a device
+is :mod:`plugtone.acs.conductor`'s, a generator handed each response or fault; it runs
+in a worker thread because it reads the store. The endpoint keeps HTTP: body caps,
+decoding, authentication, cookies, one session per device and the transfer URLs.
 
 Sessions (TR-069 3.4.6) are kept in this process by a random cookie, ``Path=/``; a
 CPE echoing it back with attributes, or bringing the previous session's stale cookie to
@@ -40,6 +46,13 @@ from plugtone.macaddr import MacError, normalize_mac
 from plugtone.protocols import cwmp_codec as codec
 from plugtone.protocols import cwmp_messages as m
 from plugtone.protocols.cwmp_faults import CwmpError
+from plugtone.protocols.cwmp_session import (
+    CpeRequestReceived,
+    CwmpSession,
+    FaultReceived,
+    ReadyForRequest,
+    ResponseReceived,
+)
 from plugtone.provisioning.credentials import PasswordCredentials
 from plugtone.provisioning.device_auth import (
     DigestAuthority,
@@ -58,7 +71,8 @@ MAX_BODY = codec.MAX_ENVELOPE_SIZE
 MAX_UPLOAD = 8 * 1024 * 1024
 """Largest configuration backup or log a device may PUT."""
 SESSION_IDLE = 120.0
-"""Seconds after which a silent session is forgotten (TR-069 suggests 30 s at least)."""
+"""Seconds after which a silent session is forgotten unless the CPE's ``SessionTimeout``
+says otherwise (TR-069 suggests 30 s at least)."""
 BUSY_WINDOW = 15.0
 """A second Inform within this many seconds of the device's last message is refused."""
 RETRY_AFTER = 10
@@ -72,6 +86,13 @@ _NO_STORE = (b"cache-control", b"no-store")
 def _plain(status: int, text: str, *headers: tuple[bytes, bytes]) -> Reply:
     body = text.encode()
     return status, [_TEXT, (b"content-length", b"%d" % len(body)), *headers], body
+
+
+def _http(status: int, content: bytes, headers: dict[str, str]) -> Reply:
+    """A :meth:`CwmpSession.reply` as ASGI headers (never cached: each is one session's)."""
+    fields = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+              for name, value in headers.items()]  # fmt: skip
+    return status, [*fields, (b"content-length", b"%d" % len(content)), _NO_STORE], content
 
 
 @dataclass
@@ -98,12 +119,14 @@ class Session:
     port: int | None
     shared: bool
     """Opened with a site's bootstrap login (shared by its phones), not the device's own."""
-    namespace: str
+    cwmp: CwmpSession
+    """The order of the session's messages (IDs, matching, versions, timeouts, 204)."""
     conversation: Conversation | None = None
     cwmp_map: CwmpMap | None = None
     context: Context | None = None
     last: float = field(default_factory=time.monotonic)
-    ids: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held while a POST of the session is decided (its CwmpSession takes one at a time)."""
 
 
 class SessionTable:
@@ -115,9 +138,16 @@ class SessionTable:
         self.lock = threading.Lock()
 
     def sweep(self, now: float) -> None:
+        """Forget sessions whose CPE went quiet past their timeout (one being decided
+        right now is left alone)."""
         for session in list(self.by_token.values()):
-            if now - session.last > SESSION_IDLE:
-                self.drop(session)
+            if not session.lock.acquire(blocking=False):
+                continue
+            try:
+                if session.cwmp.check_timeout(now) or session.cwmp.finished:
+                    self.drop(session)
+            finally:
+                session.lock.release()
 
     def drop(self, session: Session) -> None:
         self.by_token.pop(session.token, None)
@@ -237,9 +267,9 @@ class AcsApp:
                                      max_size=self.max_body)  # fmt: skip
             envelope = None if codec.is_empty(data) else codec.parse(data, max_size=self.max_body)
         except CwmpError as error:
-            return self._fault_reply(error, session.namespace if session else None)
+            return self._fault_reply(error, session.cwmp.namespace if session else None)
         if envelope is not None and isinstance(envelope.body, m.Inform):
-            return self.inform(request, envelope, session)
+            return self.inform(request, envelope, session, now)
         if session is None or session.client != request.client:
             return _plain(403, "no CWMP session: a session starts with an Inform\n")
         if request.authorization and not self._same_principal(request, session):
@@ -249,36 +279,29 @@ class AcsApp:
             # phones: a session opened with it stays on its TCP connection (TR-069 3.4.1:
             # the CPE keeps it open), so another device's cookie opens nothing.
             return _plain(403, "this session belongs to another connection\n")
-        session.last = now
-        if envelope is None or envelope.body is None:
-            return self.next_request(session, None)
-        body = envelope.body
-        if isinstance(body, m.TransferComplete):
-            self.transfer_complete(session, body.command_key, body.fault)
-            return self._envelope(session, m.TransferCompleteResponse(), envelope.id)
-        if isinstance(body, m.AutonomousTransferComplete):
-            return self._envelope(session, m.AutonomousTransferCompleteResponse(), envelope.id)
-        if isinstance(body, m.GetRPCMethods):
-            answer = m.GetRPCMethodsResponse(methods=list(m.ACS_METHODS))
-            return self._envelope(session, answer, envelope.id)
-        if isinstance(body, m.UnknownRpc) and not body.name.endswith("Response"):
-            fault = m.Fault(code=8000, string=f"method {body.name} is not supported")
-            return self._envelope(session, fault, envelope.id, status=200)
-        return self.next_request(session, body)
+        with session.lock:
+            session.last = now
+            return self._converse(session, envelope, now)
 
-    def inform(self, request: Request, envelope: codec.Envelope, old: Session | None) -> Reply:
+    def inform(
+        self, request: Request, envelope: codec.Envelope, old: Session | None, now: float
+    ) -> Reply:
+        """An Inform opens a new session (a stale or echoed cookie is no matter): its
+        :class:`CwmpSession` checks it and answers; the endpoint authenticates, records
+        the device and keeps one session per device."""
         login = self.authenticate(request)
         if login is None:
             return self._challenge(request)
-        if envelope.supported_cwmp_versions and _use_version(envelope) is None:
-            return self._fault_reply(CwmpError(8006, "no CWMP version in common (this ACS "
-                                               f"speaks {', '.join(codec.CWMP_VERSIONS)})",
-                                               http_status=400), envelope.namespace)  # fmt: skip
-        inform: m.Inform = envelope.body  # type: ignore[assignment]
+        cwmp = CwmpSession(timeout=SESSION_IDLE)
+        cwmp.receive_envelope(envelope, now=now)
+        if cwmp.finished:
+            # Refused (no OUI and serial, no CWMP version in common): the fault, with 400
+            # rather than SOAP's 500, as the CPE sent what cannot open a session.
+            status, content, headers = cwmp.reply()
+            return _http(400 if status == 500 else status, content, headers)
+        inform = cwmp.inform
+        assert inform is not None
         identity = inform.device_id
-        if not identity.oui or not identity.serial_number:
-            return self._fault_reply(CwmpError(8003, "Inform without OUI and SerialNumber",
-                                               http_status=400), envelope.namespace)  # fmt: skip
         root = _root(inform)
         cwmp_map = vendor_map(self.registry, identity.oui, identity.manufacturer)
         mac = _inform_mac(inform, cwmp_map)
@@ -296,7 +319,6 @@ class AcsApp:
         kind, username, password = login
         if kind == "device" and (device.username != username):
             return self._challenge(request)  # another device's own login
-        now = time.monotonic()
         with self.sessions.lock:
             active = self.sessions.by_device.get(device.id)
             if active is not None and active is not old and now - active.last < BUSY_WINDOW:
@@ -309,8 +331,7 @@ class AcsApp:
             session = Session(
                 token=secrets.token_urlsafe(18), device=device, username=username,
                 password=password, client=request.client, port=request.port,
-                shared=kind == "bootstrap", namespace=envelope.namespace,
-                cwmp_map=cwmp_map,
+                shared=kind == "bootstrap", cwmp=cwmp, cwmp_map=cwmp_map, last=now,
             )  # fmt: skip
             self.sessions.by_token[session.token] = session
             self.sessions.by_device[device.id] = session
@@ -326,8 +347,7 @@ class AcsApp:
         cookie = f"{COOKIE}={session.token}; Path=/; HttpOnly"
         if request.secure:
             cookie += "; Secure"
-        reply = self._envelope(session, m.InformResponse(max_envelopes=1), envelope.id,
-                               use_version=_use_version(envelope))  # fmt: skip
+        reply = self._reply(session)
         reply[1].append((b"set-cookie", cookie.encode("latin-1")))
         return reply
 
@@ -367,28 +387,54 @@ class AcsApp:
             return credentials.username == session.username and credentials.check(session.password)
         return False
 
-    def next_request(self, session: Session, message: Any) -> Reply:
-        """Hand the CPE's answer to the conductor; send its next request, or end."""
+    def _converse(self, session: Session, envelope: codec.Envelope | None, now: float) -> Reply:
+        """One later POST through the session's :class:`CwmpSession`: the CPE's
+        TransferComplete recorded, the answer to the ACS's last request handed to the
+        conductor, and the conductor's next request sent (none: 204, the end)."""
+        answer: Any = None  # an empty POST instead of a response: the conductor gets None
+        for event in session.cwmp.receive_envelope(envelope, now=now):
+            if isinstance(event, CpeRequestReceived):
+                if isinstance(event.request, m.TransferComplete):
+                    self.transfer_complete(session, event.request.command_key,
+                                           event.request.fault)  # fmt: skip
+            elif isinstance(event, ResponseReceived):
+                answer = event.response
+            elif isinstance(event, FaultReceived):
+                answer = event.fault
+            elif isinstance(event, ReadyForRequest):
+                request = self._next_request(session, answer)
+                if request is not None:
+                    session.cwmp.send(request)
+        return self._reply(session)
+
+    def _next_request(self, session: Session, answer: Any) -> m.Rpc | None:
+        """The conductor's next request, given the CPE's answer to its last; ``None``
+        when it has nothing more to ask (or failed: a bug must not leave the device's
+        session hanging)."""
         try:
             if session.conversation is None:
                 assert session.context is not None
                 session.conversation = conduct(session.context, session.cwmp_map)
-                request = next(session.conversation)
-            else:
-                request = session.conversation.send(message)
+                return next(session.conversation)
+            return session.conversation.send(answer)
         except StopIteration:
-            return self.end(session)
-        except Exception:  # a bug must not leave the device's session hanging
+            return None
+        except Exception:
             log.exception("CWMP session with device %s failed", session.device.id)
-            return self.end(session)
-        return self._envelope(session, request, None)
+            return None
 
-    def end(self, session: Session) -> Reply:
+    def _reply(self, session: Session) -> Reply:
+        """The session's answer as HTTP; a finished session is forgotten."""
+        status, content, headers = session.cwmp.reply()
+        if session.cwmp.finished:
+            self.end(session)
+        return _http(status, content, headers)
+
+    def end(self, session: Session) -> None:
         with self.sessions.lock:
             self.sessions.drop(session)
         if self.on_session_end is not None:
             self.on_session_end(session.device.id)
-        return 204, [(b"content-length", b"0"), _NO_STORE], b""
 
     def transfer_complete(self, session: Session, command_key: str, fault: m.FaultStruct) -> None:
         """Idempotent: a repeated TransferComplete for a finished task changes nothing."""
@@ -407,17 +453,6 @@ class AcsApp:
             tasks.finish(self.store, task.id, "rebooted")
 
     # -- envelopes
-
-    def _envelope(
-        self, session: Session, body: m.Message, request_id: str | None, status: int = 200,
-        use_version: str | None = None,
-    ) -> Reply:  # fmt: skip
-        if request_id is None:
-            session.ids += 1
-            request_id = f"plugtone-{session.ids}"
-        content = codec.build(codec.Envelope(body=body, id=request_id, namespace=session.namespace,
-                                             use_cwmp_version=use_version))  # fmt: skip
-        return status, [_XML, (b"content-length", b"%d" % len(content)), _NO_STORE], content
 
     def _fault_reply(self, error: CwmpError, namespace: str | None) -> Reply:
         envelope = codec.fault_envelope(
@@ -506,16 +541,6 @@ def _request(scope: dict, body: bytes) -> Request:
         target=target, host=host, authorization=authorization, cookies=cookies,
         content_encoding=encoding,
     )  # fmt: skip
-
-
-def _use_version(envelope: codec.Envelope) -> str | None:
-    """The highest version of the CPE's ``SupportedCWMPVersions`` this ACS speaks (the
-    InformResponse's ``UseCWMPVersion``); ``None`` without the header or a common one."""
-    if not envelope.supported_cwmp_versions:
-        return None
-    offered = {item.strip() for item in envelope.supported_cwmp_versions.split(",")}
-    common = [version for version in codec.CWMP_VERSIONS if version in offered]
-    return common[-1] if common else None
 
 
 def _root(inform: m.Inform) -> str:

@@ -2,9 +2,12 @@
 
 Nothing here touches a socket, a clock or the store. The ACS endpoint reads an HTTP
 body, undoes its Content-Encoding with :func:`decode_body`, and either parses it with
-:func:`parse` (one :class:`Envelope`) or, far more often, feeds it to a
-:class:`CwmpSession`, which parses, keeps the order of the exchange and builds the
-answers. :func:`build` turns an :class:`Envelope` back into bytes.
+:func:`parse` (one :class:`Envelope`) or feeds it to a :class:`CwmpSession`, which
+parses, keeps the order of the exchange and builds the answers. plugtone's ACS
+(:mod:`plugtone.acs.endpoint`) parses each body first, as an Inform opens a new session
+before any is found by cookie, and hands the envelope on with
+:meth:`CwmpSession.receive_envelope`. :func:`build` turns an :class:`Envelope` back
+into bytes.
 
 This module is the public face; the pieces live in:
 

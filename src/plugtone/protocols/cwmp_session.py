@@ -255,6 +255,28 @@ class CwmpSession:
         Raises :class:`LocalProtocolError` when the previous body has not been
         answered with :meth:`reply` yet. Never raises for anything the CPE sent.
         """
+        events = self._begin(now)
+        if is_empty(body):
+            return events + self._on_empty()
+        try:
+            envelope = parse(body)
+        except CwmpError as error:
+            return events + self._refuse(error, namespace=self.namespace, id=None)
+        return events + self._on_envelope(envelope)
+
+    def receive_envelope(
+        self, envelope: Envelope | None, *, now: float | None = None
+    ) -> list[Event]:
+        """:meth:`receive` for a body the caller has already parsed (``None``: the empty
+        POST). An endpoint that must parse a body before it knows which session it
+        belongs to (an Inform opens a new one) hands the envelope on rather than have
+        it parsed twice; a body it could not parse it answers itself."""
+        events = self._begin(now)
+        if envelope is None:
+            return events + self._on_empty()
+        return events + self._on_envelope(envelope)
+
+    def _begin(self, now: float | None) -> list[Event]:
         if self._awaiting_reply:
             raise LocalProtocolError("receive() called again before reply()")
         self._awaiting_reply = True
@@ -267,15 +289,6 @@ class CwmpSession:
             if deadline is not None and now > deadline:
                 events += self._end("timed out")
             self._last_activity = now
-        if is_empty(body):
-            events += self._on_empty()
-            return events
-        try:
-            envelope = parse(body)
-        except CwmpError as error:
-            events += self._refuse(error, namespace=self.namespace, id=None)
-            return events
-        events += self._on_envelope(envelope)
         return events
 
     def send(self, request: m.Rpc) -> str:
