@@ -49,6 +49,9 @@ def server_name(text: str) -> str:
         )
     if any(not character.isprintable() for character in name):
         raise fail("name", "a server name holds printable characters only")
+    if name.lower() in ("none", "(none)"):
+        # "none" is what the forms and the API say for "no server" (unaffiliated)
+        raise fail("name", f"{name!r} means no server (unaffiliated); choose another name")
     return name
 
 

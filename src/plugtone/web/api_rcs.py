@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, Response
 
-from plugtone.redirect import passwords
+from plugtone.redirect import passwords, phone_pages
 from plugtone.redirect import services as rcs
 from plugtone.redirect.actors import RcsActor, from_plugtone
 from plugtone.services.accounts import authenticate_token
@@ -83,6 +83,7 @@ class PhoneOut(BaseModel):
 class PhoneList(BaseModel):
     items: list[PhoneOut]
     next: str | None = Field(description="the `after` of the next page, if there is one")
+    total: int = Field(description="the phones the filters match, on every page")
 
 
 class PhoneIn(BaseModel):
@@ -229,17 +230,27 @@ def _outcomes(found: list[rcs.Outcome]) -> Response:
 def list_phones(
     caller: CallerDep,
     store: StoreDep,
-    unaffiliated: bool = Query(False, description="only phones with no server"),
-    after: str | None = Query(None, max_length=12, description="the last MAC seen"),
-    limit: int = Query(500, ge=1, le=5000),
+    q: str | None = Query(None, max_length=64, description="a MAC or its start, any notation"),
+    server: str | None = Query(
+        None, max_length=64, description='a server\'s name; "none": the unaffiliated phones'
+    ),
+    unaffiliated: bool = Query(False, description='only phones with no server (server="none")'),
+    after: str | None = Query(None, max_length=512, description="the `next` of the last page"),
+    limit: int = Query(500, ge=1, le=1000),
 ) -> Response:
-    found = rcs.list_phones(
-        store, caller.actor, caller.account, unaffiliated=unaffiliated, after=after, limit=limit + 1
+    """By MAC, keyset-paged (the Phones page's own service and cursor): pass ``next``
+    back as ``after`` with the same filters; ``total`` counts every page."""
+    found = phone_pages.browse_phones(
+        store,
+        caller.actor,
+        caller.account,
+        q=q,
+        server=phone_pages.UNAFFILIATED if unaffiliated else server,
+        after=after,
+        limit=limit,
     )
-    more = len(found) > limit
-    found = found[:limit]
     return JSONResponse(
-        {"items": [_phone(p) for p in found], "next": found[-1].mac if more else None}
+        {"items": [_phone(p) for p in found.items], "next": found.next, "total": found.total}
     )
 
 

@@ -1,28 +1,55 @@
 """The redirection service's Phones and Servers pages (``/rcs/phones``, ``/rcs/servers``).
 
-Phones: the account's MACs (all, or the unaffiliated ones: "Set Unaffiliated Phones"),
-with a form that edits the selected ones (server, branding, firmware: a move is a new
-server) or deletes them; "Add Phones" takes a MAC list, "Add phones from a CSV file" an
+Phones: the account's MACs a page at a time by MAC (keyset-paged, searched by a partial
+MAC, filtered by server or the unaffiliated ones: "Set Unaffiliated Phones";
+:mod:`plugtone.redirect.phone_pages`), with a form that edits the ticked ones of the page
+(server, branding, firmware: a move is a new server) or every phone of the list on every
+page, or deletes them; "Add Phones" takes a MAC list, "Add phones from a CSV file" an
 upload; both answer a report row by row, none-or-all unless asked otherwise.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from plugtone.inventory.models import FirmwareRelease
+from plugtone.redirect import phone_pages as pages
 from plugtone.redirect import services as rcs
-from plugtone.services.errors import ServiceError
+from plugtone.services.errors import Invalid, NotFound, ServiceError
 from plugtone.web.ui.rcs_sessions import RcsVisit, check_post, page, to_login, visit
 
 router = APIRouter()
 BODY_LIMITS = {"/rcs/phones": rcs.MAX_CSV_BYTES + 64 * 1024}
 Field = Annotated[str, Form(max_length=1024)]
-LIST_LIMIT = 2000
+Text = Annotated[str, Query(max_length=255)]
+PAGE = 100
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The list on the page: its search, its server filter (a name, ``"none"``: the
+    unaffiliated phones) and the cursor of the page."""
+
+    q: str | None = None
+    server: str | None = None
+    after: str | None = None
+
+    @classmethod
+    def of(cls, q: str, server: str, unaffiliated: str, after: str) -> Shown:
+        server = pages.UNAFFILIATED if unaffiliated else server.strip()
+        return cls(q.strip() or None, server or None, after.strip() or None)
+
+    def filters(self) -> dict[str, str]:
+        return {k: v for k, v in (("q", self.q), ("server", self.server)) if v}
+
+    def first_page(self) -> Shown:
+        return Shown(self.q, self.server)
 
 
 def _firmwares(request: Request) -> list[str]:
@@ -33,20 +60,47 @@ def _firmwares(request: Request) -> list[str]:
 
 
 def _phones_page(
-    request: Request, found: RcsVisit, status: int = 200, *, unaffiliated: bool = False, **values
+    request: Request,
+    found: RcsVisit,
+    status: int = 200,
+    *,
+    shown: Shown | None = None,
+    **values,
 ) -> Response:
+    """The list a page at a time (``PAGE`` phones by MAC after the cursor), searched by
+    a partial MAC and filtered by server; a filter or cursor that cannot be used is
+    said above the list, which then shows the first page of every phone."""
     store = request.app.state.store
-    phones = rcs.list_phones(store, found.actor, unaffiliated=unaffiliated, limit=LIST_LIMIT + 1)
+    shown = shown or Shown()
+    try:
+        listed = pages.browse_phones(
+            store, found.actor, q=shown.q, server=shown.server, after=shown.after, limit=PAGE
+        )
+    except (Invalid, NotFound) as error:
+        values.setdefault("note", error.message)
+        status = status if status != 200 else 422
+        shown = Shown(q=shown.q if isinstance(error, NotFound) else None)
+        try:
+            listed = pages.browse_phones(store, found.actor, q=shown.q, limit=PAGE)
+        except Invalid:
+            shown = Shown()
+            listed = pages.browse_phones(store, found.actor, limit=PAGE)
     values.setdefault("errors", {})
     values.setdefault("form", {})
+    filters = shown.filters()
+    more = f"/rcs/phones?{urlencode({**filters, 'after': listed.next})}" if listed.next else None
     return page(
         request,
         found,
         "rcs_phones.html",
         status,
-        phones=phones[:LIST_LIMIT],
-        more=len(phones) > LIST_LIMIT,
-        unaffiliated=unaffiliated,
+        phones=listed.items,
+        total=listed.total,
+        more=more,
+        first=shown.after is None,
+        first_href=f"/rcs/phones?{urlencode(filters)}" if filters else "/rcs/phones",
+        shown=shown,
+        unaffiliated=shown.server == pages.UNAFFILIATED,
         servers=[s.name for s in rcs.list_servers(store, found.actor)],
         brandings=[b.name for b in rcs.list_brandings(store, found.actor)],
         firmwares=_firmwares(request),
@@ -65,11 +119,17 @@ def _summary(report: list[rcs.Outcome]) -> str:
 
 
 @router.get("/rcs/phones")
-def phones(request: Request, unaffiliated: str = "") -> Response:
+def phones(
+    request: Request,
+    q: Text = "",
+    server: Text = "",
+    unaffiliated: Text = "",
+    after: Text = "",
+) -> Response:
     found = visit(request)
     if found is None:
         return to_login(request)
-    return _phones_page(request, found, unaffiliated=bool(unaffiliated))
+    return _phones_page(request, found, shown=Shown.of(q, server, unaffiliated, after))
 
 
 def _assignment_value(value: str) -> str | None:
@@ -87,41 +147,50 @@ def edit(
     branding: Field = "",
     firmware: Field = "",
     action: Field = "assign",
+    q: Field = "",
+    shown_server: Field = "",
     unaffiliated: Field = "",
+    after: Field = "",
     every: Field = "",
     csrf: Field = "",
 ) -> Response:
+    """Edit the phones ticked on the page shown, or (``every``) every phone of the list
+    on every page; the answer is the same page of the same list again."""
     found = check_post(request, csrf)
     store = request.app.state.store
-    chosen = list(macs or [])[: rcs.MAX_BATCH]
-    if every:  # "the MAC Address check box": every phone of the list shown
-        shown = rcs.list_phones(
-            store, found.actor, unaffiliated=bool(unaffiliated), limit=rcs.MAX_BATCH
+    shown = Shown.of(q, shown_server, unaffiliated, after)
+    wanted = rcs.Assignment(
+        _assignment_value(server), _assignment_value(firmware), _assignment_value(branding)
+    )
+    if every:  # "the MAC Address check box": every phone of the list, not only this page
+        try:
+            result = pages.edit_matching(
+                store,
+                found.actor,
+                q=shown.q,
+                server=shown.server,
+                assignment=wanted,
+                remove=action == "delete",
+            )
+        except ServiceError as error:
+            return _phones_page(request, found, 422, shown=shown, error=error.message)
+        done = "deleted" if action == "delete" else "updated"
+        counts = ((result.changed, done), (result.matched - result.changed, "unchanged"))
+        summary = ", ".join(f"{count} {outcome}" for count, outcome in counts if count)
+        return _phones_page(
+            request, found, shown=shown.first_page(), report_summary=summary or "no phone"
         )
-        chosen = [phone.mac for phone in shown]
+    chosen = list(macs or [])[: rcs.MAX_BATCH]
     if not chosen:
         return _phones_page(
-            request,
-            found,
-            422,
-            unaffiliated=bool(unaffiliated),
-            error="Select one phone or more first.",
+            request, found, 422, shown=shown, error="Select one phone or more first."
         )
     if action == "delete":
         report = rcs.delete_phones(store, found.actor, chosen)
     else:
-        wanted = rcs.Assignment(
-            _assignment_value(server), _assignment_value(firmware), _assignment_value(branding)
-        )
         rows = [rcs.Row(mac, wanted) for mac in chosen]
         report = rcs.register_phones(store, found.actor, rows, good_rows=True)
-    return _phones_page(
-        request,
-        found,
-        unaffiliated=bool(unaffiliated),
-        report=report,
-        report_summary=_summary(report),
-    )
+    return _phones_page(request, found, shown=shown, report=report, report_summary=_summary(report))
 
 
 @router.post("/rcs/phones/add")
