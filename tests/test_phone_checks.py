@@ -156,3 +156,22 @@ def test_a_site_default_key_one_model_cannot_show_is_a_warning_for_that_model(st
         apply_text(store, own)
     (problem,) = refused.value.problems
     assert "phone 00:11:5C:22:00:03 (7960): key 1 (dnd): " in str(problem)
+
+
+def test_an_apply_touching_more_phones_than_one_query_can_bind_is_checked(store):
+    """PostgreSQL binds at most 65,535 values a query; a fleet-wide apply names more, and
+    the one phone among them its site's zone cannot be carried to is still found."""
+    from plugtone.services.apply_changes import Change
+    from plugtone.services.phone_checks import refusals
+
+    apply_text(store, GOOD)
+    macs = [f"0008{index:08X}" for index in range(70_000)] + ["00085D112240"]
+    changes = [Change("update", "phone", mac) for mac in macs]
+    with store.sessions() as session:
+        site = session.scalar(select(Site).where(Site.name == "hq"))
+        site.timezone = "Antarctica/Troll"
+        session.flush()
+        found = refusals(session, default_registry(), changes, {})
+        session.rollback()
+    assert len(found) == 1
+    assert "00:08:5D:11:22:40" in found[0].message.upper()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import or_, select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from plugtone.firmware.targets import phone_targets
@@ -26,6 +26,9 @@ from plugtone.vendors import VendorRegistry
 from plugtone.vendors.base import Finding, PhoneView
 
 BATCH = 2_000
+CHUNK = 10_000
+"""Most values bound in one ``IN``: PostgreSQL takes at most 65,535 parameters a query,
+and an apply of a whole fleet touches every phone."""
 """Phones whose views are built at once: bounded memory for a 100,000-phone check."""
 
 
@@ -50,11 +53,9 @@ def fleet_findings(
     session: Session, registry: VendorRegistry, macs: Iterable[str] | None = None
 ) -> list[PhoneFinding]:
     """Every finding of every phone (or of ``macs``), ordered by MAC."""
-    query = select(Phone).order_by(Phone.mac)
-    if macs is not None:
-        query = query.where(Phone.mac.in_(list(macs)))
+    conditions = [true()] if macs is None else list(_mac_conditions(macs))
     found: list[PhoneFinding] = []
-    for batch in _batches(session, query):
+    for batch in _batches(session, conditions):
         found.extend(_findings(session, registry, batch))
     return found
 
@@ -79,22 +80,21 @@ def refusals(
     conditions = _conditions(session, causes)
     if not conditions:
         return []
-    query = select(Phone).where(or_(*conditions)).order_by(Phone.mac)
+    refusing = [
+        finding
+        for batch in _batches(session, conditions)
+        for finding in _findings(session, registry, batch, core=False)
+        if finding.refuse
+    ]
     problems: list[Problem] = []
-    for batch in _batches(session, query):
-        for finding in _findings(session, registry, batch, core=False):
-            if not finding.refuse:
-                continue
-            where = (
-                places.get(("phone", finding.mac))
-                or _first_place(places, causes)
-                or (f"phone {colon_mac(finding.mac)}")
-            )
-            problems.append(
-                Problem(
-                    where, f"phone {colon_mac(finding.mac)} ({finding.model}): {finding.message}"
-                )
-            )
+    for finding in sorted(refusing, key=lambda finding: finding.mac):
+        where = (
+            places.get(("phone", finding.mac))
+            or _first_place(places, causes)
+            or f"phone {colon_mac(finding.mac)}"
+        )
+        message = f"phone {colon_mac(finding.mac)} ({finding.model}): {finding.message}"
+        problems.append(Problem(where, message))
     return problems
 
 
@@ -113,7 +113,7 @@ def _conditions(session: Session, causes: Sequence[tuple[str, str]]) -> list:
         by_kind.setdefault(kind, set()).add(key)
     conditions = []
     if "phone" in by_kind:
-        conditions.append(Phone.mac.in_(by_kind["phone"]))
+        conditions.extend(_mac_conditions(by_kind["phone"]))
     sites = by_kind.get("site", set()) | by_kind.get("directory", set())
     if sites:
         conditions.append(Phone.site_id.in_(select(Site.id).where(Site.name.in_(sites))))
@@ -135,26 +135,45 @@ def _conditions(session: Session, causes: Sequence[tuple[str, str]]) -> list:
                 .where(Site.name == site, Extension.number == number)
             )
         ]
-        if ids:
+        for part in _chunks(ids):
             conditions.append(
                 Phone.id.in_(
-                    select(LineAssignment.phone_id).where(LineAssignment.extension_id.in_(ids))
+                    select(LineAssignment.phone_id).where(LineAssignment.extension_id.in_(part))
                 )
             )
     return conditions
+
+
+def _mac_conditions(macs: Iterable[str]) -> Iterator:
+    for part in _chunks(sorted(set(macs))):
+        yield Phone.mac.in_(part)
+
+
+def _chunks(values: Sequence) -> Iterator[Sequence]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
 
 
 def _first_place(places: Mapping[tuple[str, str], str], causes: Sequence[tuple[str, str]]):
     return next((places[cause] for cause in causes if cause in places), None)
 
 
-def _batches(session: Session, query) -> Iterator[list[Phone]]:
+def _batches(session: Session, conditions: Sequence) -> Iterator[list[Phone]]:
+    """The phones any condition selects, each once, in batches of ``BATCH``.
+
+    One query per condition rather than one ``OR`` of them all: each binds at most
+    ``CHUNK`` values, under the driver's limit whatever the apply's size."""
+    seen: set[str] = set()
     batch: list[Phone] = []
-    for phone in session.scalars(query):
-        batch.append(phone)
-        if len(batch) >= BATCH:
-            yield batch
-            batch = []
+    for condition in conditions:
+        for phone in session.scalars(select(Phone).where(condition).order_by(Phone.mac)):
+            if phone.mac in seen:
+                continue
+            seen.add(phone.mac)
+            batch.append(phone)
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
     if batch:
         yield batch
 
