@@ -156,16 +156,25 @@ def register(main: click.Group, common, run, table) -> None:
     @common
     @click.option("--account", required=True, help="The account.")
     @click.option("--unaffiliated", is_flag=True, help="Only phones with no server.")
-    def phone_list(settings: Settings, account: str, unaffiliated: bool) -> None:
-        """List an account's phones."""
-        from plugtone.redirect.services import list_phones
+    @click.option("--server", default=None, help='Only this server\'s phones ("none": no server).')
+    @click.option("--mac", "q", default=None, help="Only MACs starting so (any notation).")
+    def phone_list(
+        settings: Settings, account: str, unaffiliated: bool, server: str | None, q: str | None
+    ) -> None:
+        """List an account's phones by MAC (every page)."""
+        from plugtone.redirect.phone_pages import UNAFFILIATED, browse_phones
 
-        found = run(
-            settings,
-            lambda store: list_phones(
-                store, admin(), account, unaffiliated=unaffiliated, limit=5000
-            ),
-        )
+        def every(store):
+            found, after = [], None
+            while True:
+                page = browse_phones(store, admin(), account, after=after, limit=1000, q=q,
+                                     server=UNAFFILIATED if unaffiliated else server)  # fmt: skip
+                found += page.items
+                if page.next is None:
+                    return found
+                after = page.next
+
+        found = run(settings, every)
         table(
             ("MAC", "SERVER", "FIRMWARE", "BRANDING", "LAST CONTACT"),
             [
