@@ -315,6 +315,23 @@ def test_a_phone_behind_nat_is_reached_by_a_signed_udp_request_learnt_by_stun(se
         while time.monotonic() < deadline and len(cpe.logs) == before:
             time.sleep(0.05)
         assert len(cpe.logs) == before + 1 and cpe.logs[-1].status == 204
+        # behind a port-restricted NAT only the STUN port's datagrams get in: the admin
+        # API's request (inside plugtone serve) goes from there
+        cpe.connection.nat_peer = ("127.0.0.1", running.stun_port)
+        store = running.store()
+        try:
+            token, _ = create_token(store, local_admin(), "admin")
+        finally:
+            store.dispose()
+        answer = httpx.post(
+            f"{running.admin_base}/api/acs/devices/00085D000006/connect",
+            headers={"Authorization": f"Bearer {token}"}, timeout=30, verify=False,
+        )  # fmt: skip
+        assert answer.status_code == 200 and "signed datagrams sent" in answer.json()["message"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(cpe.logs) == before + 1:
+            time.sleep(0.05)
+        assert len(cpe.logs) == before + 2 and cpe.logs[-1].status == 204
     finally:
         cpe.close()
 

@@ -569,6 +569,9 @@ class _ConnectionListener:
         self.udp.bind(("127.0.0.1", 0))
         self.udp_port = self.udp.getsockname()[1]
         self.seen_ids: set[str] = set()
+        self.nat_peer: tuple[str, int] | None = None
+        """Set: a port-restricted NAT in front of the phone lets in only datagrams from
+        this address (the STUN server its binding requests went to)."""
         threading.Thread(target=self.serve_udp, daemon=True).start()
 
     def credentials(self) -> tuple[str, str]:
@@ -596,9 +599,11 @@ class _ConnectionListener:
     def serve_udp(self) -> None:
         while True:
             try:
-                data, _ = self.udp.recvfrom(2048)
+                data, source = self.udp.recvfrom(2048)
             except OSError:
                 return
+            if self.nat_peer is not None and source != self.nat_peer:
+                continue
             if data[:2] == b"\x01\x01":  # our STUN Binding Response: the public address
                 self.mapped(data)
                 continue

@@ -152,6 +152,18 @@ def connection_target(store: Store, mac: str) -> tuple[str | None, str | None, s
     return row.connection_request_url, row.udp_address, user, password
 
 
+_stun_sender: Callable[[bytes, tuple[str, int]], None] | None = None
+"""This process's STUN socket (``serve --stun-port``), once it listens: a UDP connection
+request sent from it passes a NAT that lets in only what comes from the address and
+port the CPE's binding requests went to (TR-111 part 2)."""
+
+
+def use_stun_sender(sendto: Callable[[bytes, tuple[str, int]], None] | None) -> None:
+    """Send this process's UDP connection requests from ``sendto`` (``None``: own socket)."""
+    global _stun_sender
+    _stun_sender = sendto
+
+
 async def connect(
     store: Store, actor: Actor, mac: str,
     sendto: Callable[[bytes, tuple[str, int]], None] | None = None,
@@ -174,8 +186,10 @@ async def connect(
             return result.message
     if udp:
         host, _, port = udp.rpartition(":")
-        result = await send_udp_connection_request((host.strip("[]"), int(port)), user,
-                                                   password, sendto=sendto)  # fmt: skip
+        address = (host.strip("[]"), int(port))
+        result = await send_udp_connection_request(
+            address, user, password, sendto=sendto or _stun_sender
+        )
         return result.message
     return "no connection-request address known for this device"
 

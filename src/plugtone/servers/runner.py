@@ -27,6 +27,7 @@ from typing import Any
 
 import uvicorn
 
+from plugtone.acs import service as acs_service
 from plugtone.acs.serving import acs_app
 from plugtone.inventory.store import Store, check_schema, check_secret_key
 from plugtone.provisioning.provisioner import Provisioner
@@ -206,6 +207,7 @@ async def serve_with(
         running.recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
         if options.stun_port is not None and options.once_per_host:  # TR-111 STUN: one a host
             await app.acs.start_stun(options.host, options.stun_port)
+            acs_service.use_stun_sender(app.acs.stun.sendto)  # the API's and UI's requests
         if options.once_per_host:
             running.retention = asyncio.create_task(_pruner(provisioner, options).run(),
                                                     name="retention")  # fmt: skip
@@ -223,6 +225,7 @@ async def serve_with(
             ready.set()
         await stop.wait()
     finally:
+        acs_service.use_stun_sender(None)
         app.acs.close_stun()
         await running.close()
 
