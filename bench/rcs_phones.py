@@ -16,7 +16,10 @@ kept-alive connection, each checked against the rows it must hold:
   dashed, a short prefix (an OUI: 50,000 matches, counted);
 - server filter: one server, unaffiliated, a deep page of a server, a server with a
   MAC prefix;
-- the API: the first page and a deep page of 500 with an account token.
+- the API: the first page and a deep page of 500 with an account token;
+
+then, once, "All unaffiliated phones of this list" given a server (10,000 phones: every
+page of the list, one transaction with an audit row each), timed and checked.
 
 Prints p50, p95, max and failures per case against the target (a failure: not 200,
 or not the rows expected). Not a test: run it by hand (``.venv/bin/python -m
@@ -229,6 +232,28 @@ def measure(client: httpx.Client, case: Case, count: int) -> tuple[list[float], 
     return times, failures
 
 
+def bulk_edit(client: httpx.Client, phones: int) -> int:
+    """ "All unaffiliated phones of this list" given a server, once: every one of them
+    (a tenth of the account), whatever page is shown; the seconds it takes."""
+    client.headers.pop("authorization", None)
+    shown = client.get("/rcs/phones?server=none")
+    csrf = re.search(r'name="csrf" value="([^"]*)"', shown.text).group(1)
+    count = len([i for i in range(phones) if server_of(i) is None])
+    began = time.perf_counter()
+    form = {"csrf": csrf, "every": "1", "server": "s0", "action": "assign", "shown_server": "none"}
+    answer = client.post("/rcs/phones/edit", data=form)
+    seconds = time.perf_counter() - began
+    done = re.search(r'<p id="report-summary">([^<]*)</p>', answer.text)
+    left = client.get("/rcs/phones?server=none")
+    ok = (answer.status_code == 200 and done and done.group(1) == f"{count} updated"
+          and not ROW.findall(left.text))  # fmt: skip
+    print(
+        f"edit every unaffiliated phone ({count:,}): {seconds * 1000:.0f} ms, "
+        f"{'ok' if ok else 'FAILED'} ({done.group(1) if done else answer.status_code})"
+    )
+    return 0 if ok else 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--phones", type=int, default=100_000)
@@ -272,6 +297,7 @@ def main() -> None:
             print(f"{name:<18} {len(times):>6} {statistics.median(times):>8.1f} "
                   f"{p95:>8.1f} {max(times):>8.1f} {failures:>7}  {verdict}",
                   flush=True)  # fmt: skip
+        over += bulk_edit(client, args.phones)
     print(
         f"{over} case(s) over (max or a failure); total {time.perf_counter() - began:.0f} s;"
         f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
