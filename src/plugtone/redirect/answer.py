@@ -57,6 +57,8 @@ class Served:
     body: bytes = b""
     path: Path | None = None
     size: int = 0
+    location: str | None = None
+    """Set: a ``302 Found`` to this URL (a plug-in whose phones follow redirects)."""
 
 
 NOT_FOUND = Served(404, body=b"Not Found\n")
@@ -249,6 +251,10 @@ class Redirector:
     def _served(self, reply: BootstrapAnswer | None) -> Served:
         if reply is None:
             return NOT_FOUND
+        if reply.location is not None:
+            if any(ord(char) < 0x21 or ord(char) == 0x7F for char in reply.location):
+                return NOT_FOUND  # never a header split by a URL's control characters
+            return Served(302, body=b"Found\n", location=reply.location)
         if reply.file is not None:
             try:
                 path = self.files.path(reply.file.sha256)

@@ -70,6 +70,10 @@ async def serve(redirector: Redirector, path: str, scope: Scope, send: Send) -> 
     address = client[0] if client else None
     served: Served = await asyncio.to_thread(redirector.answer, path, agent, address)
     head = method == "HEAD"
+    if served.location is not None:
+        where = [(b"location", served.location.encode("latin-1", "replace"))]
+        await _reply(send, 302, served.media_type.encode(), served.body, where, head=head)
+        return
     if served.path is None:
         await _reply(send, served.status, served.media_type.encode(), served.body, head=head)
         return

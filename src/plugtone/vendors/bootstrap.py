@@ -82,11 +82,14 @@ class BootstrapTarget:
 
 @dataclass(frozen=True)
 class BootstrapAnswer:
-    """A file to send: ``content`` in memory, or a stored firmware ``file``."""
+    """A file to send: ``content`` in memory, or a stored firmware ``file``; or, for a
+    phone its vendor documents as following HTTP redirects, ``location``: the service
+    answers ``302 Found`` there (over HTTP; TFTP and FTP have no redirect)."""
 
     content: bytes | None = None
     media_type: str = "text/plain; charset=utf-8"
     file: FirmwareFile | None = None
+    location: str | None = None
     kind: str = "config"
     """What the answer does, for the statistics: ``redirect`` (it carries the server),
     ``firmware`` (an image, or a file that sends the phone for one), ``config``."""
