@@ -101,13 +101,7 @@ def share_every_port_and_serve_the_same_bytes(served: Served, passive: range) ->
     assert len(http_files) == 1
 
     common_http = httpx.get(f"{served.base}/aastra.cfg", timeout=TIMEOUT).content
-    tftp_files = set()
-    for _ in range(16):
-        fetched = subprocess.run([curl, "-s", "--max-time", str(TIMEOUT),
-                                  f"tftp://127.0.0.1:{served.tftp_port}/aastra.cfg"],
-                                 capture_output=True, check=True)  # fmt: skip
-        tftp_files.add(fetched.stdout)
-    assert tftp_files == {common_http}
+    assert serve_each_tftp_client_from_one_worker(served, curl) == {common_http}
 
     ftp_files = set()
     for _ in range(12):
@@ -125,7 +119,29 @@ def share_every_port_and_serve_the_same_bytes(served: Served, passive: range) ->
     assert set(counts) == set(served.worker_pids)
     for pid, each in counts.items():  # every transport reached both workers
         assert each["http"] > 0 and each["tftp"] > 0 and each["ftp"] > 0, (pid, counts)
-    assert sum(each["tftp"] for each in counts.values()) >= 16
+    assert sum(each["tftp"] for each in counts.values()) == 16
+
+
+def serve_each_tftp_client_from_one_worker(served: Served, curl: str) -> set[bytes]:
+    """TFTP requests from one client address, each from a new port (curl's), are all
+    answered by one worker (the one that learnt which phone is there), and two addresses
+    of different parity by the two workers: the files curl got."""
+    files: set[bytes] = set()
+    answered_by = []
+    for client in ("127.0.0.1", "127.0.0.2"):
+        before = per_worker(served)
+        for _ in range(8):
+            fetched = subprocess.run([curl, "-s", "--max-time", str(TIMEOUT),
+                                      "--interface", client,
+                                      f"tftp://127.0.0.1:{served.tftp_port}/aastra.cfg"],
+                                     capture_output=True, check=True)  # fmt: skip
+            files.add(fetched.stdout)
+        after = per_worker(served)
+        served_here = {pid: after[pid]["tftp"] - before[pid]["tftp"] for pid in after}
+        assert sorted(served_here.values()) == [0, 8], (client, served_here)
+        answered_by.append(max(served_here, key=served_here.__getitem__))
+    assert len(set(answered_by)) == 2, answered_by
+    return files
 
 
 def per_worker(served: Served) -> dict[int, dict[str, float]]:

@@ -72,6 +72,8 @@ class ServeOptions:
     the other workers of ``plugtone serve --workers N`` (:mod:`plugtone.servers.workers`)."""
     worker: int | None = None
     """This process's index among those workers; ``None``: the only process."""
+    workers: int = 1
+    """How many workers share the ports (TFTP steers each client address to one)."""
     once_per_host: bool = True
     """Whether this process runs the duties one process per host does (the event log's
     pruning): with workers, only worker 0."""
@@ -340,6 +342,7 @@ async def _start_tftp(provisioner: Provisioner, options: ServeOptions):
         return await start_tftp_server(
             provisioner, options.host, options.tftp_port,
             max_transfers=options.tftp_max_transfers, reuse_port=options.reuse_port,
+            workers=options.workers,
         )  # fmt: skip
     except (OSError, OverflowError) as problem:
         raise ListenError("TFTP", options.host, options.tftp_port, problem) from None

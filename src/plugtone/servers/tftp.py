@@ -113,6 +113,7 @@ from plugtone.protocols.tftp import (
 from plugtone.provisioning.provisioner import BLOCKED, Provisioner
 from plugtone.provisioning.resolver import Answer, FileRequest, Status, StoredFile
 from plugtone.provisioning.uploads import UploadTooLarge
+from plugtone.servers.reuseport_steering import steer_by_source_address
 from plugtone.servers.udp import SOCK_NONBLOCK, Address, Poller, UdpEndpoint
 from plugtone.vendors.base import UploadRef
 
@@ -237,12 +238,16 @@ class TftpServer:
     def closed(self) -> bool:
         return self._closed
 
-    def _listen(self, host: str, port: int, *, reuse_port: bool = False) -> None:
+    def _listen(self, host: str, port: int, *, reuse_port: bool = False, workers: int = 1) -> None:
         """Bind the request socket; transfer sockets later bind to the same address.
 
-        ``reuse_port``: ``SO_REUSEPORT``, so the workers of ``plugtone serve --workers``
-        share the port (the kernel spreads requests by source address and port; each
-        transfer then runs on its own ephemeral socket in the worker that got it)."""
+        ``reuse_port``: ``SO_REUSEPORT``, so the ``workers`` processes of ``plugtone serve
+        --workers`` share the port; each transfer then runs on its own ephemeral socket in
+        the worker that got its request.  With two or more, every request from one client
+        address goes to the same worker (:mod:`plugtone.servers.reuseport_steering`), the
+        one that learnt which phone is at that address, instead of the kernel's spread by
+        address and port, which sent most of a phone's common files to a worker that had
+        to ask the store."""
         family, _, _, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
         )[0]
@@ -254,6 +259,8 @@ class TftpServer:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.setblocking(False)
             sock.bind(address)
+            if reuse_port:
+                steer_by_source_address(sock, workers)
             self._listener = UdpEndpoint(self._poller, sock, self._on_listen_readable)
         except BaseException:
             sock.close()
@@ -870,6 +877,7 @@ async def start_tftp_server(
     max_transfers: int = 1000,
     limits: Limits = DEFAULT_LIMITS,
     reuse_port: bool = False,
+    workers: int = 1,
 ) -> TftpServer:
     """Listen for TFTP requests on ``host``:``port`` (0 picks a free port, see ``.port``).
 
@@ -879,7 +887,7 @@ async def start_tftp_server(
     """
     server = TftpServer(provisioner, max_transfers=max_transfers, limits=limits)
     try:
-        server._listen(host, port, reuse_port=reuse_port)
+        server._listen(host, port, reuse_port=reuse_port, workers=workers)
     except BaseException:  # a busy port: leave nothing registered with the loop
         server.close()
         raise

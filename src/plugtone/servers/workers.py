@@ -183,6 +183,7 @@ def worker_options(options: ServeOptions, count: int) -> list[ServeOptions]:
             options,
             reuse_port=True,
             worker=index,
+            workers=count,
             once_per_host=index == 0,
             ftp_passive_ports=passive[index],
             **({} if index == 0 else first_only),
