@@ -73,7 +73,7 @@ from plugtone.vendors.key_layout import KeyLayout
 from plugtone.vendors.polycom import dhcp, firmware, stock
 from plugtone.vendors.polycom.branding import background_parameters
 from plugtone.vendors.polycom.checks import phone_findings
-from plugtone.vendors.polycom.directory import directory_file, phone_contacts
+from plugtone.vendors.polycom.directory import directory_file, phone_directory
 from plugtone.vendors.polycom.essentials import essential_parameters
 from plugtone.vendors.polycom.key_view import NEUTRAL_NAMES, polycom_key_layout
 from plugtone.vendors.polycom.master import master_file
@@ -343,7 +343,7 @@ class PolycomPlugin(VendorPlugin):
             return _site(phone, f"{mac}-site.cfg: site settings for {heading}")
         if ref.name == "directory.xml":
             note = f"{mac}-directory.xml: contacts for {heading}"
-            return directory_file(phone_contacts(phone), note)
+            return phone_directory(phone, note)
         return None
 
 
