@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from uvicorn.config import create_ssl_context
 
 from plugtone.acs import service as acs_service
 from plugtone.acs.serving import acs_app
@@ -85,6 +86,14 @@ class ServeOptions:
     the HTTP and HTTPS listeners."""
     stun_port: int | None = None
     """The TR-111 STUN server's UDP port (``--stun-port``); ``None`` runs none."""
+    tls_contexts: dict[str, ssl.SSLContext] = field(default_factory=dict, repr=False,
+                                                    compare=False)  # fmt: skip
+    """TLS contexts already made, by listener (``HTTPS``, ``admin API``; see
+    :func:`tls_contexts`), used instead of making new ones: the supervisor of
+    ``--workers`` makes them once before it forks, so that every worker holds the same
+    session-ticket keys (OpenSSL draws them when a context is made, and Python's ssl
+    cannot set them) and a phone resumes its TLS session on whichever worker its next
+    connection reaches."""
 
 
 class _QuietSignalsServer(uvicorn.Server):
@@ -177,9 +186,8 @@ async def serve_with(
     if options.https_port is not None:
         if not (options.tls_cert and options.tls_key):
             raise StartupError("HTTPS needs a certificate and key: run 'plugtone init --tls'")
-        client_ca = client_ca_bundles(options.security.client_ca, options.data_dir)
-        secure = _uvicorn(app, options.host, options.https_port, options.tls_cert,
-                          options.tls_key, client_ca=client_ca)  # fmt: skip
+        context = options.tls_contexts.get("HTTPS") or https_context(options)
+        secure = _uvicorn(app, options.host, options.https_port, context)
         planned.append(("HTTPS", options.host, options.https_port, secure))
     elif options.security.client_ca:
         log.warning("[security] client_ca is set but HTTPS is off: no certificate is asked for")
@@ -188,8 +196,8 @@ async def serve_with(
     if options.admin_port is not None:
         admin, admin_scheme = _admin_server(provisioner, options, admin_host)
         planned.append(("admin API", admin_host, options.admin_port, admin))
-    for transport, _, _, server in planned:
-        _load(transport, server)  # a TLS pair that cannot be read stops us before binding
+    for _, _, _, server in planned:
+        server.config.load()  # the app and protocol classes, before anything listens
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(quiet_disconnects)
@@ -317,21 +325,61 @@ def bind_tcp(
     return sockets
 
 
-def _load(transport: str, server: _QuietSignalsServer) -> None:
-    """uvicorn's configuration loaded (its TLS context made) before anything listens."""
+def tls_context(
+    transport: str, cert: Path, key: Path, client_ca: tuple[Path, ...] = ()
+) -> ssl.SSLContext:
+    """The server TLS context of one listener, as uvicorn makes it (its
+    ``create_ssl_context``); with ``client_ca``, it asks each client for a certificate
+    (``CERT_OPTIONAL``: a phone without one is still served, judged by the other rules)
+    and verifies one it sends against those bundles. Made before anything listens, so a
+    TLS pair that cannot be read stops start-up with one line."""
     try:
-        server.config.load()
+        made = create_ssl_context(
+            certfile=str(cert), keyfile=str(key), password=None,
+            ssl_version=ssl.PROTOCOL_TLS_SERVER, cert_reqs=ssl.CERT_NONE, ca_certs=None,
+            ciphers=None,
+        )  # fmt: skip
+        if client_ca:
+            made.verify_mode = ssl.CERT_OPTIONAL
+            for bundle in client_ca:
+                made.load_verify_locations(cafile=str(bundle))
     except (OSError, ssl.SSLError) as problem:
-        config = server.config
         reason = (
             f"not a PEM certificate and its key ({problem.strerror or problem})"
             if isinstance(problem, ssl.SSLError)
             else _reason(problem)
         )
-        raise StartupError(
-            f"{transport} cannot use the TLS pair {config.ssl_certfile} and "
-            f"{config.ssl_keyfile}: {reason}"
-        ) from None
+        message = f"{transport} cannot use the TLS pair {cert} and {key}: {reason}"
+        raise StartupError(message) from None
+    return made
+
+
+def https_context(options: ServeOptions) -> ssl.SSLContext:
+    """The phone HTTPS listener's context: the TLS pair, and ``[security] client_ca``."""
+    if not (options.tls_cert and options.tls_key):
+        raise StartupError("HTTPS needs a certificate and key: run 'plugtone init --tls'")
+    client_ca = client_ca_bundles(options.security.client_ca, options.data_dir)
+    return tls_context("HTTPS", options.tls_cert, options.tls_key, client_ca)
+
+
+def _admin_tls(options: ServeOptions) -> tuple[Path, Path] | None:
+    """The admin listener's TLS pair: the phone HTTPS pair, when both files exist."""
+    cert, key = options.tls_cert, options.tls_key
+    if cert is not None and key is not None and cert.is_file() and key.is_file():
+        return cert, key
+    return None
+
+
+def tls_contexts(options: ServeOptions) -> dict[str, ssl.SSLContext]:
+    """Every TLS context :func:`serve_with` would make for ``options``, by listener: for
+    a supervisor to make once and hand to each worker (``ServeOptions.tls_contexts``)."""
+    made: dict[str, ssl.SSLContext] = {}
+    if options.https_port is not None:
+        made["HTTPS"] = https_context(options)
+    pair = _admin_tls(options)
+    if options.admin_port is not None and pair is not None:
+        made["admin API"] = tls_context("admin API", *pair)
+    return made
 
 
 async def _start_tftp(provisioner: Provisioner, options: ServeOptions):
@@ -479,15 +527,17 @@ def _admin_server(
     app = create_admin_app(resolver.store, resolver.registry, settings)
     app.state.security_counters = provisioner.guard.counters.as_dict
     app.state.provisioner = provisioner  # its counters, read at each /metrics scrape
-    cert, key = options.tls_cert, options.tls_key
-    tls = cert is not None and key is not None and cert.is_file() and key.is_file()
+    pair = _admin_tls(options)
+    context = None
+    if pair is not None:
+        context = options.tls_contexts.get("admin API") or tls_context("admin API", *pair)
     assert options.admin_port is not None
     if options.worker is not None:  # which worker answered, for whoever checks the sharing
         from plugtone.servers.workers import with_worker_header
 
         app = with_worker_header(app, options.worker)
-    server = _uvicorn(app, host, options.admin_port, cert if tls else None, key if tls else None)
-    return server, "https" if tls else "http"
+    server = _uvicorn(app, host, options.admin_port, context)
+    return server, "https" if context is not None else "http"
 
 
 def client_ca_bundles(bundles: tuple[Path, ...], data_dir: Path) -> tuple[Path, ...]:
@@ -520,24 +570,15 @@ def client_ca_bundles(bundles: tuple[Path, ...], data_dir: Path) -> tuple[Path, 
     return tuple(found)
 
 
-def _uvicorn(app, host: str, port: int, cert: Path | None = None, key: Path | None = None,
-             client_ca: tuple[Path, ...] = ()):  # fmt: skip
-    """One uvicorn server; with ``client_ca``, its TLS asks each client for a certificate
-    (``CERT_OPTIONAL``: a phone without one is still served, judged by the other rules)
-    and verifies one it sends against those bundles, all loaded into the context."""
+def _uvicorn(app, host: str, port: int, tls: ssl.SSLContext | None = None):
+    """One uvicorn server, over TLS with the context ``tls`` (:func:`tls_context`) if
+    given: handed to uvicorn as made, so that workers given the supervisor's context
+    share its session-ticket keys."""
     # httptools plus the ASGI zero-copy extension, so firmware goes out by os.sendfile
     # (see plugtone.servers.http).
     extra = {}
-    if client_ca and cert and key:
-
-        def context(config: uvicorn.Config, default: Callable[[], ssl.SSLContext]):
-            made = default()
-            made.verify_mode = ssl.CERT_OPTIONAL
-            for bundle in client_ca:
-                made.load_verify_locations(cafile=str(bundle))
-            return made
-
-        extra["ssl_context_factory"] = context
+    if tls is not None:
+        extra["ssl_context_factory"] = lambda config, default: tls
     config = uvicorn.Config(
         app,
         http=ZeroCopyHttpToolsProtocol,
@@ -551,9 +592,6 @@ def _uvicorn(app, host: str, port: int, cert: Path | None = None, key: Path | No
         # the scheme) from X-Forwarded-For/-Proto sent from 127.0.0.1, so any local
         # process could pose as a phone on a trusted network, or as HTTPS.
         proxy_headers=False,
-        ssl_certfile=str(cert) if cert else None,
-        ssl_keyfile=str(key) if key else None,
-        ssl_version=ssl.PROTOCOL_TLS_SERVER,
         lifespan="off",
         **extra,
     )

@@ -16,7 +16,13 @@ The supervisor (this process, which serves nothing itself):
   its files secured by ``plugtone serve`` itself (nothing migrates at serve), and each
   port is tried here, without ``SO_REUSEPORT``, so a port another program (or another
   ``plugtone serve``) holds stops start-up with the usual one line, and a port of 0 is
-  resolved once, so every worker binds the same one;
+  resolved once, so every worker binds the same one; and the TLS contexts (HTTPS, the
+  admin listener) are made here, once, and inherited by every worker through the fork,
+  so that all hold the same session-ticket keys and a phone's next connection resumes
+  its TLS session whichever worker it reaches (a worker spawned rather than forked,
+  where there is no fork, makes its own: sessions then resume on its own connections
+  only; a worker started again gets the contexts of the supervisor's start, its
+  certificate included);
 - starts the workers and waits until each says it listens (a worker that cannot start
   stops them all: exit 1), then prints the serving line once;
 - starts again a worker that dies (after a pause growing to 10 s if it keeps dying);
@@ -49,7 +55,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from plugtone.servers.runner import ListenError, ServeOptions, StartupError
+from plugtone.servers.runner import ListenError, ServeOptions, StartupError, tls_contexts
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +269,8 @@ class Supervisor:
     def __init__(self, options: ServeOptions, count: int, log_format: str = "text") -> None:
         self.log_format = log_format
         self.context = _process_context()
+        if self.context.get_start_method() == "fork":  # a context cannot be pickled to spawn
+            options = dataclasses.replace(options, tls_contexts=tls_contexts(options))
         self.workers = [
             _Worker(index, each) for index, each in enumerate(worker_options(options, count))
         ]
