@@ -2,8 +2,9 @@
 
 Real processes and real clients: httpx with a new connection per request, curl's TFTP
 client and ftplib reach both workers through the one port of each transport and get
-the same bytes (which worker answered is read from each worker's own ``/metrics``,
-found through the admin listener's ``x-plugtone-worker`` header); a change made
+the same bytes (which worker answered is read from each worker's own counters,
+``/metrics?scope=worker``, found through the admin listener's ``x-plugtone-worker``
+header); a change made
 through one worker is served by every worker within a second; a killed worker is
 started again; SIGTERM stops them all; a busy port stops start-up with its one line.
 """
@@ -145,12 +146,12 @@ def serve_each_tftp_client_from_one_worker(served: Served, curl: str) -> set[byt
 
 
 def per_worker(served: Served) -> dict[int, dict[str, float]]:
-    """Each worker's phone requests by transport, read from its own ``/metrics``: the
-    admin port is shared too, so scrape (a new connection each time) until both pids
-    have answered."""
+    """Each worker's phone requests by transport, read from its own counters
+    (``/metrics?scope=worker``): the admin port is shared too, so scrape (a new
+    connection each time) until both pids have answered."""
     found: dict[int, dict[str, float]] = {}
     for _ in range(200):
-        answer = httpx.get(f"{served.admin}/metrics", timeout=TIMEOUT)
+        answer = httpx.get(f"{served.admin}/metrics?scope=worker", timeout=TIMEOUT)
         assert answer.status_code == 200, answer.text
         _, pid = map(int, answer.headers[WORKER_HEADER].split())
         counts: dict[str, float] = defaultdict(float)

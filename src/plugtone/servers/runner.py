@@ -193,8 +193,9 @@ async def serve_with(
         log.warning("[security] client_ca is set but HTTPS is off: no certificate is asked for")
     admin_host = options.admin_host or options.host
     admin_scheme = "http"
+    siblings = None
     if options.admin_port is not None:
-        admin, admin_scheme = _admin_server(provisioner, options, admin_host)
+        admin, admin_scheme, siblings = _admin_server(provisioner, options, admin_host)
         planned.append(("admin API", admin_host, options.admin_port, admin))
     for _, _, _, server in planned:
         server.config.load()  # the app and protocol classes, before anything listens
@@ -215,6 +216,9 @@ async def serve_with(
         if options.ftp_port is not None:
             running.ftp = await _start_ftp(provisioner, options)
         running.recorder = asyncio.create_task(provisioner.recorder.run(), name="events")
+        if siblings is not None:  # /metrics answered for every worker
+            running.siblings = siblings
+            await siblings.start()
         if options.stun_port is not None and options.once_per_host:  # TR-111 STUN: one a host
             await app.acs.start_stun(options.host, options.stun_port)
             acs_service.use_stun_sender(app.acs.stun.sendto)  # the API's and UI's requests
@@ -428,6 +432,8 @@ class _Running:
     recorder: asyncio.Task | None = None
     retention: asyncio.Task | None = None
     windows: asyncio.Task | None = None
+    siblings: Any = None
+    """This worker's /metrics socket for its siblings (``WorkerMetrics``)."""
 
     async def started(self) -> None:
         """Wait for every uvicorn server to serve its sockets; one that ends first
@@ -461,6 +467,8 @@ class _Running:
             self.tftp.close()
         if self.ftp is not None:
             await self.ftp.close()
+        if self.siblings is not None:
+            self.siblings.close()
         for _, _, server, _ in self.bound:
             server.should_exit = True
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -517,9 +525,10 @@ def quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict) -> None:
 
 def _admin_server(
     provisioner: Provisioner, options: ServeOptions, host: str
-) -> tuple[_QuietSignalsServer, str]:
-    """The admin app on its own server, and its scheme: HTTPS when the phone HTTPS pair
-    exists."""
+) -> tuple[_QuietSignalsServer, str, Any]:
+    """The admin app on its own server, its scheme (HTTPS when the phone HTTPS pair
+    exists) and, in a worker, its part in answering ``/metrics`` for all workers
+    (:class:`plugtone.web.metrics.WorkerMetrics`, to start once the app serves)."""
     from plugtone.web.app import create_admin_app
 
     settings = options.settings or load_settings(str(options.data_dir), options.db_url)
@@ -532,12 +541,17 @@ def _admin_server(
     if pair is not None:
         context = options.tls_contexts.get("admin API") or tls_context("admin API", *pair)
     assert options.admin_port is not None
+    siblings = None
     if options.worker is not None:  # which worker answered, for whoever checks the sharing
         from plugtone.servers.workers import with_worker_header
+        from plugtone.web.metrics import WorkerMetrics
 
+        # the workers' supervisor names the group: its pid is the parent's
+        siblings = WorkerMetrics(app, options.worker, options.workers, group=os.getppid())
+        app.state.worker_metrics = siblings
         app = with_worker_header(app, options.worker)
     server = _uvicorn(app, host, options.admin_port, context)
-    return server, "https" if context is not None else "http"
+    return server, "https" if context is not None else "http", siblings
 
 
 def client_ca_bundles(bundles: tuple[Path, ...], data_dir: Path) -> tuple[Path, ...]:
