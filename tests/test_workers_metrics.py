@@ -5,11 +5,14 @@ them over both workers) and curl's TFTP client (from two addresses, steered to t
 workers); each worker's own counters (``?scope=worker``) show that both served, and
 every scrape of the shared admin port, whichever worker answers it, must count all of
 them exactly, parsed with prometheus-client's own parser. What means something only per
-process comes labelled by worker. The merge itself is checked on hand-made families.
+process comes labelled by worker. A killed worker's counts stay in the sums while it
+is down and after it is started again. The merge is checked on hand-made families.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from collections import defaultdict
 
@@ -123,8 +126,30 @@ def test_one_scrape_of_the_shared_admin_port_counts_every_workers_requests(tmp_p
                 labels = [dict(labels) for _, labels in families[per_process]]
                 assert sorted(label["worker"] for label in labels) == ["0", "1"]
         assert answered == {0, 1}
+
+        # A killed worker's counts stay in the sums, while it is down and once it is
+        # started again (counting from zero): a sum that drops would read as a reset.
+        shown = requests(families)
+        os.kill(served.worker_pids[1], signal.SIGKILL)
+        counted = []
+        while not counted or counted[-1] < 2:
+            try:
+                index, families = scrape(served.admin)
+            except httpx.TransportError:  # the port is shared: a worker may be starting
+                continue
+            assert requests(families) == shown
+            counted.append(families["plugtone_workers_counted"][("plugtone_workers_counted", ())])
+        assert 1 in counted, counted  # scrapes answered while worker 1 was down
+        assert "worker 1" in served.output() and (data / "run").is_dir()
+        for _ in range(HTTP_REQUESTS):
+            httpx.get(f"{served.base}/{AASTRA_FILE}", headers={"User-Agent": AASTRA_AGENT})
+        for _ in range(10):
+            _, families = scrape(served.admin)
+            expected = {**shown, ("http", "ok"): shown[("http", "ok")] + HTTP_REQUESTS}
+            assert requests(families) == expected
     finally:
         served.stop()
+    assert not list((data / "run").iterdir())  # the supervisor's ledger goes with it
 
 
 def test_merge_sums_what_adds_up_and_labels_what_is_per_process():

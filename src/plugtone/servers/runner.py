@@ -544,10 +544,11 @@ def _admin_server(
     siblings = None
     if options.worker is not None:  # which worker answered, for whoever checks the sharing
         from plugtone.servers.workers import with_worker_header
-        from plugtone.web.metrics import WorkerMetrics
+        from plugtone.web.metrics import WorkerMetrics, ledger_directory
 
-        # the workers' supervisor names the group: its pid is the parent's
-        siblings = WorkerMetrics(app, options.worker, options.workers, group=os.getppid())
+        group = os.getppid()  # the workers' supervisor names the group
+        siblings = WorkerMetrics(app, options.worker, options.workers, group,
+                                 ledger_directory(options.data_dir, group))  # fmt: skip
         app.state.worker_metrics = siblings
         app = with_worker_header(app, options.worker)
     server = _uvicorn(app, host, options.admin_port, context)

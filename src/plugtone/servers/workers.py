@@ -25,7 +25,9 @@ The supervisor (this process, which serves nothing itself):
   certificate included);
 - starts the workers and waits until each says it listens (a worker that cannot start
   stops them all: exit 1), then prints the serving line once;
-- starts again a worker that dies (after a pause growing to 10 s if it keeps dying);
+- starts again a worker that dies (after a pause growing to 10 s if it keeps dying),
+  keeping in the sums of ``/metrics`` the counts it had shown (its file of the ledger
+  under ``<data>/run/``, :class:`plugtone.web.metrics.WorkerMetrics`);
 - on SIGTERM or SIGINT, sends SIGTERM to every worker, waits for them to flush their
   event logs and exit (SIGKILL after ``STOP_TIMEOUT``), and exits 0 (1 if a worker
   had to be killed or failed).
@@ -276,6 +278,16 @@ class Supervisor:
         ]
         self.stopping = False
         self.failed = False
+        self.ledger = None
+        if options.admin_port is not None:  # what /metrics showed of a worker that died
+            from plugtone.web.metrics import ledger_directory, open_ledger
+
+            self.ledger = ledger_directory(options.data_dir, os.getpid())
+            try:
+                open_ledger(self.ledger)
+            except OSError as problem:  # the sums then drop by a dead worker's counts
+                log.warning("cannot keep the workers' counts in %s: %s", self.ledger, problem)
+                self.ledger = None
 
     def _start(self, worker: _Worker) -> None:
         receive, send = self.context.Pipe(duplex=False)
@@ -345,6 +357,10 @@ class Supervisor:
                         _how_it_ended(process),
                         pause,
                     )
+                    if self.ledger is not None:  # its counts stay in the sums
+                        from plugtone.web.metrics import retire
+
+                        retire(self.ledger, worker.index, process.pid)
                     _close(worker)
                     worker.due = now + pause
                 elif process is None and now >= worker.due:
@@ -382,6 +398,10 @@ class Supervisor:
                 self.failed = True
         for worker in self.workers:
             _close(worker)
+        if self.ledger is not None:
+            from plugtone.web.metrics import close_ledger
+
+            close_ledger(self.ledger)
 
 
 def _process_context() -> Any:

@@ -18,7 +18,7 @@ the vendor plug-in and the status the server assigns, so their number is bounded
 With ``plugtone serve --workers N`` the admin port is shared too, so a scrape reaches
 one worker at random; that worker answers for the whole server (:class:`WorkerMetrics`).
 Each worker listens on a Unix socket of its own (Linux's abstract namespace, named by
-the supervisor's pid and the worker's index: nothing on disk to clean up, no path
+the supervisor's pid and the worker's index: no socket file to clean up, no path
 length limit, and each end checks the other runs as the same user) and answers a
 sibling's connection with a snapshot of its families, collected on its own loop. The
 answering worker asks every sibling at once, adds their samples to its own
@@ -26,23 +26,27 @@ answering worker asks every sibling at once, adds their samples to its own
 and pending events) and labels with ``worker="<index>"`` what only means anything per
 process (:func:`per_process`: ``process_*``, the inventory generation). The
 ``plugtone_workers`` and ``plugtone_workers_counted`` gauges say how many there are
-and how many this answer sums (one starting again is missing: its share is absent, and
-a worker started again counts from zero, which Prometheus' ``rate`` reads as a
-reset). ``GET /metrics?scope=worker`` answers with the answering worker's own counters
-alone, as before. A scrape costs a connection and a few kilobytes of JSON per
-sibling; the phones pay nothing.
+and how many answered this scrape. A worker that does not answer (being started again,
+too slow) is counted as it last showed itself, from the ledger the workers keep under
+the data directory's ``run/``, so the sums never drop, which Prometheus would read as a
+counter reset (:class:`WorkerMetrics`). ``GET /metrics?scope=worker`` answers with the
+answering worker's own counters alone, as before. A scrape costs a connection, a few
+kilobytes of JSON per worker and a small file written by each; the phones pay nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
+import shutil
 import socket
 import struct
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -258,14 +262,119 @@ def sibling_address(group: int, index: int) -> str:
     return f"\0plugtone-metrics-{group}-{index}"
 
 
+LEDGER = "run"
+"""The data directory's subdirectory holding each ``--workers`` server's ledger
+(``run/metrics-<supervisor pid>/``)."""
+RETIRED = "retired.json"
+
+
+def ledger_directory(data_dir: Path, group: int) -> Path:
+    """Where the workers of the supervisor ``group`` keep the counts they have shown."""
+    return Path(data_dir) / LEDGER / f"metrics-{group}"
+
+
+def _kept(families: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The families a ledger keeps: what only grows (counters, histograms) and adds up
+    (not :func:`per_process`); a gauge of a dead worker means nothing."""
+    return [
+        family
+        for family in families
+        if family["type"] in ("counter", "histogram") and not per_process(family["name"])
+    ]
+
+
+def _write(path: Path, value: Any) -> None:
+    """``value`` as JSON at ``path``, whole or not at all (a worker killed mid-write
+    leaves the previous file)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(value))
+    os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def _locked(directory: Path, kind: int) -> Iterator[None]:
+    """``flock`` of the ledger: shared to read it whole, exclusive to retire a worker."""
+    with open(directory / "lock", "a") as handle:
+        fcntl.flock(handle, kind)
+        yield
+
+
+def open_ledger(directory: Path) -> None:
+    """The supervisor's: a ledger of its own (mode 0700, counts start at zero with the
+    server), and those of supervisors no longer running removed."""
+    for stale in directory.parent.glob("metrics-*"):
+        pid = stale.name.removeprefix("metrics-")
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory.parent, 0o700)
+
+
+def close_ledger(directory: Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def retire(directory: Path, index: int, pid: int) -> None:
+    """The supervisor's, for a worker that died: the counts it last showed added to
+    the ledger's retired totals and its own file removed, in one step under the lock,
+    so that a scrape counts them once, never twice nor not at all."""
+    key = f"{index}-{pid}"
+    path = directory / f"{key}.json"
+    try:
+        with _locked(directory, fcntl.LOCK_EX):
+            try:
+                shown = json.loads(path.read_text())
+            except (OSError, ValueError):
+                return  # it never showed a count: nothing to keep
+            retired = _read_retired(directory)
+            folded = merge([(0, retired["families"]), (0, _kept(shown))])
+            _write(directory / RETIRED,
+                   {"keys": [*retired["keys"], key], "families": to_wire(folded)})  # fmt: skip
+            path.unlink()
+    except OSError as problem:
+        log.warning("cannot keep the counts of worker %d (pid %d): %s", index, pid, problem)
+
+
+def _read_retired(directory: Path) -> dict[str, Any]:
+    try:
+        return json.loads((directory / RETIRED).read_text())
+    except (OSError, ValueError):
+        return {"keys": [], "families": []}
+
+
 class WorkerMetrics:
     """One worker's part in answering ``/metrics`` for all: it answers its siblings
     with its families (:meth:`start`) and asks them for theirs
-    (:meth:`server_families`)."""
+    (:meth:`server_families`).
 
-    def __init__(self, app: FastAPI, index: int, count: int, group: int) -> None:
+    Counts stay monotonic when a worker dies, as Prometheus wants of a counter (a sum
+    that drops reads as a reset, and ``rate`` would count the whole server's total
+    again): each worker writes the counters and histograms it is about to show to its
+    file in the ledger (``<index>-<pid>.json``) before showing them; a sibling that
+    does not answer is counted from its file (what it last showed), and the supervisor
+    moves a dead worker's file into ``retired.json``. Whatever a scrape showed, the
+    next shows at least as much; counts a worker made after it was last shown and
+    before it died are lost, as they are when a single process dies.
+    """
+
+    def __init__(self, app: FastAPI, index: int, count: int, group: int,
+                 ledger: Path | None = None) -> None:  # fmt: skip
         self.app, self.index, self.count, self.group = app, index, count, group
+        self.key = f"{index}-{os.getpid()}"
+        self.ledger = ledger if ledger is not None and ledger.is_dir() else None
+        """Made by the supervisor; without it, a sibling that does not answer is absent."""
         self.server: asyncio.AbstractServer | None = None
+        self._last_kept = ""
 
     async def start(self) -> None:
         """Listen for siblings; without the socket (the name taken), this worker's
@@ -286,12 +395,25 @@ class WorkerMetrics:
             self.server.close()
             self.server = None
 
+    def _own(self) -> list[dict[str, Any]]:
+        """This worker's families, written to its ledger file first (see the class)."""
+        registry = _registry(self.app)
+        families = to_wire(registry.collect()) if registry is not None else []
+        if self.ledger is not None:
+            text = json.dumps(_kept(families))
+            if text != self._last_kept:
+                try:
+                    _write(self.ledger / f"{self.key}.json", json.loads(text))
+                    self._last_kept = text
+                except OSError as problem:
+                    log.warning("cannot write %s: %s", self.ledger, problem)
+        return families
+
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             if _same_user(writer.get_extra_info("socket")):
-                registry = _registry(self.app)
-                families = to_wire(registry.collect()) if registry is not None else []
-                writer.write(json.dumps(families).encode())
+                answer = {"key": self.key, "families": self._own()}
+                writer.write(json.dumps(answer).encode())
                 await writer.drain()
         except (OSError, ValueError) as problem:
             log.debug("a sibling's /metrics request failed: %s", problem)
@@ -300,8 +422,9 @@ class WorkerMetrics:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    async def _ask(self, index: int) -> list[dict[str, Any]] | None:
-        """Sibling ``index``'s families, or ``None`` if it does not answer in time."""
+    async def _ask(self, index: int) -> dict[str, Any] | None:
+        """Sibling ``index``'s answer (``key``, ``families``), or ``None`` if it gives
+        none in time."""
         sock: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
@@ -315,31 +438,61 @@ class WorkerMetrics:
                 reader, writer = await asyncio.open_unix_connection(sock=sock)
                 sock = None  # the transport's now, closed with it
                 try:
-                    return json.loads(await reader.read())
+                    answer = json.loads(await reader.read())
                 finally:
                     writer.close()
+            return answer if isinstance(answer, dict) and "families" in answer else None
         except (OSError, TimeoutError, ValueError):
             return None
         finally:
             if sock is not None:
                 sock.close()
 
+    def _stand_ins(self, live: set[str]) -> tuple[list[list[dict[str, Any]]], set[str]]:
+        """From the ledger, read whole under its lock: the counts of every worker that
+        is neither this one nor answered (its file: what it last showed) and those of
+        the retired; and the keys retired (a sibling that answered and was retired
+        since is counted from there, once)."""
+        if self.ledger is None:
+            return [], set()
+        try:
+            with _locked(self.ledger, fcntl.LOCK_SH):
+                retired = _read_retired(self.ledger)
+                keys = set(retired["keys"])
+                found = [retired["families"]]
+                for path in self.ledger.glob("*-*.json"):
+                    key = path.name.removesuffix(".json")
+                    if key == self.key or key in keys or key in live:
+                        continue
+                    with contextlib.suppress(OSError, ValueError):
+                        found.append(_kept(json.loads(path.read_text())))
+        except OSError as problem:
+            log.warning("cannot read %s: %s", self.ledger, problem)
+            return [], set()
+        return found, keys
+
     async def server_families(self, registry: Any) -> list[Metric]:
-        """Every live worker's families summed (see :func:`merge`), this one's
-        collected here, on the loop, after its siblings answered."""
+        """Every worker's families summed (see :func:`merge`): those that answered as
+        they are now, this one's collected here, on the loop, after its siblings
+        answered, and the others' from the ledger."""
         others = [index for index in range(self.count) if index != self.index]
         answers = await asyncio.gather(*(self._ask(index) for index in others))
-        snapshots = [(self.index, to_wire(registry.collect()))]
-        snapshots += [(index, got) for index, got in zip(others, answers, strict=True) if got]
-        merged = merge(sorted(snapshots, key=lambda snapshot: snapshot[0]))  # by index
+        live = {index: got for index, got in zip(others, answers, strict=True) if got}
+        snapshots = [(self.index, self._own())]
+        stand_ins, retired = self._stand_ins({got["key"] for got in live.values()})
+        snapshots += [(index, got["families"]) for index, got in live.items()
+                      if got["key"] not in retired]  # fmt: skip
+        counted = len(snapshots)
+        snapshots.sort(key=lambda snapshot: snapshot[0])  # per-worker samples by index
+        snapshots += [(-1, families) for families in stand_ins]  # sums only: no label
+        merged = merge(snapshots)
         merged.append(GaugeMetricFamily(
             "plugtone_workers", "Worker processes of this plugtone serve (--workers)",
             value=self.count,
         ))  # fmt: skip
         merged.append(GaugeMetricFamily(
-            "plugtone_workers_counted", "Workers whose counters this answer sums (fewer "
-            "than plugtone_workers while one starts again or does not answer)",
-            value=len(snapshots),
+            "plugtone_workers_counted", "Workers whose counters this answer has as they "
+            "are now (the others': as they last showed them)", value=counted,
         ))  # fmt: skip
         return merged
 
