@@ -49,12 +49,21 @@ class _PortCycle:
     FIRST, LAST = 10_000, 32_000
 
     def __init__(self) -> None:
+        self.first, self.last = self.FIRST, self.LAST
         self.next = self.FIRST
+
+    def use(self, first: int, last: int) -> None:
+        """Hand out ports from ``first`` to ``last`` - 1 only: several client processes
+        each take a share of the range, so none hands out a port another one uses."""
+        if not self.FIRST <= first < last <= self.LAST:
+            raise ValueError(f"ports {first}..{last} outside {self.FIRST}..{self.LAST}")
+        self.first, self.last = first, last
+        self.next = first
 
     def bind(self, sock: socket.socket, host: str) -> None:
         for _ in range(100):
             port = self.next
-            self.next = port + 1 if port + 1 < self.LAST else self.FIRST
+            self.next = port + 1 if port + 1 < self.last else self.first
             try:
                 sock.bind((host, port))
                 return
@@ -64,6 +73,14 @@ class _PortCycle:
 
 
 _PORTS = _PortCycle()
+
+
+def use_ports(share: int, shares: int) -> None:
+    """Take share ``share`` (0-based) of ``shares`` equal parts of the client port range,
+    for one of several client processes running at once (see :class:`_PortCycle`)."""
+    span = (_PortCycle.LAST - _PortCycle.FIRST) // shares
+    first = _PortCycle.FIRST + share * span
+    _PORTS.use(first, first + span)
 
 
 @dataclass

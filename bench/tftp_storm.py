@@ -16,7 +16,16 @@ transfers, read from ``/proc/PID/stat`` (user + system, including reaped childre
 which is where in.tftpd's per-request processes land).  plugtone's figure includes
 everything ``plugtone serve`` does meanwhile, the event log written to SQLite included.
 A line for plugtone's cold first pass (every phone's files rendered for the first time,
-before the warm-up) is printed too, for honesty.
+before the warm-up) is printed too, for honesty; it starts once ``plugtone serve`` has
+said it serves, i.e. once every worker listens (the port is bound by the first one
+earlier, and a pass started then measured the second worker's start-up too).
+
+The client's own CPU per 1,000 transfers is printed beside the server's: on this
+2-core machine the client costs about what dnsmasq does, so one client process can be
+what bounds the fastest server.  ``--clients`` (default 2) runs the fleet from that
+many client processes at once (each a share of the phones, the concurrency and the
+client port range), so a single client core is not the ceiling; the rate is all
+transfers over the time from the first start to the last finish.
 
 Mode 2, windowsize: a 10 MB file fetched from plugtone's TFTP server through a 20 ms
 round trip, with windowsize 1 and 16.  The kernel here has no netem, so the client holds
@@ -26,6 +35,7 @@ Everything stays on loopback (127.0.0.0/8).  dnsmasq's TFTP port is fixed at 69,
 root and a free port 69; the reference servers are skipped (and said so) otherwise.
 
     .venv/bin/python bench/tftp_storm.py [--phones 2000] [--concurrency 200] [--workers 1,2]
+        [--clients 2]
 
 ``--workers 1,2`` measures ``plugtone serve`` with one process and with two sharing the
 port (``SO_REUSEPORT``); CPU is the whole process tree's.
@@ -35,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import random
 import shutil
@@ -49,7 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import processes
-from tftp_client import PhoneJob, Totals, run_phones
+from tftp_client import PhoneJob, Totals, run_phones, use_ports
 
 from plugtone.inventory.store import Store
 from plugtone.protocols.tftp import Limits
@@ -209,9 +220,35 @@ def wait_udp(port: int, process: subprocess.Popen, timeout: float = 30.0) -> Non
     raise RuntimeError(f"nothing listening on UDP {port} after {timeout} s")
 
 
+SERVING = b"plugtone serving"
+"""What ``plugtone serve`` prints once it listens (with ``--workers``: once every worker
+does, see :func:`plugtone.servers.workers.serve_workers`)."""
+
+
+def wait_announced(log: Path, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Wait until ``plugtone serve`` has said it serves (:data:`SERVING` in ``log``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: see {log}")
+        if SERVING in log.read_bytes():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"plugtone serve did not say it serves after {timeout} s: see {log}")
+
+
 def running(command: Sequence[str], port: int, log: Path):
-    """Start a TFTP server, wait until it has bound ``port``, stop it afterwards."""
-    return processes.running(command, log, lambda process: wait_udp(port, process))
+    """Start a TFTP server, wait until it serves on ``port``, stop it afterwards.
+
+    For ``plugtone serve`` that is once it says so: with ``--workers`` the first worker
+    binds the port well before the others have started."""
+
+    def ready(process: subprocess.Popen) -> None:
+        wait_udp(port, process)
+        if list(command[: len(PLUGTONE)]) == PLUGTONE:
+            wait_announced(log, process)
+
+    return processes.running(command, log, ready)
 
 
 def plugtone_command(data: Path, port: int, workers: int = 1) -> list[str]:
@@ -251,10 +288,12 @@ class Row:
     """Server CPU seconds per 1,000 transfers."""
     totals: Totals
     passes: int = 1
+    client_cpu_per_thousand: float = float("nan")
+    """The benchmark client's CPU seconds per 1,000 transfers (all its processes)."""
 
-    def cells(self) -> tuple[str, str, str, str]:
+    def cells(self) -> tuple[str, ...]:
         return (self.server, f"{self.rate:,.0f}", f"{self.cpu_per_thousand:.3f}",
-                str(self.totals.failures))  # fmt: skip
+                f"{self.client_cpu_per_thousand:.3f}", str(self.totals.failures))  # fmt: skip
 
 
 def run_async(coroutine):
@@ -267,19 +306,84 @@ def run_async(coroutine):
         return runner.run(coroutine)
 
 
+def _client_process(share: int, shares: int, server: tuple[str, int], jobs: list[PhoneJob],
+                    concurrency: int, expected: dict[str, bytes], timeout: float, go,
+                    report) -> None:  # fmt: skip
+    """One of several client processes: its share of the phones and of the client
+    ports, started together with the others; reports (totals, began, ended, CPU)."""
+    use_ports(share, shares)
+    report.send("ready")
+    go.wait()
+    cpu = time.process_time()
+    totals, seconds = run_async(run_phones(server, jobs, concurrency=concurrency,
+                                           expected=expected, timeout=timeout))  # fmt: skip
+    ended = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process
+    report.send((totals, ended - seconds, ended, time.process_time() - cpu))
+    report.close()
+
+
+def run_clients(server: tuple[str, int], jobs: list[PhoneJob], expected: dict[str, bytes],
+                args) -> tuple[Totals, float, float]:  # fmt: skip
+    """Every job, from ``args.clients`` processes at once: (totals, seconds, client CPU).
+
+    One process runs here; several are forked (so ``expected`` is shared, not copied
+    through a pipe), each with its share of the phones and of the concurrency, and
+    released together once all are ready."""
+    clients = max(1, min(getattr(args, "clients", 1), len(jobs)))
+    if clients == 1:
+        cpu = time.process_time()
+        phones = run_phones(server, jobs, concurrency=args.concurrency, expected=expected,
+                            timeout=args.timeout)  # fmt: skip
+        totals, seconds = run_async(phones)
+        return totals, seconds, time.process_time() - cpu
+    context = multiprocessing.get_context("fork")
+    go = context.Event()
+    children, reports = [], []
+    for share in range(clients):
+        receiver, sender = context.Pipe(duplex=False)
+        concurrency = args.concurrency // clients + (share < args.concurrency % clients)
+        child = context.Process(target=_client_process, daemon=True, args=(
+            share, clients, server, jobs[share::clients], max(1, concurrency), expected,
+            args.timeout, go, sender))  # fmt: skip
+        child.start()
+        sender.close()
+        children.append(child)
+        reports.append(receiver)
+    try:
+        for report in reports:
+            if report.recv() != "ready":
+                raise RuntimeError("a client process did not start")
+        go.set()
+        results = [report.recv() for report in reports]
+    finally:
+        for child in children:
+            child.join(timeout=30)
+            if child.is_alive():
+                child.kill()
+    totals = Totals()
+    for part, _, _, _ in results:
+        totals.transfers += part.transfers
+        totals.failures += part.failures
+        totals.payload_bytes += part.payload_bytes
+        totals.retransmissions += part.retransmissions
+        totals.problems += part.problems[: 10 - len(totals.problems)]
+    seconds = max(result[2] for result in results) - min(result[1] for result in results)
+    return totals, seconds, sum(result[3] for result in results)
+
+
 def storm(name: str, port: int, pid: int, fleet: Fleet, expected: dict[str, bytes], args) -> Row:
     """One pass of the whole fleet against the server at ``port`` (process ``pid``)."""
     settle = 0.6  # the event log flushes every 0.25 s; in.tftpd reaps its children
     time.sleep(settle)
     before = cpu_seconds(pid)
-    totals, seconds = run_async(run_phones((HOST, port), fleet.boot_sequences(),
-                                           concurrency=args.concurrency, expected=expected,
-                                           timeout=args.timeout))  # fmt: skip
+    totals, seconds, client_cpu = run_clients((HOST, port), fleet.boot_sequences(),
+                                              expected, args)  # fmt: skip
     time.sleep(settle)
     cpu = cpu_seconds(pid) - before
     count = totals.transfers
-    return Row(name, count, count / seconds if seconds else 0.0,
-               1000 * cpu / count if count else float("nan"), totals)  # fmt: skip
+    per_thousand = (lambda seconds: 1000 * seconds / count) if count else (lambda _: float("nan"))
+    return Row(name, count, count / seconds if seconds else 0.0, per_thousand(cpu), totals,
+               client_cpu_per_thousand=per_thousand(client_cpu))  # fmt: skip
 
 
 def measured(name: str, port: int, pid: int, fleet: Fleet, expected, args) -> Row:
@@ -296,9 +400,10 @@ def measured(name: str, port: int, pid: int, fleet: Fleet, expected, args) -> Ro
         totals.transfers += row.totals.transfers
         totals.failures += row.totals.failures
         totals.problems += row.totals.problems[: 10 - len(totals.problems)]
+    client = statistics.median(row.client_cpu_per_thousand for row in rows)
     return Row(name, totals.transfers, statistics.median(row.rate for row in rows),
                statistics.median(row.cpu_per_thousand for row in rows), totals,
-               len(rows))  # fmt: skip
+               len(rows), client)  # fmt: skip
 
 
 def run_storms(work: Path, fleet: Fleet, args) -> list[Row]:
@@ -342,11 +447,13 @@ def reference_skip_reasons() -> dict[str, str]:
 
 def print_table(rows: list[Row], fleet: Fleet, args) -> None:
     print(f"\nTFTP boot storm: {len(fleet.phones):,} phones x 3 files, "
-          f"{args.concurrency} at a time, loopback, {os.cpu_count()} CPUs; "
-          f"medians of {args.passes} passes after a warm-up")  # fmt: skip
-    header = ("server", "transfers/s", "CPU s / 1000 transfers", "failures")
+          f"{args.concurrency} at a time from {args.clients} client process(es), loopback, "
+          f"{os.cpu_count()} CPUs; medians of {args.passes} passes after a warm-up; "
+          f"load {args.load_before} before, {load()} after")  # fmt: skip
+    header = ("server", "transfers/s", "CPU s / 1000 transfers", "client CPU s / 1000",
+              "failures")  # fmt: skip
     table = [header, *(row.cells() for row in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(4)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for line in table:
         print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
                         for i, (cell, w) in enumerate(zip(line, widths, strict=True))))  # fmt: skip
@@ -363,6 +470,11 @@ def print_table(rows: list[Row], fleet: Fleet, args) -> None:
     for row in rows:
         for problem in row.totals.problems[:3]:
             print(f"  {row.server}: {problem}")
+
+
+def load() -> str:
+    """The 1-, 5- and 15-minute load averages: the machine is shared, figures are noisy."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 # --------------------------------------------------------------------------------------
@@ -440,6 +552,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rtt-ms", type=float, default=20.0)
     parser.add_argument("--workers", type=lambda text: [int(n) for n in text.split(",")],
                         default=[1], help="plugtone serve --workers, a list: 1,2")  # fmt: skip
+    parser.add_argument("--clients", type=int, default=2,
+                        help="client processes driving the fleet at once")  # fmt: skip
     parser.add_argument("--skip-storm", action="store_true")
     parser.add_argument("--skip-windows", action="store_true")
     args = parser.parse_args(argv)
@@ -447,6 +561,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--phones must be 1..100000 and --concurrency 1..5000")
     if not 1 <= args.passes <= 20:
         parser.error("--passes must be 1..20")
+    if not 1 <= args.clients <= 16:
+        parser.error("--clients must be 1..16")
+    args.load_before = load()
     started = time.monotonic()
     if not args.skip_storm:
         fleet = Fleet.of(args.phones)
