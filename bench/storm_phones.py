@@ -256,6 +256,8 @@ class HttpPhone:
 class _TftpTransfer:
     """One RRQ in octet mode with no options (as the 79xx asks), on a socket of its own."""
 
+    OPCODE = b"\x00\x01"
+
     def __init__(self, loop, server: tuple[str, int], address: str, name: str) -> None:
         self.loop = loop
         self.server = server
@@ -268,7 +270,8 @@ class _TftpTransfer:
             sock.setblocking(False)
         _bind(sock, address)
         self.sock = sock
-        self.last = b"\x00\x01" + name.encode("ascii") + b"\x00octet\x00"
+        self.name = name
+        self.last = self.OPCODE + name.encode("ascii") + b"\x00octet\x00"
         self.sends = 0
         loop.add_reader(sock.fileno(), self._readable)
         self._send()
@@ -328,6 +331,56 @@ class _TftpTransfer:
                 self.future.set_result(result)
 
 
+class _TftpUpload(_TftpTransfer):
+    """One WRQ in octet mode with no options (RFC 1350), on a socket of its own, as a
+    phone uploads a log over TFTP: the server's ACK 0 opens the transfer, then DATA
+    blocks of 512 bytes, each sent again until acknowledged, the last one shorter
+    (empty when the body is a multiple of 512). Done when the last block is
+    acknowledged, which plugtone sends only once the upload is stored."""
+
+    OPCODE = b"\x00\x02"
+
+    def __init__(self, loop, server: tuple[str, int], address: str, name: str,
+                 body: bytes) -> None:  # fmt: skip
+        self.body = body
+        self.final = False
+        super().__init__(loop, server, address, name)
+        self.block = 0  # the ACK awaited: 0 answers the WRQ
+
+    def _readable(self) -> None:
+        try:
+            data, addr = self.sock.recvfrom(65536)
+        except OSError:
+            return
+        if self.peer is None:
+            self.peer = addr
+        elif addr != self.peer:
+            return
+        opcode = data[1] if len(data) >= 4 else 0
+        if opcode == 4:
+            block = (data[2] << 8) | data[3]
+            if block != self.block & 0xFFFF:
+                return  # a duplicate ACK: the timer sends again if need be
+            self.timer.cancel()
+            if self.final:
+                self._end(result=None)
+                return
+            start = self.block * 512
+            payload = self.body[start : start + 512]
+            self.block += 1
+            self.final = len(payload) < 512
+            self.last = b"\x00\x03" + (self.block & 0xFFFF).to_bytes(2, "big") + payload
+            self.sends = 0
+            self._send()
+        elif opcode == 5:
+            code = (data[2] << 8) | data[3]
+            message = data[4:].split(b"\x00", 1)[0].decode("ascii", "replace")
+            if code in (2, 3):  # access violation, disk full: refused, no retry helps
+                self._end(exception=Mismatch(f"WRQ {self.name}: TFTP error {code}: {message}"))
+            else:
+                self._end(exception=Retry(f"TFTP error {code}"))
+
+
 _next_port: dict[str, int] = {}
 
 
@@ -365,7 +418,13 @@ class TftpPhone:
             raise
 
     async def put(self, name: str, body: bytes) -> None:
-        raise NotImplementedError("no phone here uploads over TFTP")
+        loop = asyncio.get_running_loop()
+        transfer = _TftpUpload(loop, self.server, self.plan.address, name, body)
+        try:
+            await transfer.future
+        except Retry:
+            self.outcome.timeouts += 1
+            raise
 
     def close(self) -> None:
         pass
