@@ -126,6 +126,7 @@ def test_one_scrape_of_the_shared_admin_port_counts_every_workers_requests(tmp_p
                 labels = [dict(labels) for _, labels in families[per_process]]
                 assert sorted(label["worker"] for label in labels) == ["0", "1"]
         assert answered == {0, 1}
+        assert httpx.get(f"{served.admin}/metrics?scope=host").status_code == 400
 
         # A killed worker's counts stay in the sums, while it is down and once it is
         # started again (counting from zero): a sum that drops would read as a reset.
