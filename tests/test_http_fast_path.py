@@ -11,6 +11,8 @@ how a connection ends.
 from __future__ import annotations
 
 import asyncio
+import gc
+from unittest import mock
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +21,7 @@ from plugtone.inventory.models import ProvisioningEvent
 from plugtone.inventory.store import Store, migrate
 from plugtone.provisioning.provisioner import Provisioner
 from plugtone.provisioning.trust import parse_network_rules
+from plugtone.servers.http_front import PhoneHttpProtocol
 from plugtone.servers.runner import ServeOptions, serve_with
 from plugtone.vendors import default_registry
 from tests.conftest import EXAMPLE, apply_text, free_port, run_cli
@@ -138,3 +141,107 @@ async def test_an_idle_keep_alive_connection_is_closed_and_a_busy_one_is_not(ser
     finally:
         idle_writer.close()
         busy_writer.close()
+
+
+def lean_connections() -> list:
+    """The connections :class:`PhoneHttpProtocol` holds now (not handed over)."""
+    return [found for found in gc.get_objects()
+            if type(found) is PhoneHttpProtocol and not found.transport.is_closing()
+            and found in found.server_state.connections]  # fmt: skip
+
+
+@pytest.mark.anyio
+async def test_a_connection_handed_over_for_a_miss_comes_back_for_cached_answers(served):
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    try:
+        writer.write(request())  # not cached yet: answered by the ASGI protocol
+        status, _, first = await read_answer(reader)
+        assert status == 200
+        await asyncio.sleep(0.05)
+        assert len(lean_connections()) == 1  # given back once answered
+        for _ in range(20):
+            writer.write(request())
+            assert await read_answer(reader) == (200, mock.ANY, first)
+        assert len(lean_connections()) == 1
+    finally:
+        writer.close()
+    assert served.statuses().count("ok") == 21
+
+
+@pytest.mark.anyio
+async def test_heads_split_byte_by_byte_or_pipelined_are_answered_in_order(served):
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    try:
+        writer.write(request())
+        _, _, first = await read_answer(reader)
+        for byte in request():  # one byte per read: nothing is answered before the head ends
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        assert await read_answer(reader) == (200, mock.ANY, first)
+        writer.write(request(method=b"HEAD") + request())
+        assert (await read_answer(reader, head_only=True))[0] == 200
+        assert await read_answer(reader) == (200, mock.ANY, first)
+        # Bare line feeds: httptools refuses them (400), whichever protocol reads them,
+        # and the answers before them are whole.
+        writer.write(request() + request().replace(b"\r\n", b"\n"))
+        assert await read_answer(reader) == (200, mock.ANY, first)
+        assert (await read_answer(reader))[0] == 400
+    finally:
+        writer.close()
+    assert served.statuses().count("ok") == 5
+
+
+@pytest.mark.anyio
+async def test_bodies_uploads_and_malformed_heads_go_the_asgi_way_on_the_same_connection(served):
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    try:
+        writer.write(request())
+        _, _, first = await read_answer(reader)
+        await asyncio.sleep(0.05)
+        # A GET with a body: the body is read (not taken for the next request).
+        writer.write(request(b"Content-Length: 5") + b"hello" + request())
+        assert await read_answer(reader) == (200, mock.ANY, first)
+        assert await read_answer(reader) == (200, mock.ANY, first)
+        writer.write(request(method=b"POST"))
+        assert (await read_answer(reader))[0] == 405
+        writer.write(request())
+        assert await read_answer(reader) == (200, mock.ANY, first)
+    finally:
+        writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    try:
+        writer.write(b"GET /x HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n")
+        assert (await read_answer(reader))[0] == 400
+    finally:
+        writer.close()
+
+
+@pytest.mark.anyio
+async def test_a_change_is_served_within_a_second_while_cached_answers_flow(served):
+    """The generation check runs in the background while cached answers go on from
+    memory (:meth:`Resolver._revalidate`), and the change is still served within a
+    second of its commit."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    try:
+        writer.write(request())
+        status, _, first = await read_answer(reader)
+        assert b"US-Pacific" in first
+        loop = asyncio.get_running_loop()
+        changed = EXAMPLE.read_text().replace("US-Pacific", "US-Eastern")
+        applied = loop.run_in_executor(None, apply_text, served.store, changed)
+        began = None
+        while True:
+            writer.write(request())
+            status, _, body = await read_answer(reader)
+            assert status == 200
+            if applied.done() and began is None:
+                await applied
+                began = loop.time()
+            if b"US-Eastern" in body:
+                break
+            assert began is None or loop.time() - began < 1.0
+            await asyncio.sleep(0.01)
+        assert began is not None and loop.time() - began < 1.0
+    finally:
+        writer.close()

@@ -122,6 +122,7 @@ async def serve_stored(args: argparse.Namespace) -> None:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
         runner.ZeroCopyHttpToolsProtocol = HttpToolsProtocol  # type: ignore[misc]
+        runner.PhoneHttpProtocol = HttpToolsProtocol  # type: ignore[misc]
     try:
         await serve_with(provisioner, options)
     finally:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from plugtone.firmware.repository import FileStore
 from plugtone.provisioning.caches import ENTRY_OVERHEAD, BoundedCache
@@ -182,7 +183,77 @@ class Provisioner:
 
         For a firmware file, transports call this once the body is sent: ``"ok"``
         with every byte sent marks the release delivered to the device.
+
+        What the event takes from the answer alone (its device, vendor, trust, whether
+        it is the device's own file) is worked out once per answer and outcome and kept
+        with the answer (:class:`_Outcome`): a memoized answer is recorded thousands of
+        times, and reading those facts again was a third of a cached request's CPU.
         """
+        if answer is None or answer.firmware_version is not None:
+            self._finished(request, answer, status, sent, detail)
+            return
+        if detail is None:
+            key = ("event", status)
+            outcome = answer.wire.get(key)
+            if outcome is None:
+                outcome = answer.wire[key] = self._outcome(answer, status, None)
+        else:  # a detail may be the client's words (a TFTP error): never kept
+            outcome = self._outcome(answer, status, detail)
+        mac = outcome.mac
+        resolver = self.resolver
+        address = request.client_address
+        if outcome.remember and address:
+            resolver.remember_address(address, mac)
+        if outcome.running is not None:
+            resolver.note_running(mac, outcome.running)
+        if outcome.secrets:
+            resolver.disclosed(answer)
+        if resolver.firmware_changes:
+            for row in resolver.take_firmware_changes():
+                self.recorder.record_firmware(row)
+        seconds = time.monotonic() - request.started
+        self.stats.note(request.transport, outcome.vendor, status, seconds)
+        if self.request_log is not None:
+            self._log_request(request, mac, outcome.vendor, status, sent, seconds, answer.trust)
+        self.recorder.record(
+            Event(request.transport, request.path, status, address, mac, outcome.vendor, sent,
+                  request.user_agent, outcome.detail, outcome.model, outcome.firmware, None,
+                  outcome.trust, outcome.secrets, outcome.update_device,
+                  resolver.generation if outcome.fetched_own else None, outcome.error)
+        )  # fmt: skip
+
+    def _outcome(self, answer: Answer, status: str, detail: str | None) -> _Outcome:
+        """What :meth:`finished` records of ``answer`` ending in ``status``, whoever asked."""
+        mac = answer.mac
+        facts = answer.facts
+        trust = answer.trust
+        privileged = trust is not None and trust.privileged
+        running = None
+        if privileged and mac and facts is not None and facts.firmware_version and facts.mac in (
+            None, mac,
+        ):  # fmt: skip
+            running = facts.firmware_version
+        own = bool(mac and self._own_file(answer.path, mac))
+        return _Outcome(
+            mac=mac,
+            vendor=answer.vendor or (facts.vendor if facts else None),
+            remember=bool(mac and privileged),
+            running=running,
+            detail=detail or answer.detail,
+            model=facts.model if facts else None,
+            firmware=facts.firmware_version if facts else None,
+            trust=trust.value if trust is not None else None,
+            secrets=bool(answer.secrets and status in SENT),
+            update_device=privileged or _names_itself(answer),
+            fetched_own=own and status in FETCHED,
+            error=status in BROKEN or (own and status == "not_found"),
+        )
+
+    def _finished(
+        self, request: FileRequest, answer: Answer | None, status: str, sent: int,
+        detail: str | None,
+    ) -> None:  # fmt: skip
+        """:meth:`finished` for no answer or a firmware answer (device state moves)."""
         mac = answer.mac if answer else None
         facts = answer.facts if answer else None
         trust = answer.trust if answer else None
@@ -259,6 +330,27 @@ class Provisioner:
             user=user if isinstance(user, str) else None, user_agent=request.user_agent,
         )  # fmt: skip
         self.request_log.write(fields)
+
+
+class _Outcome(NamedTuple):
+    """What an event takes from an answer and its outcome (see :meth:`Provisioner.finished`)."""
+
+    mac: str | None
+    vendor: str | None
+    remember: bool
+    """The request was privileged and names a device: its address is remembered."""
+    running: str | None
+    """The firmware version the device reported of itself, to note as running."""
+    detail: str | None
+    model: str | None
+    firmware: str | None
+    trust: str | None
+    secrets: bool
+    """A secret went out: a disclosure."""
+    update_device: bool
+    fetched_own: bool
+    """The device now holds its own file's current content (its generation is noted)."""
+    error: bool
 
 
 def _names_itself(answer: Answer | None) -> bool:

@@ -172,7 +172,7 @@ memoized answer's replies carry them so that sending one again joins four pieces
 _TEXT = b"text/plain; charset=utf-8"
 _NO_STORE = (b"cache-control", b"no-store")
 _NO_CACHE = (b"cache-control", b"no-cache")
-_SERVER_ERROR: Reply = (500, [(b"content-type", _TEXT), (b"content-length", b"21")],
+SERVER_ERROR: Reply = (500, [(b"content-type", _TEXT), (b"content-length", b"21")],
                         b"Internal Server Error")  # fmt: skip
 RETRY_AFTER = 5
 """Seconds a phone answered ``503`` is told to wait before asking again."""
@@ -729,7 +729,7 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
 
     Only plain-TCP connections on a loop with native sendfile are offered the extension
     (see the module docstring). TLS connections carry the ASGI ``tls`` extension
-    instead, with the client certificate the handshake verified (:func:`_tls_extension`).
+    instead, with the client certificate the handshake verified (:func:`tls_extension`).
     Written against uvicorn 0.54's internals (the request cycle's fields), which the HTTP
     tests exercise.
     """
@@ -743,9 +743,14 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
         super().connection_made(transport)
         secure = self.scheme == "https"
         self.zerocopy = not secure and _can_sendfile(self.loop, transport)
-        self.tls_extension = _tls_extension(transport) if secure else None
+        self.tls_extension = tls_extension(transport) if secure else None
         self._decided: Any = None
         self._answer_now = getattr(self.app, "answer_now", None)
+
+    handed: Any = None
+    """What :class:`~plugtone.servers.http_front.PhoneHttpProtocol` decided for the
+    request it handed this connection over at (``None``: nothing yet): the callable
+    that answers it, used instead of deciding again."""
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -765,6 +770,12 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
         else, or a request behind another still being answered, goes uvicorn's way,
         with what was decided carried into it."""
         self._in_head = False
+        handed = self.handed
+        if handed is not None:
+            self.handed = None
+            self._decided = handed
+            super().on_headers_complete()
+            return
         cycle = self.cycle
         answer_now = self._answer_now
         parser = self.parser
@@ -795,7 +806,7 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
                     decided = answer_now(scope)
                 except Exception:
                     log.exception("cannot answer %s", path)
-                    decided, keep_alive = _SERVER_ERROR, False
+                    decided, keep_alive = SERVER_ERROR, False
                 if type(decided) is not tuple and len(self.tasks) >= self.max_in_flight:
                     decided = self.app.overloaded(scope, decided)
                 if type(decided) is tuple:
@@ -823,7 +834,7 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
             except Exception:
                 log.exception("cannot answer %s", cycle.scope.get("path"))
                 cycle.keep_alive = False
-                decided = _SERVER_ERROR
+                decided = SERVER_ERROR
             if type(decided) is not tuple and len(self.tasks) >= self.max_in_flight:
                 decided = app.overloaded(cycle.scope, decided)
             if type(decided) is tuple:
@@ -846,15 +857,18 @@ class ZeroCopyHttpToolsProtocol(BoundedHttpToolsProtocol):
         cycle.on_response()
 
     def _write(self, reply: Reply, keep_alive: bool, method: str) -> None:
-        """Status line, headers (the server's own, such as Date, after the answer's),
-        the blank line and the body, in one ``write``: never half an answer."""
-        head = reply[3] if len(reply) == 4 else STATUS_LINE[reply[0]] + _header_lines(reply[1])
-        body = reply[2]
-        self.transport.write(b"".join((
-            head, _default_head(self.server_state),
-            b"\r\n" if keep_alive else b"connection: close\r\n\r\n",
-            body if method != "HEAD" else b"",
-        )))  # fmt: skip
+        self.transport.write(wire_reply(reply, self.server_state, keep_alive, method))
+
+
+def wire_reply(reply: Reply, server_state: Any, keep_alive: bool, method: str) -> bytes:
+    """Status line, headers (the server's own, such as Date, after the answer's), the
+    blank line and the body, as one piece for one ``write``: never half an answer."""
+    head = reply[3] if len(reply) == 4 else STATUS_LINE[reply[0]] + _header_lines(reply[1])
+    return b"".join((
+        head, _default_head(server_state),
+        b"\r\n" if keep_alive else b"connection: close\r\n\r\n",
+        reply[2] if method != "HEAD" else b"",
+    ))  # fmt: skip
 
 
 class _Answered:
@@ -890,7 +904,7 @@ def _default_head(state: Any) -> bytes:
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 
 
-def _tls_extension(transport: asyncio.Transport) -> dict[str, Any]:
+def tls_extension(transport: asyncio.Transport) -> dict[str, Any]:
     """The ASGI ``tls`` extension of a connection, read once when it is made (asyncio
     makes it after the handshake, so the client certificate, if any, is known). Python's
     ``ssl`` gives the peer's own certificate only, and only once it was verified

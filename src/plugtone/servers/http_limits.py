@@ -72,8 +72,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.connections.add(self)
         self.transport = transport
         self.flow = FlowControl(transport)
-        self.server = _address(transport.get_extra_info("sockname"))
-        self.client = _address(transport.get_extra_info("peername"))
+        self.server = peer_address(transport.get_extra_info("sockname"))
+        self.client = peer_address(transport.get_extra_info("peername"))
         self.scheme = "https" if transport.get_extra_info("sslcontext") else "http"
         self._refused = False
         self._idle_since: float | None = None
@@ -96,6 +96,32 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.loop.call_soon(self._start_asgi_task, cycle, app)
         else:
             self._idle_since = self.loop.time()
+            if self.front is not None:
+                # After this turn of the loop: the answer's task ends first.
+                self.loop.call_soon(self._give_back)
+
+    front = None
+    """The :class:`~plugtone.servers.http_front.PhoneHttpProtocol` this connection was
+    handed over by, for a request it gives back once answered (``None``: kept here)."""
+
+    def _give_back(self) -> None:
+        """Return the connection to :attr:`front` when it is between requests: the answer
+        sent, nothing of a next request read, no request waiting behind it."""
+        front = self.front
+        cycle = self.cycle
+        if (
+            front is None
+            or self.transport.is_closing()
+            or self.pipeline
+            or self.flow.write_paused
+            or not self._in_head
+            or self._head_bytes
+            or (cycle is not None and not cycle.response_complete)
+        ):
+            return
+        self.front = None
+        self.connections.discard(self)
+        front.take_back(self.transport)
 
     def _start_head(self) -> None:
         self._in_head = True
@@ -208,7 +234,7 @@ class IdleSweep:
             self.start()
 
 
-def _address(info: object) -> tuple[str, int] | None:
+def peer_address(info: object) -> tuple[str, int] | None:
     """``(host, port)`` of a socket address as uvicorn gives it (IPv6's four fields cut
     to two); ``None`` for a Unix socket's or none."""
     if isinstance(info, tuple) and len(info) >= 2:

@@ -34,7 +34,8 @@ from plugtone.inventory.store import Store, check_schema, check_secret_key
 from plugtone.provisioning.provisioner import Provisioner
 from plugtone.provisioning.request_log import RequestLog
 from plugtone.provisioning.sweep_guard import SweepGuard
-from plugtone.servers.http import ZeroCopyHttpToolsProtocol, create_phone_app
+from plugtone.servers.http import PhoneApp, ZeroCopyHttpToolsProtocol, create_phone_app
+from plugtone.servers.http_front import PhoneHttpProtocol
 from plugtone.settings import SecuritySettings, Settings, load_settings
 from plugtone.vendors import default_registry
 
@@ -590,13 +591,14 @@ def _uvicorn(app, host: str, port: int, tls: ssl.SSLContext | None = None):
     given: handed to uvicorn as made, so that workers given the supervisor's context
     share its session-ticket keys."""
     # httptools plus the ASGI zero-copy extension, so firmware goes out by os.sendfile
-    # (see plugtone.servers.http).
+    # (see plugtone.servers.http); the phone app's cached answers are written by a
+    # leaner protocol that hands every other request to that one (servers.http_front).
     extra = {}
     if tls is not None:
         extra["ssl_context_factory"] = lambda config, default: tls
     config = uvicorn.Config(
         app,
-        http=ZeroCopyHttpToolsProtocol,
+        http=PhoneHttpProtocol if isinstance(app, PhoneApp) else ZeroCopyHttpToolsProtocol,
         host=host,
         port=port,
         log_level="warning",
