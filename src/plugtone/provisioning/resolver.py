@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -189,8 +189,12 @@ _HOSTILE_CHARACTER = re.compile(r"[\x00-\x1f\x7f\\]")
 """Control characters, DEL and backslash: a path holding one is refused."""
 
 
+@lru_cache(maxsize=4096)
 def clean_path(raw: str) -> str | None:
     """The path a phone asked for, made relative and safe; ``None`` when hostile.
+
+    Kept for the last 4,096 paths asked (at most ~4 MB of the client's strings): a boot
+    storm asks the same few names over and over, and this was 6% of a cached answer.
 
     Phones ask with and without a leading slash and sometimes with sub-paths
     (``US/7960-tones.xml``). Anything that could leave the served tree is refused:

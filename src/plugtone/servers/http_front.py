@@ -63,14 +63,12 @@ _HANDED_OVER_HEADERS = frozenset((b"content-length", b"transfer-encoding", b"exp
 or a protocol switch. uvicorn's protocol deals with them as before."""
 
 
-def _bare_line_feed(head: bytes, limit: int) -> bool:
-    """Whether ``head`` ends a head, before ``limit``, with a blank line written with a
-    bare LF (which httptools accepts): then one slice could hold two requests, so the
-    ASGI protocol, reading request by request, takes it."""
-    if b"\n\n" in head:
-        return True
-    found = head.find(b"\n\r\n")
-    return 0 <= found < limit
+def _bare_line_feed(data: bytes, start: int, limit: int) -> bool:
+    """Whether ``data`` holds, from ``start`` and before ``limit``, a blank line ending a
+    head with a bare LF: then what looks like one head could be two requests, so the
+    ASGI protocol, reading request by request, takes it (httptools refuses such heads
+    today; this does not rely on it)."""
+    return data.find(b"\n\n", start, limit + 3) >= 0 or data.find(b"\n\r\n", start, limit + 2) >= 0
 
 
 class _HandOver(Exception):
@@ -161,7 +159,7 @@ class PhoneHttpProtocol(asyncio.Protocol):
             end = buffer.find(_HEAD_END, start)
             if end < 0:
                 rest = buffer[start:] if start else buffer
-                if len(rest) > MAX_HEAD or _bare_line_feed(rest, len(rest)):
+                if len(rest) > MAX_HEAD or _bare_line_feed(rest, 0, len(rest)):
                     self._buffer = b""
                     self._hand_over(rest)  # a cap to enforce, or bare-LF line ends
                 else:
@@ -170,7 +168,7 @@ class PhoneHttpProtocol(asyncio.Protocol):
                         self._idle_since = self.loop.time()
                 return
             end += 4
-            if end - start > MAX_HEAD or _bare_line_feed(buffer[start:end], end - start - 3):
+            if end - start > MAX_HEAD or _bare_line_feed(buffer, start, end - 3):
                 self._buffer = b""
                 self._hand_over(buffer[start:])
                 return
