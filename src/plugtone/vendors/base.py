@@ -632,6 +632,35 @@ class VendorPlugin(ABC):
         return None
 
 
+PATH_SEPARATOR = re.compile(r"[/\\]")
+"""Folder separators a request path or a zip member may use."""
+
+
+def path_folders(path: str) -> list[str]:
+    """The folders ``path`` sits in (``[]`` at the top), split on either separator."""
+    if "/" not in path and "\\" not in path:
+        return []  # most names phones ask for: no regex to run
+    return PATH_SEPARATOR.split(path)[:-1]
+
+
+def path_basename(path: str) -> str:
+    """The last segment of ``path``, whichever separator it uses."""
+    if "/" not in path and "\\" not in path:
+        return path
+    return PATH_SEPARATOR.split(path)[-1]
+
+
+def hex_mac(digits: str) -> str | None:
+    """:func:`plugtone.macaddr.normalize_mac` of exactly 12 hex digits (what a file
+    name's pattern matched), ``None`` where it raises (the all-zero placeholder, a
+    multicast address): the same answer without its notation checks, which every
+    request path paid for twice (a test holds the two together)."""
+    mac = digits.upper()
+    if mac == "000000000000" or int(mac[:2], 16) & 1:
+        return None
+    return mac
+
+
 def url_password(value: str) -> bool:
     """Whether ``value`` is a URL carrying a password (``ftp://user:pw@host/x``): a secret
     whatever the setting is called."""

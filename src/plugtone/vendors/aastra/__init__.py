@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 from plugtone.acs.datamodel import CwmpMap
@@ -66,8 +67,11 @@ from plugtone.vendors.base import (
     ResyncNotify,
     SiteView,
     VendorPlugin,
+    hex_mac,
+    path_folders,
 )
 from plugtone.vendors.key_layout import KeyLayout
+from plugtone.vendors.memo import ViewMemo
 
 USER_AGENT = re.compile(
     r"^(?:Aastra|Mitel)(\S+) MAC:([0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}) V:(\S+)"
@@ -125,9 +129,8 @@ class AastraPlugin(VendorPlugin):
             return FileRef(self.name, "aastra.cfg", FileScope.COMMON)
         found = MAC_FILE.match(path)
         if found:
-            try:
-                mac = normalize_mac(found.group(1))
-            except ValueError:
+            mac = hex_mac(found.group(1))
+            if mac is None:
                 return None
             return FileRef(self.name, "mac.cfg", FileScope.DEVICE, mac=mac)
         if lowered.endswith(".cfg"):
@@ -138,7 +141,7 @@ class AastraPlugin(VendorPlugin):
 
     def _match_image(self, path: str) -> FileRef | None:
         """``<model>.st`` at the root or under any sub-path, named as the phone asked."""
-        folders = re.split(r"[/\\]", path)[:-1]
+        folders = path_folders(path)
         if any(folder in ("", ".", "..") for folder in folders):
             return None
         model = self.canonical_model(image_model_token(path) or "")
@@ -213,7 +216,7 @@ class AastraPlugin(VendorPlugin):
         ``<MAC>.cfg`` (line passwords, its login, an FTP or other password among the
         settings), or its model's ``<model>.cfg`` when a model setting is one."""
         if ref.name == "mac.cfg" and ref.mac == phone.mac:
-            return has_secret(mac_settings(phone)[0])
+            return has_secret(_kept_mac_settings(phone)[0])
         if ref.name == "model.cfg" and ref.model == phone.model:
             return has_secret(phone.model_settings)
         return False
@@ -285,17 +288,34 @@ class AastraPlugin(VendorPlugin):
             settings = _lowered(model.settings) if model else {}
             return serialize([f"{ref.model}.cfg: defaults for every {ref.model}"], settings)
         if ref.name == "mac.cfg" and phone is not None:
-            settings, notes = mac_settings(phone)
+            settings, notes = _kept_mac_settings(phone)
             return serialize(
                 [f"{phone.mac}.cfg: {phone.model} at site {phone.site.name}", *notes], settings
             )
         return None
 
 
+_PHONE_MEMO: ViewMemo = ViewMemo(1024)
+"""``<MAC>.cfg``'s settings by phone view (see :mod:`..memo`): the resolver renders the
+file and then asks whether it holds a secret, which derived them a second time."""
+_SITE_MEMO: ViewMemo = ViewMemo(4096)
+"""The settings a site view gives each of its phones, by view and year."""
+
+
+def _kept_mac_settings(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
+    """:func:`mac_settings`, kept per phone view (not to be changed)."""
+    return _PHONE_MEMO.get(phone, lambda: _mac_settings(phone), datetime.now(UTC).year)
+
+
 def mac_settings(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
     """``(settings, notes)`` of the phone's ``<MAC>.cfg``: everything for the phone, then
     its own provisioning login, which no raw setting replaces (a login the resolver does
     not know would lock the phone out of its own files)."""
+    settings, notes = _kept_mac_settings(phone)
+    return dict(settings), list(notes)
+
+
+def _mac_settings(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
     settings = phone_settings(phone)
     login, notes = login_settings(phone.http_user, phone.http_password)
     settings.update(login)
@@ -306,9 +326,7 @@ def phone_settings(phone: PhoneView) -> dict[str, str]:
     """Every setting for one phone, in file order; later levels override earlier ones."""
     settings: dict[str, str] = {}
     site = phone.site
-    settings.update(_provisioning(site))
-    settings.update(_time(site))
-    settings.update(_sip_global(site))
+    settings.update(_site_settings(site))
     settings.update(tr69_settings(phone))
     for line in phone.lines:
         prefix = f"sip line{line.index}"
@@ -332,6 +350,20 @@ def phone_settings(phone: PhoneView) -> dict[str, str]:
         settings.update(key_settings(phone, layout(keys, model).placed))
     settings.update(_lowered(phone.vendor_settings()))
     return settings
+
+
+def _site_settings(site: SiteView) -> dict[str, str]:
+    """Provisioning, clock and global SIP settings: the same for each phone of a site,
+    so kept per site view and year (the DST rule follows the year; not to be changed)."""
+    year = datetime.now(UTC).year
+
+    def derive() -> dict[str, str]:
+        settings = _provisioning(site)
+        settings.update(_time(site, year))
+        settings.update(_sip_global(site))
+        return settings
+
+    return _SITE_MEMO.get(site, derive, year)
 
 
 def _provisioning(site: SiteView) -> dict[str, str]:
@@ -361,11 +393,11 @@ def _provisioning(site: SiteView) -> dict[str, str]:
     return settings
 
 
-def _time(site: SiteView) -> dict[str, str]:
+def _time(site: SiteView, year: int | None = None) -> dict[str, str]:
     settings = {"time server disabled": "0" if site.ntp_servers else "1"}
     for index, server in enumerate(site.ntp_servers[:3], start=1):
         settings[f"time server{index}"] = server
-    settings.update(aastra_timezone(site.timezone))
+    settings.update(aastra_timezone(site.timezone, year))
     return settings
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from plugtone.vendors.base import FirmwareFile, FirmwareView, ModelSpec
+from plugtone.vendors.base import FirmwareFile, FirmwareView, ModelSpec, path_basename
 
 IMAGE_SUFFIX = ".st"
 APPLICATION = "application"
@@ -36,7 +36,7 @@ _VERSION_SUFFIX = re.compile(r"-sip$", re.IGNORECASE)
 
 def basename(path: str) -> str:
     """The last segment of ``path``: zip members and requests may sit in folders."""
-    return re.split(r"[/\\]", path)[-1]
+    return path_basename(path)
 
 
 def image_model_token(name: str) -> str | None:

@@ -48,8 +48,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
 
-from plugtone.macaddr import normalize_mac
 from plugtone.vendors.base import (
     DeviceFacts,
     FileRef,
@@ -61,6 +62,8 @@ from plugtone.vendors.base import (
     PhoneView,
     ResyncNotify,
     VendorPlugin,
+    hex_mac,
+    path_folders,
 )
 from plugtone.vendors.cisco79xx import dhcp, directory, firmware
 from plugtone.vendors.cisco79xx.cnf import serialize
@@ -76,6 +79,7 @@ from plugtone.vendors.cisco79xx.trust import MAC_PREFIXES, has_secret, is_secret
 from plugtone.vendors.cisco79xx.trust import stranger_file as _stranger_file
 from plugtone.vendors.cisco79xx.values import bad_character, check_values, describe
 from plugtone.vendors.key_layout import KeyLayout
+from plugtone.vendors.memo import ViewMemo
 
 COMMON_FILES = {
     "sipdefault.cnf": "SIPDefault.cnf",
@@ -130,10 +134,11 @@ class Cisco79xxPlugin(VendorPlugin):
 
     def match(self, path: str) -> FileRef | None:
         path = path.lstrip("/")
-        common = COMMON_FILES.get(path.lower())
+        lowered = path.lower()
+        common = COMMON_FILES.get(lowered)
         if common:
             return FileRef(self.name, common, FileScope.COMMON)
-        shared = SHARED_FILES.get(path.lower())
+        shared = SHARED_FILES.get(lowered)
         if shared:
             return FileRef(self.name, shared, FileScope.SHARED)
         for pattern, name in DEVICE_FILES:
@@ -151,7 +156,7 @@ class Cisco79xxPlugin(VendorPlugin):
 
     def _image(self, path: str) -> FileRef | None:
         """A release's image file, named as the phone asked, at the root or in folders."""
-        folders = re.split(r"[/\\]", path)[:-1]
+        folders = path_folders(path)
         if any(folder in ("", ".", "..") for folder in folders):
             return None
         if firmware.role(path) is None:
@@ -159,9 +164,8 @@ class Cisco79xxPlugin(VendorPlugin):
         return FileRef(self.name, firmware.basename(path), FileScope.FIRMWARE)
 
     def _device(self, name: str, mac_text: str) -> FileRef | None:
-        try:
-            mac = normalize_mac(mac_text)
-        except ValueError:
+        mac = hex_mac(mac_text)  # the patterns matched exactly 12 hex digits
+        if mac is None:
             return None
         return FileRef(self.name, name, FileScope.DEVICE, mac=mac)
 
@@ -225,7 +229,7 @@ class Cisco79xxPlugin(VendorPlugin):
         other secret among the raw settings written into it."""
         if ref.name != "SIP.cnf" or ref.mac != phone.mac:
             return False
-        return has_secret(phone_settings(phone)[0])
+        return has_secret(_kept_settings(phone)[0])
 
     def is_secret_setting(self, name: str) -> bool:
         return is_secret_name(name)
@@ -273,7 +277,8 @@ class Cisco79xxPlugin(VendorPlugin):
             return None
         site = phone.site
         if ref.name == "SIP.cnf":
-            settings, notes = phone_settings(phone)
+            kept, notes = _kept_settings(phone)
+            settings = dict(kept)
             settings.setdefault("sync", _sync(phone, settings))
             title = f"SIP{phone.mac}.cnf: {phone.model} at site {site.name}"
             return serialize([title, *notes], settings)
@@ -288,7 +293,19 @@ class Cisco79xxPlugin(VendorPlugin):
         return None
 
 
+_PHONE_MEMO: ViewMemo = ViewMemo(1024)
+"""``SIP<MAC>.cnf``'s settings by phone view and year (see :mod:`..memo`): the resolver
+renders the file and then asks whether it holds a secret, which derived them again."""
+
+
+def _kept_settings(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
+    """:func:`.config.phone_settings`, kept per phone view (not to be changed)."""
+    return _PHONE_MEMO.get(phone, lambda: phone_settings(phone), datetime.now(UTC).year)
+
+
+@lru_cache(maxsize=8)
 def _common(name: str) -> bytes | None:
+    """A common file (the same bytes for every phone: written once)."""
     if name == "SIPDefault.cnf":
         comment = "SIPDefault.cnf: common to every 79xx; site and lines are in SIP<MAC>.cnf"
         return serialize([comment], default_settings())

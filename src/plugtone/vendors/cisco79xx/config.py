@@ -19,6 +19,9 @@ may hold is :mod:`.values`' rule (the file leaves out what it cannot carry uncha
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from functools import lru_cache
+
 from plugtone.vendors.base import Image, PhoneView, SiteView
 from plugtone.vendors.cisco79xx.directory import page_path
 from plugtone.vendors.cisco79xx.firmware import pinned_image
@@ -82,13 +85,25 @@ def _proxy(site: SiteView) -> dict[str, str]:
 
 
 def _clock(site: SiteView) -> tuple[dict[str, str], list[str]]:
+    server = site.ntp_servers[0] if site.ntp_servers else None
+    settings, notes = _clock_of(server, site.timezone, datetime.now(UTC).year)
+    return dict(settings), list(notes)
+
+
+@lru_cache(maxsize=1024)
+def _clock_of(
+    server: str | None, zone: str, year: int
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The clock settings for a server, a zone and a year, worked out once (every phone
+    of a site has the same; the DST rule is a zone transitions search). Keyed by the
+    values themselves, so an edited site can never get another's."""
     settings = {"sntp_mode": "unicast"}
-    if site.ntp_servers:
-        settings["sntp_server"] = site.ntp_servers[0]
-    zone, notes = cisco_time(site.timezone)
-    settings.update(zone)
-    settings.update(date_and_time_format(site.timezone))
-    return settings, notes
+    if server is not None:
+        settings["sntp_server"] = server
+    zone_settings, notes = cisco_time(zone, year)
+    settings.update(zone_settings)
+    settings.update(date_and_time_format(zone))
+    return tuple(settings.items()), tuple(notes)
 
 
 def _urls(phone: PhoneView) -> dict[str, str]:

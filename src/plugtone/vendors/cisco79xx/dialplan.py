@@ -111,11 +111,16 @@ class Plan:
         return not self.too_big and self.count <= MAX_TEMPLATES
 
 
+@lru_cache(maxsize=1024)
 def dial_template(plan: str | None, digit_timeout: int | None) -> bytes:
     """The ``dialplan<MAC>.xml`` for a site's ``plan`` (or only the catch-all without one).
 
     A plan that does not fit (refused at apply) is written as the catch-all alone, with a
     comment: never a part of it, which would dial some numbers at once and not others.
+
+    Written once per plan and timeout (cached by those values, so an edited plan is a
+    new key): every phone of a site gets the same file, and its digest goes into each
+    phone's ``sync`` value too.
     """
     timeout = digit_timeout or DEFAULT_TIMEOUT
     translated = plan_templates(plan or "")

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from plugtone.vendors.base import FirmwareView, PhoneView
+from plugtone.vendors.base import FirmwareView, PhoneView, path_basename
 
 IMAGE_NAME = re.compile(r"^P0[0-9A-Z]3[-0-9A-Z]+$", re.IGNORECASE)
 """An image name of the 7940/7960 platform, without extension."""
@@ -56,7 +56,7 @@ _ROLES_BY_SUFFIX = {".loads": LOADS, ".sb2": APPLICATION, ".sbn": LOADER}
 
 def basename(path: str) -> str:
     """The last segment of ``path``: zip members and requests may sit in folders."""
-    return re.split(r"[/\\]", path)[-1]
+    return path_basename(path)
 
 
 def split_name(name: str) -> tuple[str, str] | None:

@@ -53,8 +53,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
 
-from plugtone.macaddr import MacError, normalize_mac
 from plugtone.vendors.base import (
     DeviceFacts,
     FileRef,
@@ -66,10 +67,13 @@ from plugtone.vendors.base import (
     ModelView,
     PhoneView,
     ResyncNotify,
+    SiteView,
     UploadRef,
     VendorPlugin,
+    hex_mac,
 )
 from plugtone.vendors.key_layout import KeyLayout
+from plugtone.vendors.memo import ViewMemo
 from plugtone.vendors.polycom import dhcp, firmware, stock
 from plugtone.vendors.polycom.branding import background_parameters
 from plugtone.vendors.polycom.checks import phone_findings
@@ -91,7 +95,14 @@ from plugtone.vendors.polycom.trust import (
     is_secret_name,
     url_password,
 )
-from plugtone.vendors.polycom.xmlfile import PARAMETER_NAME, config_file, grouped, xml_text
+from plugtone.vendors.polycom.xmlfile import (
+    PARAMETER_NAME,
+    config_body,
+    config_file,
+    grouped,
+    with_notes,
+    xml_text,
+)
 
 COMMON_FILES = {
     "000000000000.cfg": "common.cfg",
@@ -169,9 +180,8 @@ class PolycomPlugin(VendorPlugin):
         found = DEVICE_FILE.fullmatch(path)
         if not found:
             return stock.match_stock(self.name, path)
-        try:
-            mac = normalize_mac(found.group(1))
-        except MacError:
+        mac = hex_mac(found.group(1))  # the pattern matched exactly 12 hex digits
+        if mac is None:
             return None
         return FileRef(self.name, DEVICE_FILES[found.group(2).lower()], FileScope.DEVICE, mac=mac)
 
@@ -213,9 +223,8 @@ class PolycomPlugin(VendorPlugin):
         found = UPLOAD_FILE.fullmatch(path)
         if not found:
             return None
-        try:
-            mac = normalize_mac(found.group(1))
-        except MacError:
+        mac = hex_mac(found.group(1))
+        if mac is None:
             return None
         kind = found.group(2).lower()
         max_bytes, append = UPLOADS[kind]
@@ -315,7 +324,7 @@ class PolycomPlugin(VendorPlugin):
             params, overrides = _registration_parameters(phone)
             return has_secret(params) or has_secret(overrides)
         if ref.name == "site.cfg":
-            return has_secret(_site_file_parameters(phone)[0])
+            return _site_body(tuple(_site_file_parameters(phone)[0].items()))[1]
         return False
 
     def is_secret_setting(self, name: str) -> bool:
@@ -354,9 +363,24 @@ def _master(phone: PhoneView, note: str) -> bytes:
     return master_file(application, files, per_model, [note, stock.master_note(phone), *notes])
 
 
+_PHONE_MEMO: ViewMemo = ViewMemo(1024)
+"""What a phone view's three files derive, by view and function (see :mod:`..memo`):
+the resolver renders a file and then asks whether it holds a secret, and the lines
+and site files derive the same parameters, so each was derived four times a phone.
+A phone's files are asked within seconds of each other, so a thousand views is room."""
+_SITE_MEMO: ViewMemo = ViewMemo(4096)
+"""What a site view gives its phones of one model in one year (``site_parameters``):
+the same for each of a site's phones."""
+
+
+def _settings(phone: PhoneView) -> tuple[dict[str, str], dict[str, str]]:
+    """The phone's raw settings, split as :func:`split_settings` does (not to be changed)."""
+    return _PHONE_MEMO.get(phone, lambda: split_settings(phone.vendor_settings()), "settings")
+
+
 def _master_images(phone: PhoneView) -> tuple[str, dict[str, str], list[str]]:
     """``(APP_FILE_PATH, {model token: image}, notes)`` of the phone's master file."""
-    master, _ = split_settings(phone.vendor_settings())
+    master = dict(_settings(phone)[0])
     application = master.pop("APP_FILE_PATH", DEFAULT_APPLICATION)
     per_model = {}
     for name, image in master.items():
@@ -389,10 +413,15 @@ def _registrations(phone: PhoneView, note: str) -> bytes:
 
 
 def _registration_parameters(phone: PhoneView) -> tuple[dict[str, str], dict[str, str]]:
-    """Lines, plus the raw settings that neither this file nor the site file derives."""
-    _, raw = split_settings(phone.vendor_settings())
+    """Lines, plus the raw settings that neither this file nor the site file derives
+    (kept per phone view: not to be changed)."""
+    return _PHONE_MEMO.get(phone, lambda: _derive_registration(phone), ("registration", _year()))
+
+
+def _derive_registration(phone: PhoneView) -> tuple[dict[str, str], dict[str, str]]:
+    _, raw = _settings(phone)
     params = registration_parameters(phone)
-    site_params, _ = _site_parameters(phone)
+    site_params, _ = _derived_site_parameters(phone)
     overrides = {}
     for name, value in raw.items():
         if name in params:
@@ -404,16 +433,50 @@ def _registration_parameters(phone: PhoneView) -> tuple[dict[str, str], dict[str
 
 def _site(phone: PhoneView, note: str) -> bytes:
     params, notes = _site_file_parameters(phone)
-    return config_file("polycomConfig", [note, *notes], grouped(params))
+    return with_notes([note, *notes], _site_body(tuple(params.items()))[0])
+
+
+@lru_cache(maxsize=1024)
+def _site_body(params: tuple[tuple[str, str], ...]) -> tuple[str, bool]:
+    """The site file's root element as text, and whether it holds a secret, by the
+    parameters themselves: the same for every phone of a site and model with the same
+    raw settings (the file's notes, which name the phone, are written around it), so
+    grouping, escaping and secret checks run once for the lot. Keyed by value, so an
+    edited site can only ever meet its own text. Sites boot together: a thousand is room."""
+    settings = dict(params)
+    return config_body("polycomConfig", grouped(settings)), has_secret(settings)
 
 
 def _site_file_parameters(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
-    """The site file's parameters: derived ones, a raw setting replacing one in place."""
-    _, raw = split_settings(phone.vendor_settings())
-    params, notes = _site_parameters(phone)
+    """The site file's parameters: derived ones, a raw setting replacing one in place
+    (kept per phone view: not to be changed)."""
+    return _PHONE_MEMO.get(phone, lambda: _derive_site_file(phone), ("site file", _year()))
+
+
+def _derive_site_file(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
+    _, raw = _settings(phone)
+    derived, notes = _derived_site_parameters(phone)
+    params = dict(derived)
     for name in params.keys() & raw.keys():
         params[name] = raw[name]
     return params, notes
+
+
+def _derived_site_parameters(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
+    """:func:`_site_parameters`, kept per phone view (not to be changed)."""
+    return _PHONE_MEMO.get(phone, lambda: _site_parameters(phone), ("site", _year()))
+
+
+def _year() -> int:
+    """The year whose time zone rules the files give (what ``site_parameters`` takes by
+    default): part of every key of what is derived from them."""
+    return datetime.now(UTC).year
+
+
+def _of_site(site: SiteView, model: str) -> tuple[dict[str, str], list[str]]:
+    """:func:`site_parameters` for this year, kept per site view (not to be changed)."""
+    year = _year()
+    return _SITE_MEMO.get(site, lambda: site_parameters(site, year, model=model), (model, year))
 
 
 def _site_parameters(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
@@ -423,7 +486,8 @@ def _site_parameters(phone: PhoneView) -> tuple[dict[str, str], list[str]]:
     One function for both files, so a raw setting naming a derived parameter replaces
     it in the site file and never lands a second time in the lines file.
     """
-    params, notes = site_parameters(phone.site, model=phone.model)
+    derived, site_notes = _of_site(phone.site, phone.model)
+    params, notes = dict(derived), list(site_notes)
     params.update(background_parameters(phone))
     if stock.needs_essentials(phone):
         ours = registration_parameters(phone)

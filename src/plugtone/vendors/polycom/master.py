@@ -17,10 +17,9 @@ at the top of the tree, where the plug-in's upload names match them.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 
-from plugtone.vendors.polycom.xmlfile import serialize, xml_text
+from plugtone.vendors.polycom.xmlfile import document, xml_text
 
 UPLOAD_DIRECTORIES = (
     "LOG_FILE_DIRECTORY",
@@ -40,11 +39,11 @@ def master_file(
     files = ", ".join(config_files)
     attributes = {"APP_FILE_PATH": xml_text(application), "CONFIG_FILES": files, "MISC_FILES": ""}
     attributes.update(dict.fromkeys(UPLOAD_DIRECTORIES, ""))
-    root = ET.Element("APPLICATION", attributes)
-    for token, image in per_model.items():
-        ET.SubElement(
-            root,
+    children = [
+        (
             f"APPLICATION_{token}",
             {f"APP_FILE_PATH_{token}": xml_text(image), f"CONFIG_FILES_{token}": files},
         )
-    return serialize(root, notes)
+        for token, image in per_model.items()
+    ]
+    return document("APPLICATION", attributes, children, notes)
