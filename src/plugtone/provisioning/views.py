@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from types import MappingProxyType
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -74,26 +75,34 @@ def load_phones(
     for site_id in {phone.site_id for phone in phones}:
         if site_id not in sites:
             sites[site_id] = load_site(session, site_id)
+    # Columns, not ORM entities, for what only feeds a view: building and tracking an
+    # entity per row was most of a cold batch's cost (a line, keys and settings per phone).
     lines: dict[int, list[LineView]] = defaultdict(list)
-    for assignment, extension in session.execute(
-        select(LineAssignment, Extension)
+    for phone_id, index, number, name, auth_user, password in session.execute(
+        select(
+            LineAssignment.phone_id, LineAssignment.index, Extension.number, Extension.name,
+            Extension.auth_user, Extension.password,
+        )
         .join(Extension, Extension.id == LineAssignment.extension_id)
         .where(LineAssignment.phone_id.in_(ids))
         .order_by(LineAssignment.phone_id, LineAssignment.index)
-    ):
-        lines[assignment.phone_id].append(
+    ):  # fmt: skip
+        lines[phone_id].append(
             LineView(
-                index=assignment.index,
-                number=extension.number,
-                name=extension.name,
-                auth_user=extension.auth_user or extension.number,
-                password=extension.password,
+                index=index,
+                number=number,
+                name=name,
+                auth_user=auth_user or number,
+                password=password,
             )
         )
     keys = _keys_by(session, Key.phone_id, ids)
     settings = _settings_by(session, VendorSetting.phone_id, ids)
+    # One read-only mapping per model for the batch's phones, not a copy per phone: no
+    # view may change what it was given, and a copy each was a dict per phone built
+    # for nothing.
     models = {
-        (model, vendor): load_model(session, model, vendor)
+        (model, vendor): MappingProxyType(load_model(session, model, vendor).settings)
         for model, vendor in {(phone.model, phone.vendor) for phone in phones}
     }
     site_branding = dict(
@@ -118,7 +127,7 @@ def load_phones(
             site=sites[phone.site_id],
             lines=tuple(lines.get(phone.id, ())),
             keys=keys.get(phone.id, ()),
-            model_settings=dict(models[phone.model, phone.vendor].settings),
+            model_settings=models[phone.model, phone.vendor],
             phone_settings=settings.get(phone.id, {}).get(phone.vendor, {}),
             description=phone.description,
             firmware=targets[phone.id][1],
@@ -164,17 +173,19 @@ def load_site(session: Session, site_id: int) -> SiteView:
         tr069_password=site.tr069_password,
         keys=_keys(session, Key.site_id == site.id),
         directory=tuple(
-            ContactView(name=contact.name, number=contact.number)
-            for contact in session.scalars(
-                select(DirectoryContact)
+            ContactView(name=name, number=number)
+            for name, number in session.execute(
+                select(DirectoryContact.name, DirectoryContact.number)
                 .where(DirectoryContact.site_id == site.id)
                 .order_by(DirectoryContact.position)
             )
         ),
         members=tuple(
-            ContactView(name=extension.name or extension.number, number=extension.number)
-            for extension in session.scalars(
-                select(Extension).where(Extension.site_id == site.id).order_by(Extension.number)
+            ContactView(name=name or number, number=number)
+            for name, number in session.execute(
+                select(Extension.name, Extension.number)
+                .where(Extension.site_id == site.id)
+                .order_by(Extension.number)
             )
         ),
         vendor_settings=_settings(session, VendorSetting.site_id == site.id),
@@ -219,11 +230,18 @@ def _logo(session: Session, sha256: str | None) -> Image | None:
     return Image(sha256=blob.sha256, content=blob.content) if blob else None
 
 
+_KEY_COLUMNS = (Key.type, Key.value, Key.label, Key.line, Key.family, Key.slot)
+"""What a :class:`KeyView` holds, in its field order."""
+
+
 def _keys_by(session: Session, column, ids: Sequence[int]) -> dict[int, tuple[KeyView, ...]]:
     """The keys of each owner in ``ids`` (``column`` names the owner), in order."""
     found: dict[int, list[KeyView]] = defaultdict(list)
-    for key in session.scalars(select(Key).where(column.in_(ids)).order_by(Key.position)):
-        found[getattr(key, column.key)].append(_key_view(key))
+    rows = session.execute(
+        select(column, *_KEY_COLUMNS).where(column.in_(ids)).order_by(Key.position)
+    )
+    for owner, *fields in rows:
+        found[owner].append(KeyView(*fields))
     return {owner: tuple(views) for owner, views in found.items()}
 
 
@@ -232,31 +250,28 @@ def _settings_by(
 ) -> dict[int, dict[str, dict[str, str]]]:
     """The vendor settings of each owner in ``ids``: owner -> vendor -> name -> value."""
     found: dict[int, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
-    rows = session.scalars(select(VendorSetting).where(column.in_(ids)).order_by(VendorSetting.id))
-    for row in rows:
-        found[getattr(row, column.key)][row.vendor][row.name] = row.value
+    rows = session.execute(
+        select(column, VendorSetting.vendor, VendorSetting.name, VendorSetting.value)
+        .where(column.in_(ids))
+        .order_by(VendorSetting.id)
+    )
+    for owner, vendor, name, value in rows:
+        found[owner][vendor][name] = value
     return {owner: dict(by_vendor) for owner, by_vendor in found.items()}
 
 
-def _key_view(key: Key) -> KeyView:
-    return KeyView(
-        type=key.type,
-        value=key.value,
-        label=key.label,
-        line=key.line,
-        family=key.family,
-        slot=key.slot,
-    )
-
-
 def _keys(session: Session, owner) -> tuple[KeyView, ...]:
-    return tuple(
-        _key_view(key) for key in session.scalars(select(Key).where(owner).order_by(Key.position))
-    )
+    rows = session.execute(select(*_KEY_COLUMNS).where(owner).order_by(Key.position))
+    return tuple(KeyView(*fields) for fields in rows)
 
 
 def _settings(session: Session, owner) -> dict[str, dict[str, str]]:
     result: dict[str, dict[str, str]] = defaultdict(dict)
-    for row in session.scalars(select(VendorSetting).where(owner).order_by(VendorSetting.id)):
-        result[row.vendor][row.name] = row.value
+    rows = session.execute(
+        select(VendorSetting.vendor, VendorSetting.name, VendorSetting.value)
+        .where(owner)
+        .order_by(VendorSetting.id)
+    )
+    for vendor, name, value in rows:
+        result[vendor][name] = value
     return dict(result)
