@@ -163,9 +163,17 @@ async def test_a_connection_handed_over_for_a_miss_comes_back_for_cached_answers
             writer.write(request())
             assert await read_answer(reader) == (200, mock.ANY, first)
         assert len(lean_connections()) == 1
+        for _ in range(2):  # another miss, handed over again, and given back again
+            writer.write(request(path=b"/aastra.cfg"))
+            status, _, common = await read_answer(reader)
+            assert status == 200 and common != first
+            writer.write(request())
+            assert await read_answer(reader) == (200, mock.ANY, first)
+        await asyncio.sleep(0.05)
+        assert len(lean_connections()) == 1
     finally:
         writer.close()
-    assert served.statuses().count("ok") == 21
+    assert served.statuses().count("ok") == 21 + 2  # the common file is not counted here
 
 
 @pytest.mark.anyio

@@ -88,6 +88,7 @@ class PhoneHttpProtocol(asyncio.Protocol):
         "_headers",
         "_idle_since",
         "_paused",
+        "_successor",
         "_url",
         "app",
         "app_state",
@@ -113,6 +114,10 @@ class PhoneHttpProtocol(asyncio.Protocol):
         self._idle_since: float | None = None
         self._buffer = b""
         self._paused = False
+        self._successor: ZeroCopyHttpToolsProtocol | None = None
+        """The ASGI protocol this connection was handed to before, between two of its
+        requests (it was given back): taken again rather than made anew, as a boot
+        storm's phones miss the cache on most files of a connection."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.transport = transport
@@ -283,10 +288,12 @@ class PhoneHttpProtocol(asyncio.Protocol):
         """Give the connection to the ASGI protocol, with ``data`` (from the start of the
         request it takes over) and what was decided for that request."""
         self.server_state.connections.discard(self)
-        successor = ZeroCopyHttpToolsProtocol(
-            config=self.config, server_state=self.server_state, app_state=self.app_state,
-            _loop=self.loop,
-        )  # fmt: skip
+        successor = self._successor
+        if successor is None:  # made once a connection: it gives the connection back
+            successor = self._successor = ZeroCopyHttpToolsProtocol(
+                config=self.config, server_state=self.server_state, app_state=self.app_state,
+                _loop=self.loop,
+            )  # fmt: skip
         successor.handed = decided
         app = self.app
         if decided is not None and decided is not app and decided is not app.acs:
