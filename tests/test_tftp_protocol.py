@@ -1151,3 +1151,65 @@ def test_write_transfer_survives_anything(
     transfer = WriteTransfer(options(requested), mode, Limits(max_upload_size=100))
     drive(transfer, script, blksize)
     assert transfer.bytes_transferred <= 100
+
+
+# --------------------------------------------------------------------------------------
+# Fast paths agree with the general ones
+# --------------------------------------------------------------------------------------
+
+_FIELD = st.one_of(
+    st.sampled_from(["aastra.cfg", "octet", "OCTET", "netascii", "mail", "binary", "blksize",
+                     "1024", "tsize", "0", ""]),
+    st.text(alphabet=st.characters(max_codepoint=300), max_size=6),
+)  # fmt: skip
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(fields=st.lists(_FIELD, max_size=5), terminated=st.booleans())
+def test_the_request_fast_path_agrees_with_field_by_field_decoding(
+    fields: list[str], terminated: bool
+) -> None:
+    """The whole-body decode of a plain RRQ returns what field-by-field decoding does,
+    and anything it does not take (options, non-ASCII, no mode) gets the same verdict."""
+    from plugtone.protocols.tftp import _decode_request, _decode_request_fields
+
+    body = b"\0".join(field.encode("utf-8") for field in fields) + (b"\0" if terminated else b"")
+
+    def verdict(decoder):
+        try:
+            return decoder(body)
+        except PacketError as problem:
+            return (problem.code, problem.message)
+
+    assert verdict(_decode_request) == verdict(_decode_request_fields)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(0, 3000),
+    requested=st.sampled_from([{}, {"blksize": "700"}, {"windowsize": "3", "tsize": "0"}]),
+    acks=st.lists(st.integers(0, 8), max_size=20),
+)
+def test_ack_gives_what_receiving_the_ack_datagram_gives(
+    size: int, requested: dict[str, str], acks: list[int]
+) -> None:
+    """ReadTransfer.ack(block) (an adapter read the ACK off its buffer) is receive() of
+    the 4-byte ACK: same actions for any sequence, duplicates, stale ones and ACKs after
+    the end included, then the same ending (every block acknowledged in turn)."""
+    negotiated = options(requested, size)
+    by_datagram = ReadTransfer(negotiated, "octet", pattern(size))
+    by_block = ReadTransfer(negotiated, "octet", pattern(size))
+    assert by_datagram.start(0) == by_block.start(0)
+    for now, block in enumerate([*acks, *range(0, size // 512 + 3)], start=1):
+        datagram = encode(Ack(block))
+        assert by_datagram.receive(datagram, now) == by_block.ack(block, now)
+        assert by_datagram.next_deadline() == by_block.next_deadline()
+    assert by_datagram.outcome is by_block.outcome is Outcome.COMPLETE
+    assert by_datagram.bytes_transferred == by_block.bytes_transferred == size
+
+
+def test_is_request_reads_bytearray_and_memoryview() -> None:
+    assert is_request(bytearray(b"\x00\x01x\x00octet\x00"))
+    assert is_request(memoryview(b"\x00\x02x\x00octet\x00"))
+    assert not is_request(memoryview(b"\x01\x01x\x00octet\x00"))  # opcode 257
+    assert not is_request(bytearray(b""))

@@ -35,7 +35,13 @@ from plugtone.inventory.store import Store
 from plugtone.protocols.tftp import ErrorCode, Limits, netascii_decode
 from plugtone.provisioning.resolver import Answer, FileRequest, Status, clean_path
 from plugtone.provisioning.uploads import UploadStore
-from plugtone.servers.tftp import TIMER_TICK, TftpServer, start_tftp_server
+from plugtone.servers.tftp import (
+    SPARE_REST,
+    TIMER_TICK,
+    UPLOAD_DALLY,
+    TftpServer,
+    start_tftp_server,
+)
 from plugtone.vendors.base import UploadRef
 from tests.conftest import EXAMPLE, RunningServer, need, run_cli, start_server, stop_server
 
@@ -397,12 +403,12 @@ class StubProvisioner:
 class InProcess:
     """A TFTP server on an event loop in a background thread."""
 
-    def __init__(self, provisioner: StubProvisioner, **options) -> None:
+    def __init__(self, provisioner: StubProvisioner, host: str = HOST, **options) -> None:
         self.provisioner = provisioner
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server: TftpServer = self.call(start_tftp_server(provisioner, HOST, 0, **options))
+        self.server: TftpServer = self.call(start_tftp_server(provisioner, host, 0, **options))
 
     @property
     def port(self) -> int:
@@ -436,6 +442,36 @@ def inproc(tmp_path) -> Iterator[Callable[..., InProcess]]:
     yield start
     for server in started:
         server.close()
+
+
+def test_a_wildcard_listener_answers_each_transfer_from_a_port_of_its_own(inproc, tmp_path):
+    """Listening on 0.0.0.0, a transfer socket is bound by its first send (no bind call):
+    each transfer still answers from an ephemeral port of its own, on the address the
+    client asked, and tftp-hpa fetches through it."""
+    running = inproc({"a.cfg": bytes(range(256)) * 3, "b.cfg": b"b" * 100}, host="0.0.0.0")
+    ports = set()
+    for _ in range(3):
+        with client_socket() as sock:
+            sock.sendto(request("a.cfg"), (HOST, running.port))
+            answer = receive(sock)
+            assert answer is not None
+            data, peer = answer
+            assert data[:4] == b"\x00\x03\x00\x01" and peer[0] == HOST
+            assert peer[1] != running.port
+            ports.add(peer[1])
+            sock.sendto(ack(1), peer)
+            second, _ = receive(sock) or (b"", None)
+            assert second[:4] == b"\x00\x03\x00\x02"
+            sock.sendto(ack(2), peer)
+    assert len(ports) == 3
+    output = tmp_path / "b.cfg"
+    result = subprocess.run(
+        [need("tftp"), HOST, str(running.port), "-m", "octet", "-c", "get", "b.cfg", str(output)],
+        capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    assert output.read_bytes() == b"b" * 100, result
+    running.wait_for(lambda: len(running.provisioner.events) == 4)
+    assert running.provisioner.events == [("a.cfg", "ok", 768)] * 3 + [("b.cfg", "ok", 100)]
 
 
 def test_block_numbers_roll_over_on_a_34_mb_download(inproc, tmp_path):
@@ -598,3 +634,85 @@ def test_close_ends_transfers_as_aborted(inproc):
         running.wait_for(lambda: running.provisioner.events)
     assert running.provisioner.events == [("a.cfg", "aborted", 0)]
     assert running.server.active == 0
+
+
+# --------------------------------------------------------------------------------------
+# Spare transfer sockets
+# --------------------------------------------------------------------------------------
+
+
+def fetch_from(sock: socket.socket, port: int, name: str) -> tuple[bytes, int]:
+    """Download ``name`` (one or more blocks) over ``sock``: (content, server port)."""
+    sock.sendto(request(name), (HOST, port))
+    chunks = []
+    while True:
+        answer = receive(sock)
+        assert answer is not None, f"no answer for {name}"
+        data, peer = answer
+        assert data[:2] == b"\x00\x03", data[:40]
+        chunks.append(data[4:])
+        sock.sendto(ack(int.from_bytes(data[2:4], "big")), peer)
+        if len(data) - 4 < 512:
+            return b"".join(chunks), peer[1]
+
+
+def test_a_download_socket_serves_a_later_transfer_never_the_same_client_twice_running(inproc):
+    """Once a download is over its socket is kept and, rested, serves another transfer;
+    the client that used it last does not get it for its very next transfer, and a
+    datagram reaching it between transfers is dropped (no answer, no transfer)."""
+    content = bytes(range(256)) * 3
+    running = inproc({"a.cfg": content})
+    with client_socket() as first, client_socket() as second:
+        got, used = fetch_from(first, running.port, "a.cfg")
+        assert got == content
+        running.wait_for(lambda: running.server.spares == 1)
+        first.sendto(ack(2), (HOST, used))  # late, to the spare: dropped
+        assert receive_nothing(first, 0.1)
+        time.sleep(SPARE_REST + TIMER_TICK)
+        again, port = fetch_from(first, running.port, "a.cfg")  # same address and port
+        assert again == content and port != used
+        running.wait_for(lambda: running.server.spares == 2)
+        time.sleep(SPARE_REST + TIMER_TICK)
+        got, port = fetch_from(second, running.port, "a.cfg")  # the longest-resting spare
+        assert got == content and port == used
+    running.wait_for(lambda: len(running.provisioner.events) == 3)
+    assert running.provisioner.events == [("a.cfg", "ok", len(content))] * 3
+    assert running.server.completed == 3 and running.server.active == 0
+
+
+def test_spares_and_transfers_together_stay_within_max_transfers(inproc):
+    """A server at capacity holds no more sockets than before spares: one left with
+    max_transfers=2 while a transfer runs, none while two do; close() closes them."""
+    running = inproc({"a.cfg": b"a" * 100, "big.bin": bytes(5000)}, max_transfers=2)
+    with client_socket() as one, client_socket() as two, client_socket() as three:
+        for sock in (one, two):
+            assert fetch_from(sock, running.port, "a.cfg")[0] == b"a" * 100
+        running.wait_for(lambda: running.server.completed == 2)
+        assert running.server.spares == 2
+        three.sendto(request("big.bin"), (HOST, running.port))  # stays under way
+        assert receive(three) is not None
+        running.wait_for(lambda: running.server.active == 1)
+        time.sleep(SPARE_REST + TIMER_TICK)
+        assert fetch_from(one, running.port, "a.cfg")[0] == b"a" * 100  # a spare, back
+        running.wait_for(lambda: running.server.completed == 3)
+        assert running.server.spares == 1, "one transfer under way: room for one spare"
+    spares = list(running.server._spares)
+    running.loop.call_soon_threadsafe(running.server.close)
+    running.wait_for(lambda: running.server.closed)
+    running.wait_for(lambda: all(endpoint.closed for _, _, endpoint in spares))
+    assert running.server.spares == 0
+
+
+def test_an_upload_socket_is_not_kept(inproc, tmp_path):
+    running = inproc(upload_limit=4000)
+    log = tmp_path / "boot.log"
+    log.write_bytes(b"x" * 700)
+    result = subprocess.run(
+        [need("tftp"), HOST, str(running.port), "-m", "octet", "-c", "put", str(log),
+         f"{KNOWN}-boot.log"],
+        capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    assert "Error" not in result.stdout + result.stderr, result
+    running.wait_for(lambda: running.server.completed == 1)
+    running.wait_for(lambda: running.server._sessions == set(), timeout=UPLOAD_DALLY + 5)
+    assert running.server.spares == 0

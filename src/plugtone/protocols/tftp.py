@@ -260,9 +260,9 @@ def is_request(datagram: Datagram) -> bool:
     The listening socket only serves requests; anything else arriving there can be
     dropped (or answered with an error) before paying for a full parse.
     """
-    if len(datagram) < 2:
-        return False
-    return int.from_bytes(bytes(datagram[:2]), "big") in (Opcode.RRQ, Opcode.WRQ)
+    # two byte reads (a memoryview's and a bytearray's items are ints too): this runs
+    # for every datagram reaching the listening socket, a flood's included
+    return len(datagram) >= 2 and datagram[0] == 0 and datagram[1] in (1, 2)  # RRQ, WRQ
 
 
 def error_packet(code: int, message: str) -> bytes:
@@ -386,6 +386,20 @@ def _decode_options(raw: list[bytes]) -> dict[str, str]:
 
 
 def _decode_request(body: bytes) -> tuple[str, str, dict[str, str]]:
+    if body.isascii() and body.endswith(b"\0"):
+        # Every field must be ASCII, and a phone's request is: one decode of the whole
+        # body and one split, instead of one decode per field.  Anything else takes the
+        # field by field path, which says which field is wrong.
+        fields = body[:-1].decode("ascii").split("\0")
+        if len(fields) == 2 and fields[0]:  # no options: what most phones send
+            mode = fields[1].lower()
+            if mode in MODES:
+                return fields[0], mode, {}
+    return _decode_request_fields(body)
+
+
+def _decode_request_fields(body: bytes) -> tuple[str, str, dict[str, str]]:
+    """RRQ/WRQ body field by field: what :func:`_decode_request` must always agree with."""
     strings = _split_strings(body, "request")
     if len(strings) < 2:
         raise _malformed("request without a mode")
@@ -880,6 +894,8 @@ class ReadTransfer(_Transfer):
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         super().__init__(options, mode, limits)
+        self._content: bytes | None = None
+        """The file on the wire, when it is in memory: blocks are sliced off it."""
         self._read = self._make_source(source)
         self._acked = 0
         """Absolute index of the highest block the client acknowledged."""
@@ -898,7 +914,12 @@ class ReadTransfer(_Transfer):
         wire = netascii_encode(bytes(source)) if self.mode == "netascii" else bytes(source)
         if self.options.tsize is not None and self.options.tsize != len(wire):
             raise ValueError(f"negotiated tsize {self.options.tsize} != wire size {len(wire)}")
-        return bytes_source(wire)
+        self._content = wire
+        return self._slice
+
+    def _slice(self, offset: int, length: int) -> bytes:
+        """The :data:`BlockSource` of in-memory content (only used through ``_read``)."""
+        return self._content[offset : offset + length]  # type: ignore[index]
 
     @property
     def bytes_transferred(self) -> int:
@@ -935,6 +956,15 @@ class ReadTransfer(_Transfer):
         if isinstance(parsed, Ack):
             return self._on_ack(parsed.block, now)
         return self._unexpected(parsed)
+
+    def ack(self, block: int, now: float) -> list[Action]:
+        """Handle an ACK of ``block`` (16-bit), exactly as :meth:`receive` handles the
+        4-byte ACK datagram carrying it: for adapters that read the opcode and block
+        number straight off their receive buffer, the datagram a download sees most."""
+        self._check_started()
+        if self.outcome is not None:
+            return []
+        return self._on_ack(block, now)
 
     def timeout(self, now: float) -> list[Action]:
         """Retransmit what is unacknowledged once the deadline has passed, or give up."""
@@ -1004,7 +1034,11 @@ class ReadTransfer(_Transfer):
         """
         blksize = self.options.blksize
         offset = (index - 1) * blksize
-        payload = bytes(self._read(offset, blksize))[:blksize]
+        content = self._content
+        if content is not None:  # a slice of bytes is bytes, never longer than asked
+            payload = content[offset : offset + blksize]
+        else:
+            payload = bytes(self._read(offset, blksize))[:blksize]
         if self._last is None and len(payload) < blksize:
             self._last = index
             self._total = offset + len(payload)

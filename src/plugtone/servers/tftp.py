@@ -7,6 +7,20 @@ Shape, and why:
   demultiplexes transfers and a stray packet can only ever reach the transfer it names.
   Nothing runs in a thread or process per transfer; a transfer is a protocol object, a
   socket and at most one timer handle.
+- Transfer sockets are kept: a download's socket, once the transfer is over, waits as a
+  spare (at most :data:`MAX_SPARES`, and never so many that spares and transfers together
+  pass ``max_transfers``, so a server at capacity holds no more descriptors than
+  before), and a later transfer takes the one resting longest, if it has rested
+  :data:`SPARE_REST` and did not last serve the same client address and port.  Opening,
+  binding, registering and closing a socket were about a fifth of the TFTP layer's CPU
+  per transfer of a small file; handing one on is a dictionary store.  What RFC 1350
+  asks of a transfer ID holds: the ports were picked by the kernel, a transfer never
+  shares its socket, the same client never gets the port of its previous transfer
+  again in immediate succession, and a datagram reaching a spare is dropped as a closed
+  port would drop it; a late one for a past transfer that reaches the next gets error 5
+  like any stranger's.  The price is that the server's ports come from a smaller set,
+  so a transfer ID is easier to guess for someone who can also spoof the client's
+  address and port; TFTP has no defence against that anyway.  Uploads close theirs.
 - Files come from the resolver through the :class:`Provisioner`, exactly as for HTTP:
   the bytes a phone gets over TFTP are the bytes it would get over HTTP.  A TFTP request
   carries no User-Agent, so the resolver identifies the phone by the MAC in the file
@@ -84,6 +98,8 @@ import logging
 import os
 import socket
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import NamedTuple, TypeAlias
 
 from plugtone.protocols.tftp import (
@@ -114,7 +130,7 @@ from plugtone.provisioning.provisioner import BLOCKED, Provisioner
 from plugtone.provisioning.resolver import Answer, FileRequest, Status, StoredFile
 from plugtone.provisioning.uploads import UploadTooLarge
 from plugtone.servers.reuseport_steering import steer_by_source_address
-from plugtone.servers.udp import SOCK_NONBLOCK, Address, Poller, UdpEndpoint
+from plugtone.servers.udp import Address, Poller, UdpEndpoint, new_udp_socket
 from plugtone.vendors.base import UploadRef
 
 __all__ = ["STATUS", "TRANSPORT", "TftpServer", "start_tftp_server"]
@@ -163,6 +179,15 @@ fails every request of a storm, and one traceback a minute is enough to diagnose
 TIMER_TICK = 0.02
 """Seconds per slot of the retransmission timer wheel: how late, at most, a deadline is
 acted on.  Small beside any retransmission timeout (1 s unless negotiated)."""
+
+MAX_SPARES = 512
+"""Transfer sockets kept open between transfers (see the module docstring)."""
+
+SPARE_REST = 0.02
+"""Seconds a spare socket rests before it serves another transfer: what was on its way
+to it for the last one has arrived (and been dropped) by then.  With
+:data:`MAX_SPARES` it bounds the reuse to 25,600 transfers a second, beyond what one
+worker serves."""
 
 _MAX_ERROR_TEXT = 80
 _UNKNOWN_TID = error_packet(ErrorCode.UNKNOWN_TRANSFER_ID, "unknown transfer ID")
@@ -220,10 +245,13 @@ class TftpServer:
         self._screen = getattr(provisioner, "screen", None) or _unscreened
         self._transfers: dict[Key, _Session | None] = {}
         self._sessions: set[_Session] = set()
+        self._spares: deque[tuple[float, Address, UdpEndpoint]] = deque()
+        """Transfer sockets between transfers: (when freed, the peer served, socket)."""
         self._tasks: set[asyncio.Task] = set()
         self._listener: UdpEndpoint | None = None
         self._family = socket.AF_INET
         self._bind_host = ""
+        self._wildcard = False
         self._closed = False
         self._failure_logged_at = -FAILURE_LOG_INTERVAL
         self._drops_logged_at = -DROP_LOG_INTERVAL
@@ -267,6 +295,10 @@ class TftpServer:
             raise
         self._family = family
         self._bind_host, self.port = sock.getsockname()[:2]
+        # A transfer socket of a wildcard listener is left to bind on its first send:
+        # the kernel then binds it to the wildcard address and an ephemeral port, as
+        # bind((wildcard, 0)) would, for one system call less per transfer.
+        self._wildcard = self._bind_host in ("0.0.0.0", "::")
 
     def close(self) -> None:
         """Stop listening and end every transfer (logged as aborted).  Idempotent."""
@@ -282,6 +314,8 @@ class TftpServer:
             task.cancel()
         for session in list(self._sessions):
             session.abort("server shutting down")
+        while self._spares:
+            self._spares.popleft()[2].close()
         self._transfers.clear()
         self.timers.close()
         self._poller.close()
@@ -477,24 +511,61 @@ class TftpServer:
         self, job: _Job, answer: Answer | None, machine: Machine, ref: UploadRef | None
     ) -> None:
         """Give the transfer its own socket (its transfer ID) and start it."""
-        sock = socket.socket(self._family, socket.SOCK_DGRAM | SOCK_NONBLOCK)
         try:
-            if not SOCK_NONBLOCK:
-                sock.setblocking(False)
-            sock.bind((self._bind_host, 0))
             if ref is None:
                 session = _Session(self, job, answer, machine)
             else:
                 session = _UploadSession(self, job, answer, machine, ref)
-            session.endpoint = UdpEndpoint(self._poller, sock, session.on_readable)
+            session.endpoint = self._endpoint(job.peer, session.on_readable)
         except BaseException:
-            sock.close()
             if isinstance(machine, StoredFileTransfer):
                 machine.blocks.close()
             raise
         self._transfers[job.key] = session
         self._sessions.add(session)
         session.start()
+
+    # -- transfer sockets (see "Transfer sockets are kept" in the module docstring) ---------
+
+    def _endpoint(self, peer: Address, on_readable: Callable[[], None]) -> UdpEndpoint:
+        """A socket for a transfer with ``peer``: the longest-resting spare one when it
+        has rested :data:`SPARE_REST` and did not last serve ``peer``, else a new one."""
+        spares = self._spares
+        if spares:
+            rested, last_peer, endpoint = spares[0]
+            if rested <= _now() - SPARE_REST and last_peer != peer:
+                spares.popleft()
+                endpoint.rebind(on_readable)
+                return endpoint
+        sock = new_udp_socket(self._family)
+        try:
+            if not self._wildcard:
+                sock.bind((self._bind_host, 0))
+            return UdpEndpoint(self._poller, sock, on_readable)
+        except BaseException:
+            sock.close()
+            raise
+
+    def release(self, endpoint: UdpEndpoint, peer: Address) -> None:
+        """A download's socket is free: kept as a spare while there is room (never more
+        than :data:`MAX_SPARES`, nor so many that spares and transfers together exceed
+        ``max_transfers``), else closed."""
+        spares = self._spares
+        if (
+            endpoint.idle
+            and not self._closed
+            and len(spares) < MAX_SPARES
+            and len(spares) + len(self._transfers) < self.max_transfers
+        ):
+            endpoint.rebind(endpoint.discard_input)
+            spares.append((_now(), peer, endpoint))
+        else:
+            endpoint.close()
+
+    @property
+    def spares(self) -> int:
+        """Transfer sockets open between transfers."""
+        return len(self._spares)
 
     def _release_if_unopened(self, key: Key) -> None:
         if key in self._transfers and self._transfers[key] is None:
@@ -599,6 +670,7 @@ class _Session:
     """One transfer: its socket, its protocol object and its place in the timer wheel."""
 
     __slots__ = (
+        "_ack",
         "_slot",
         "_unanswered",
         "answer",
@@ -622,6 +694,8 @@ class _Session:
         self.machine = machine
         self.blocks = machine.blocks if isinstance(machine, StoredFileTransfer) else None
         """A stored file's descriptor, closed with the transfer."""
+        self._ack = machine.ack if isinstance(machine, ReadTransfer) else None
+        """A download's ACK handler, fed straight from the receive buffer."""
         self.endpoint: UdpEndpoint | None = None
         self.done = False
         self._slot: int | None = None
@@ -638,6 +712,8 @@ class _Session:
     def on_readable(self) -> None:
         server = self.server
         endpoint = self.endpoint
+        if endpoint is None:  # over: the socket went back to the server
+            return
         try:
             size, addr = endpoint.sock.recvfrom_into(server.buffer)  # type: ignore[union-attr]
         except OSError:  # nothing after all, or an ICMP error surfacing: no datagram
@@ -647,6 +723,13 @@ class _Session:
             endpoint.sendto(_UNKNOWN_TID, addr)  # type: ignore[union-attr]
             return
         self.heard = True
+        buffer = server.buffer
+        if size == 4 and buffer[1] == 4 and buffer[0] == 0 and self._ack is not None:
+            # An ACK to a download (most datagrams a transfer gets): its block number
+            # read off the buffer, without copying the datagram out and parsing it again.
+            self._apply(self._ack((buffer[2] << 8) | buffer[3], _now()))
+            self._arm()
+            return
         self._receive(server.view[:size].tobytes())
 
     def _receive(self, data: bytes) -> None:
@@ -656,7 +739,9 @@ class _Session:
     def _apply(self, actions: list[Action]) -> None:
         for action in actions:
             if type(action) is Send:
-                self.endpoint.sendto(action.datagram, self.peer)  # type: ignore[union-attr]
+                endpoint = self.endpoint
+                if endpoint is not None:  # None once over: the socket may serve another
+                    endpoint.sendto(action.datagram, self.peer)
             elif type(action) is Finished:
                 self._finish(action)
 
@@ -699,8 +784,8 @@ class _Session:
 
     def _finish(self, finished: Finished) -> None:
         self.done = True
+        self.server.ended(self, finished)  # first: its slot is free when the socket is
         self.close()
-        self.server.ended(self, finished)
         self._record(finished)
 
     def _record(self, finished: Finished) -> None:
@@ -709,10 +794,18 @@ class _Session:
             self.job.request, self.answer, STATUS[finished.outcome], finished.bytes_sent, detail
         )
 
+    _spare = True
+    """Whether the socket may serve another transfer once this one is over."""
+
     def close(self) -> None:
         self._cancel_timer()
-        if self.endpoint is not None:
-            self.endpoint.close()
+        endpoint = self.endpoint
+        if endpoint is not None:
+            self.endpoint = None
+            if self._spare:
+                self.server.release(endpoint, self.peer)
+            else:
+                endpoint.close()
         if self.blocks is not None:
             self.blocks.close()
         self.server.forget(self)
@@ -736,6 +829,8 @@ class _UploadSession(_Session):
     """
 
     __slots__ = ("ref", "storing")
+
+    _spare = False  # an upload dallies on its socket, and is rare: closed at the end
 
     def __init__(
         self,
