@@ -162,3 +162,29 @@ def test_an_edited_site_is_seen_by_the_next_render(store):
     joined = b"".join(after[path] for path in changed)
     for expected in (b"edited.example.com", b"5999", b"edited-conf"):
         assert expected in joined
+
+
+def test_a_memo_answers_only_for_its_own_view_and_keeps_none_alive():
+    import gc
+    import weakref
+
+    from plugtone.vendors.base import SiteView
+
+    kept: memo.ViewMemo[str] = memo.ViewMemo(3)
+    first = SiteView(name="a", sip_server="pbx.example.com")
+    assert kept.get(first, lambda: "first") == "first"
+    assert kept.get(first, lambda: "again") == "first"
+    assert kept.get(first, lambda: "other key", extra=2026) == "other key"
+    alive = weakref.ref(first)
+    del first
+    gc.collect()
+    assert alive() is None, "the memo kept a dropped view alive"
+    # An object given a dead view's id must not get its value: here an entry under the
+    # new view's id whose reference is to another view stands for that reuse.
+    second = SiteView(name="b", sip_server="pbx.example.com")
+    other = SiteView(name="c", sip_server="pbx.example.com")
+    kept._entries[(id(second), None)] = (weakref.ref(other), "not second's")
+    assert kept.get(second, lambda: "second") == "second"
+    for n in range(5):
+        kept.get(SiteView(name=str(n), sip_server="x"), lambda: "filler")
+    assert len(kept) == 3
