@@ -306,12 +306,8 @@ class Provisioner:
         key = (path, mac)
         own = self._own_files.peek(key)
         if own is None:
-            own = False
-            for plugin in self.resolver.registry.plugins:
-                ref = plugin.match(path)
-                if ref is not None and ref.scope is FileScope.DEVICE and ref.mac == mac:
-                    own = True
-                    break
+            own = any(ref.scope is FileScope.DEVICE and ref.mac == mac
+                      for _, ref in self.resolver.file_matches(path))  # fmt: skip
             self._own_files.put(key, own, ENTRY_OVERHEAD + len(path) + len(mac))
         return own
 

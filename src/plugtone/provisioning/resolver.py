@@ -846,9 +846,14 @@ class Resolver:
                    tag=owner)  # fmt: skip
         return content
 
-    def _file_matches(self, path: str) -> tuple[tuple[VendorPlugin, FileRef], ...]:
+    def file_matches(self, path: str) -> tuple[tuple[VendorPlugin, FileRef], ...]:
         """Every plug-in's reading of ``path`` (memoized: a boot storm asks the same
-        few names over and over, and this is a regex per plug-in)."""
+        few names over and over, and this is a regex per plug-in; the provisioner reads
+        the same answer's path again when it records the outcome)."""
+        return self._file_matches(path)
+
+    def _file_matches(self, path: str) -> tuple[tuple[VendorPlugin, FileRef], ...]:
+        """See :meth:`file_matches`."""
         found = self._matches.get(path)
         if found is None:
             found = tuple(
