@@ -9,7 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from plugtone.inventory.models import Phone, Site
+from plugtone.inventory.document import parse_document
+from plugtone.inventory.models import Extension, LineAssignment, Phone, Site
+from plugtone.inventory.yaml_source import load_located
 from plugtone.services.accounts import add_user, create_token
 from plugtone.services.actors import local_admin
 from plugtone.services.inventory_apply import ApplyRefused
@@ -175,3 +177,133 @@ def test_an_apply_touching_more_phones_than_one_query_can_bind_is_checked(store)
         session.rollback()
     assert len(found) == 1
     assert "00:08:5D:11:22:40" in found[0].message.upper()
+
+
+SPREAD = """
+sites:
+  - {name: north, sip_server: 10.0.1.1}
+  - {name: south, sip_server: 10.0.2.1}
+  - {name: west, sip_server: 10.0.3.1}
+extensions:
+  - {site: north, number: "100", password: secret-n100}
+  - {site: north, number: "101", password: secret-n101}
+  - {site: south, number: "100", password: secret-s100}
+  - {site: south, number: "200", password: secret-s200}
+  - {site: west, number: "300", password: secret-w300}
+  - {site: west, number: "301", password: secret-w301, shared: true}
+phones:
+  - {mac: 00:08:5D:33:00:01, model: 6757i, site: north, lines: ["100"]}
+  - {mac: 00:08:5D:33:00:02, model: 6757i, site: south, lines: ["100", north/101]}
+  - {mac: 00:08:5D:33:00:03, model: 6731i, site: south, lines: ["200"]}
+  - {mac: 00:04:F2:33:00:04, model: IP650, site: west, lines: ["300", "301"]}
+  - {mac: 00:04:F2:33:00:05, model: IP650, site: north, lines: [west/301]}
+  - {mac: 00:11:5C:33:00:06, model: 7960, site: west}
+"""
+SPREAD_CAUSES = [
+    [("extension", "north/100")],
+    [("extension", "north/101")],  # on a phone of another site
+    [("extension", "south/100"), ("extension", "west/301")],
+    [("extension", "west/301"), ("extension", "nowhere/100"), ("extension", "west/999")],
+    [("extension", "no-slash")],
+    [
+        ("extension", f"{site}/{number}")
+        for site in ("north", "south", "west")
+        for number in ("100", "101", "200", "300", "301")
+    ],
+    [("site", "west"), ("extension", "north/101"), ("phone", "00085D330001")],
+    [("model", "6731i"), ("extension", "south/200"), ("directory", "north")],
+]
+
+
+def one_query_per_extension(session, causes) -> list[str]:
+    """The phones the causes' extensions are on, found as ``_conditions`` found them
+    before it looked them up in bulk: a query per extension by site name and number."""
+    macs: set[str] = set()
+    for kind, key in causes:
+        if kind != "extension" or "/" not in key:
+            continue
+        site, number = key.split("/", 1)
+        ids = session.scalars(
+            select(Extension.id)
+            .join(Site, Site.id == Extension.site_id)
+            .where(Site.name == site, Extension.number == number)
+        ).all()
+        macs.update(
+            session.scalars(
+                select(Phone.mac)
+                .join(LineAssignment, LineAssignment.phone_id == Phone.id)
+                .where(LineAssignment.extension_id.in_(ids))
+            )
+        )
+    return sorted(macs)
+
+
+def test_the_phones_a_change_touches_are_found_in_bulk_as_one_by_one(store, monkeypatch):
+    """Extensions are looked up a few hundred at a time and phones loaded once each,
+    in MAC order: the same phones as a query per extension, with lookups split over
+    several queries (tiny chunks) and a phone several conditions select."""
+    from plugtone.services import phone_checks
+    from plugtone.services.change_marks import mark_causes
+
+    monkeypatch.setattr(phone_checks, "PAIRS", 2)
+    monkeypatch.setattr(phone_checks, "CHUNK", 2)
+    monkeypatch.setattr(phone_checks, "BATCH", 2)
+    apply_text(store, SPREAD)
+    with store.sessions() as session:
+        every = session.scalars(select(Phone.mac).order_by(Phone.mac)).all()
+        site_of = dict(session.execute(select(Phone.mac, Site.name).join(Site)).all())
+        model_of = dict(session.execute(select(Phone.mac, Phone.model)).all())
+        for generation, causes in enumerate(SPREAD_CAUSES, start=100):
+            expected = set(one_query_per_extension(session, causes))
+            for kind, key in causes:
+                if kind in ("site", "directory"):
+                    expected |= {mac for mac in every if site_of[mac] == key}
+                elif kind == "model":
+                    expected |= {mac for mac in every if model_of[mac] == key}
+                elif kind == "phone":
+                    expected.add(key)
+            conditions = phone_checks._conditions(session, causes)
+            batches = list(phone_checks._batches(session, conditions))
+            found = [phone.mac for batch in batches for phone in batch]
+            assert found == sorted(expected), causes
+            assert all(len(batch) <= 2 for batch in batches)
+            assert mark_causes(session, generation, causes) == len(expected)
+            marked = session.scalars(
+                select(Phone.mac).where(Phone.changed_generation == generation)
+            ).all()
+            assert sorted(marked) == sorted(expected), causes
+        session.rollback()
+
+
+def test_the_collector_is_paused_through_an_applys_writes_and_checks(store, monkeypatch):
+    """A fleet's document and plan are millions of live objects: a full collection set
+    off while writing walked them all. The collector is off while the phones are
+    checked and back on afterwards, also when the apply is refused."""
+    import gc
+
+    from plugtone.services import inventory_apply
+    from plugtone.services.errors import Invalid
+    from plugtone.services.inventory import apply_inventory
+
+    seen: list[bool] = []
+    refusals = inventory_apply.phone_checks.refusals
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return refusals(*args, **kwargs)
+
+    monkeypatch.setattr(inventory_apply.phone_checks, "refusals", watched)
+    registry = default_registry()
+
+    def document(text):
+        parsed, problems = parse_document(load_located(text, "fleet.yaml"), registry)
+        assert not problems
+        return parsed
+
+    assert gc.isenabled()
+    apply_inventory(store, local_admin(), document(GOOD), registry)
+    assert (seen, gc.isenabled()) == ([False], True)
+    with pytest.raises(Invalid):
+        apply_inventory(store, local_admin(), document(TROLL_SITE), registry)
+    assert (seen, gc.isenabled()) == ([False, False], True)
+    assert site_zone(store) == "Europe/Berlin"

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugtone.inventory.document import Document, Problem
+from plugtone.inventory.gc_pause import gc_paused
 from plugtone.inventory.models import Extension, Phone, Site
 from plugtone.inventory.store import Store
 from plugtone.services.actors import Actor, Role
@@ -55,7 +56,11 @@ def apply_inventory(
     exists already, checked under the write lock, so two creations of one entry
     cannot both succeed.
     """
-    with unit_of_work(store, actor, dry_run=dry_run) as work:
+    # The collector stays paused through the writes, the checks of the phones they
+    # touch and the audit rows, not only the plan (see gc_pause): a fleet's document,
+    # plan and changes are millions of live objects, and each full collection the
+    # writes' allocations set off walked them all (4.7 of 28.6 s of CPU for 20,000 phones).
+    with gc_paused(), unit_of_work(store, actor, dry_run=dry_run) as work:
         work.require(Role.OPERATOR, "changing the inventory")
         if prune:
             work.require(Role.ADMIN, "pruning the inventory")
