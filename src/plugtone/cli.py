@@ -360,6 +360,7 @@ def apply(settings: Settings, file: Path, dry_run: bool, prune: bool) -> None:
         raise click.ClickException(str(error)) from None
     registry = default_registry()
     document, problems = parse_document(located, registry)
+    del located  # its values and positions are in the document now: free them for the apply
     if problems:
         _fail_with(problems)
     result = run_service(

@@ -4,16 +4,18 @@ Admins edit inventory files by hand; an error must name the file, line and colum
 PyYAML's composers give node positions, so we build plain Python values from the
 node tree ourselves and keep a map from each value's path to its position.
 
-The node tree comes from libyaml's C composer when PyYAML was built with it: the
-pure-Python composer costs about a second per thousand phones, the C one a tenth of
-that. Tag resolution, which the C composer calls back into Python for on every node,
-is a table lookup here instead of PyYAML's general path-resolver machinery. Without
-libyaml, the pure composer does the same work, slower.
+When PyYAML was built with libyaml, values are built straight from its C parser's
+events, one at a time (:class:`_EventBuilder`): the pure-Python composer costs about
+a second per thousand phones, the C one a tenth of that, and building from events
+never holds the whole node tree (two marks a node) that the C composer makes before
+the first value can be built, the peak of an apply. Tag resolution is a table lookup
+here instead of PyYAML's general path-resolver machinery. Without libyaml, the pure
+composer makes the node tree and :class:`_Builder` builds from it, slower.
 
 Aliases and anchors are refused: an inventory never needs them, and they are how a
-small hostile file expands into a huge one ("billion laughs"). The pure composer
-refuses an alias when it meets one; the C composer hands back the anchored node
-again, so the builder refuses any node it meets twice. Duplicate mapping keys are
+small hostile file expands into a huge one ("billion laughs"). Both paths refuse an
+alias when they meet one (a node tree from the C composer, which hands back the
+anchored node again, is refused at any node met twice). Duplicate mapping keys are
 refused (PyYAML would silently keep the last one), so are merge keys (``<<``), more
 than :data:`MAX_NODES` values, more than :data:`MAX_BYTES` of text and nesting deeper
 than :data:`MAX_DEPTH` (the C composer recurses on the C stack, which a deep enough
@@ -27,7 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from yaml.events import AliasEvent
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from plugtone.inventory.gc_pause import gc_paused
@@ -162,8 +172,7 @@ def load_located(text: str | bytes, filename: str, *, composer: str = "auto") ->
         if _CLoader is None:
             raise ValueError("PyYAML was built without libyaml")
         try:
-            # an alias needs an anchor (&name): without any '&' there can be none
-            return _load(text, filename, _CLoader, aliases_possible="&" in text)
+            return _load_events(text, filename)
         except (yaml.YAMLError, _TooDeep, _FoundAlias, SourceError) as c_error:
             located = _load_pure(text, filename)  # raises the pure path's message
             # pragma: no cover - from here on the two parsers would disagree
@@ -207,6 +216,168 @@ def _load(text: str, filename: str, loader_class: type, *, aliases_possible: boo
             return located
         located.data = _Builder(located, loader, aliases_possible).build(root, ())
         return located
+
+
+def _load_events(text: str, filename: str) -> Located:
+    """The C path: values built straight from libyaml's events, without a node tree.
+
+    The C composer's tree held every node of the file, with two marks each, until the
+    values were built: for 20,000 phones about 300 MB at once, the apply's peak, for
+    objects read once. Events are read one at a time, each dropped once its value is
+    made. Anything unusual (an alias, a merge key, a duplicate key, a non-text key, an
+    explicit tag PyYAML refuses, a second document, nesting beyond :data:`MAX_DEPTH`)
+    raises, and the caller reads the file again on the pure path for the message.
+    """
+    assert _CLoader is not None
+    with gc_paused():
+        loader = _CLoader(text)
+        try:
+            located = Located(filename=filename, data=None)
+            located.data = _EventBuilder(located, loader).document()
+            return located
+        finally:
+            loader.dispose()
+
+
+class _EventBuilder:
+    """Plain values from the C parser's events, recording each value's position by
+    path exactly as :class:`_Builder` does from nodes (same tags, same positions, the
+    same count of values and depth of nesting, a node for every scalar being one)."""
+
+    def __init__(self, located: Located, loader: Any) -> None:
+        self.located = located
+        self.positions = located.positions
+        self.loader = loader
+        self.get = loader.get_event
+        self.resolve = loader.resolve
+        self.constructors = {tag: loader.yaml_constructors[tag] for tag in _PLAIN_TAGS}
+        self.count = 1
+        self.depth = 0
+        """The nesting of the collection being filled (the root's is 1)."""
+
+    def document(self) -> Any:
+        get = self.get
+        get()  # the stream's start
+        if type(get()) is StreamEndEvent:  # else a document's start
+            return {}
+        value = self.value(get(), ())
+        get()  # the document's end
+        if type(get()) is not StreamEndEvent:
+            raise _FoundAlias  # a second document: the pure path says so
+        return value
+
+    def value(self, event: Any, path: Path, mark: Any = None) -> Any:
+        """The value ``event`` starts; ``mark`` names it (a mapping entry's key)."""
+        mark = mark or event.start_mark
+        self.positions[path] = (mark.line + 1, mark.column + 1)
+        kind = type(event)
+        if kind is ScalarEvent:
+            return self.scalar(event, path)
+        if kind is MappingStartEvent:
+            return self.mapping(path)
+        if kind is SequenceStartEvent:
+            return self.sequence(path)
+        raise _FoundAlias  # an alias
+
+    def tag(self, event: ScalarEvent) -> str:
+        tag = event.tag
+        if tag is None or tag == "!":
+            return self.resolve(ScalarNode, event.value, event.implicit)
+        return tag
+
+    def mapping(self, path: Path) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        get, positions, resolve = self.get, self.positions, self.resolve
+        self.depth += 1
+        deep = self.depth >= MAX_DEPTH  # an entry would be nested too deep
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is MappingEndEvent:
+                break
+            if deep:
+                raise _TooDeep
+            if kind is not ScalarEvent:
+                raise _FoundAlias  # an alias or a collection as key: the pure path says
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = resolve(ScalarNode, event.value, event.implicit)
+            if tag == STR_TAG:
+                key = event.value
+            else:
+                if tag == MERGE_TAG:
+                    raise _FoundAlias
+                key = self.scalar(event, path, tag)
+                if not isinstance(key, str | int):
+                    raise _FoundAlias
+                key = str(key)
+            if key in result:
+                raise _FoundAlias  # a duplicate
+            mark = event.start_mark
+            event = get()
+            if type(event) is ScalarEvent:  # the common case, without a call per value
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = resolve(ScalarNode, event.value, event.implicit)
+                positions[(*path, key)] = (mark.line + 1, mark.column + 1)
+                if tag == STR_TAG:
+                    result[key] = event.value
+                else:
+                    result[key] = self.scalar(event, (*path, key), tag)
+            else:
+                result[key] = self.value(event, (*path, key), mark)
+        self.depth -= 1
+        self.counted(len(result))
+        return result
+
+    def sequence(self, path: Path) -> list[Any]:
+        result: list[Any] = []
+        get, positions, resolve = self.get, self.positions, self.resolve
+        self.depth += 1
+        deep = self.depth >= MAX_DEPTH
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is SequenceEndEvent:
+                break
+            if deep:
+                raise _TooDeep
+            index = len(result)
+            if kind is ScalarEvent:
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = resolve(ScalarNode, event.value, event.implicit)
+                mark = event.start_mark
+                positions[(*path, index)] = (mark.line + 1, mark.column + 1)
+                if tag == STR_TAG:
+                    result.append(event.value)
+                else:
+                    result.append(self.scalar(event, (*path, index), tag))
+            else:
+                result.append(self.value(event, (*path, index)))
+        self.depth -= 1
+        self.counted(len(result))
+        return result
+
+    def counted(self, entries: int) -> None:
+        """Count a collection's entries as the node builder does (it counts before the
+        entries' own, this after: the same total, refused past the same cap)."""
+        self.count += entries
+        if self.count > MAX_NODES:
+            raise SourceError(self.located.filename, f"more than {MAX_NODES} values")
+
+    def scalar(self, event: ScalarEvent, path: Path, tag: str | None = None) -> Any:
+        """A scalar that is not plain text, through SafeConstructor as from a node."""
+        node = ScalarNode(
+            tag or self.tag(event), event.value, event.start_mark, event.end_mark, event.style
+        )
+        constructor = self.constructors.get(node.tag)
+        try:
+            if constructor is None:  # an explicit tag: PyYAML's general path (or refusal)
+                return self.loader.construct_object(node)
+            return constructor(self.loader, node)
+        except yaml.YAMLError as error:
+            raise SourceError(self.located.where(path), f"bad value: {error}") from None
 
 
 class _Builder:
