@@ -371,13 +371,7 @@ class _EventBuilder:
         node = ScalarNode(
             tag or self.tag(event), event.value, event.start_mark, event.end_mark, event.style
         )
-        constructor = self.constructors.get(node.tag)
-        try:
-            if constructor is None:  # an explicit tag: PyYAML's general path (or refusal)
-                return self.loader.construct_object(node)
-            return constructor(self.loader, node)
-        except yaml.YAMLError as error:
-            raise SourceError(self.located.where(path), f"bad value: {error}") from None
+        return _construct_scalar(self, node, path)
 
 
 class _Builder:
@@ -465,10 +459,16 @@ class _Builder:
             raise _FoundAlias
 
     def scalar(self, node: Node, path: Path) -> Any:
-        constructor = self.constructors.get(node.tag)
-        try:
-            if constructor is None:  # an explicit tag: PyYAML's general path (or refusal)
-                return self.loader.construct_object(node)
-            return constructor(self.loader, node)
-        except yaml.YAMLError as error:
-            raise SourceError(self.located.where(path), f"bad value: {error}") from None
+        return _construct_scalar(self, node, path)
+
+
+def _construct_scalar(builder: _EventBuilder | _Builder, node: Node, path: Path) -> Any:
+    """A scalar node's value through the builder's SafeConstructor table, a bad value
+    reported at its place (both ways of building a document share it)."""
+    constructor = builder.constructors.get(node.tag)
+    try:
+        if constructor is None:  # an explicit tag: PyYAML's general path (or refusal)
+            return builder.loader.construct_object(node)
+        return constructor(builder.loader, node)
+    except yaml.YAMLError as error:
+        raise SourceError(builder.located.where(path), f"bad value: {error}") from None

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from plugtone.vendors.base import ContactView, PhoneView, SiteView
 from plugtone.vendors.polycom.keys import speed_dials
-from plugtone.vendors.polycom.xmlfile import DECLARATION, comment, xml_text
+from plugtone.vendors.polycom.xmlfile import DECLARATION, comment, escaped_text, xml_text
 
 ELEMENTS = ("directory", "item_list", "item", "fn", "ct", "sd")
 """Every element name this module writes (the directory's format, SIP 3.0.2 guide
@@ -146,14 +146,7 @@ def directory_file(contacts: Iterable[ContactView | Entry], note: str) -> bytes:
 
 def _escaped(text: str) -> str:
     """Element text as ElementTree writes it: ``&``, ``<`` and ``>`` as references."""
-    text = xml_text(text)
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return text
+    return escaped_text(xml_text(text))
 
 
 def _leaf(tag: str, text: str) -> str:

@@ -90,14 +90,21 @@ def config_body(root: str, groups: Iterable[tuple[str, Mapping[str, str]]]) -> s
     return _body(root, {}, children)
 
 
-def _attribute(value: str) -> str:
-    """An attribute value as ElementTree escapes it (``xml.etree.ElementTree._escape_attrib``)."""
+def escaped_text(value: str) -> str:
+    """``&``, ``<`` and ``>`` as references, as ElementTree writes element text (and
+    begins an attribute value); ``value`` is already XML-safe (:func:`xml_text`)."""
     if "&" in value:
         value = value.replace("&", "&amp;")
     if "<" in value:
         value = value.replace("<", "&lt;")
     if ">" in value:
         value = value.replace(">", "&gt;")
+    return value
+
+
+def _attribute(value: str) -> str:
+    """An attribute value as ElementTree escapes it (``xml.etree.ElementTree._escape_attrib``)."""
+    value = escaped_text(value)
     if '"' in value:
         value = value.replace('"', "&quot;")
     if "\r" in value:
