@@ -289,13 +289,8 @@ class _TftpTransfer:
             self._send()
 
     def _readable(self) -> None:
-        try:
-            data, addr = self.sock.recvfrom(65536)
-        except OSError:
-            return
-        if self.peer is None:
-            self.peer = addr
-        elif addr != self.peer:
+        data = self._datagram()
+        if data is None:
             return
         opcode = data[1] if len(data) >= 4 else 0
         if opcode == 3:
@@ -319,6 +314,19 @@ class _TftpTransfer:
                 self._end(result=None)
             else:
                 self._end(exception=Retry(f"TFTP error {code}"))
+
+    def _datagram(self) -> bytes | None:
+        """The next datagram from the server's transfer port (the first one sets it);
+        ``None`` for nothing to read or a stranger's datagram (RFC 1350 section 4)."""
+        try:
+            data, addr = self.sock.recvfrom(65536)
+        except OSError:
+            return None
+        if self.peer is None:
+            self.peer = addr
+        elif addr != self.peer:
+            return None
+        return data
 
     def _end(self, *, result=None, exception: Exception | None = None) -> None:
         self.timer.cancel()
@@ -348,13 +356,8 @@ class _TftpUpload(_TftpTransfer):
         self.block = 0  # the ACK awaited: 0 answers the WRQ
 
     def _readable(self) -> None:
-        try:
-            data, addr = self.sock.recvfrom(65536)
-        except OSError:
-            return
-        if self.peer is None:
-            self.peer = addr
-        elif addr != self.peer:
+        data = self._datagram()
+        if data is None:
             return
         opcode = data[1] if len(data) >= 4 else 0
         if opcode == 4:
