@@ -253,3 +253,28 @@ async def test_a_change_is_served_within_a_second_while_cached_answers_flow(serv
         assert began is not None and loop.time() - began < 1.0
     finally:
         writer.close()
+
+
+@pytest.mark.anyio
+async def test_misses_are_answered_whole_in_one_write_by_the_asgi_protocol(served):
+    """A miss goes the ASGI way, answered with one ``plugtone.reply`` message: HEAD
+    without a body, Date among the headers, the ETag and length of the cached answer,
+    a 404 whole, and ``Connection: close`` honoured."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    try:
+        writer.write(request(method=b"HEAD"))  # a miss: headers only
+        status, headers, _ = await read_answer(reader, head_only=True)
+        assert status == 200 and b"date" in headers
+        writer.write(request())
+        status, cached, body = await read_answer(reader)
+        assert status == 200 and len(body) == int(headers[b"content-length"])
+        assert headers[b"etag"] == cached[b"etag"]
+        writer.write(request(path=b"/no-such-file.cfg"))  # a miss answered 404
+        assert await read_answer(reader) == (404, mock.ANY, b"not found\n")
+        writer.write(request(b"Connection: close", path=b"/aastra.cfg"))  # a miss, then closed
+        status, headers, common = await read_answer(reader)
+        assert status == 200 and headers[b"connection"] == b"close" and b"aastra.cfg" in common
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+    finally:
+        writer.close()
+    assert served.statuses() == ["ok", "ok"]  # a HEAD of a file in memory: "ok", 0 bytes
