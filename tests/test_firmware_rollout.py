@@ -227,8 +227,9 @@ def test_a_first_wave_of_10_percent_gets_the_image_and_promote_lets_the_rest(ser
     assert all(versions == [STAGED] for mac, versions in flashed.items() if mac not in wave)
     assert boot_all(served, phones) == {mac: [] for mac in BRANCH1}  # and never again
     table = recorded_rows(
-        served, BRANCH1, lambda table: all(row["RUNNING"] == STAGED for row in table.values())
-    )
+        served, BRANCH1,
+        lambda table: all(row["RUNNING"] == row["DELIVERED"] == STAGED for row in table.values()),
+    )  # fmt: skip
     assert {(row["TARGET"], row["PIN"], row["RUNNING"]) for row in table.values()} == {
         (STAGED, "site", STAGED)
     }

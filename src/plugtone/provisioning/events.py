@@ -161,6 +161,10 @@ class EventRecorder:
                         self._requeue(batch)
                         raise
                     written += len(batch)
+                # Firmware states recorded while the events went out (a delivery, then
+                # the phone's next request saying it runs the release) are written now,
+                # not a flush later: the state never trails the events that follow it.
+                self._flush_firmware()
             except Exception as error:  # transient: the others are handled above
                 self._back_off(error)
             else:
