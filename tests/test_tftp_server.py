@@ -695,7 +695,14 @@ def test_spares_and_transfers_together_stay_within_max_transfers(inproc):
         time.sleep(SPARE_REST + TIMER_TICK)
         assert fetch_from(one, running.port, "a.cfg")[0] == b"a" * 100  # a spare, back
         running.wait_for(lambda: running.server.completed == 3)
-        assert running.server.spares == 1, "one transfer under way: room for one spare"
+        # While big.bin is under way there is room for one spare; the transfer may end
+        # meanwhile (its client never acknowledges: a loaded machine times it out first),
+        # so what must hold is the bound itself.
+        server = running.server
+        assert server.spares >= 1 and server.spares + server.active <= 2, (
+            server.spares,
+            server.active,
+        )
     spares = list(running.server._spares)
     running.loop.call_soon_threadsafe(running.server.close)
     running.wait_for(lambda: running.server.closed)
