@@ -116,10 +116,43 @@ def apply_text(store: Store, text_: str, *, prune: bool = False, name: str = str
     return result
 
 
+_PORT_RANGE = (20_000, 32_000)
+"""Where :func:`free_port` picks: below Linux's ephemeral range (32768-60999), so the
+port a test's server is about to bind is never taken meanwhile by some client's
+outgoing connection, as a port the kernel handed out for ``bind(0)`` could be."""
+
+
+def _port_sequence() -> Iterator[int]:
+    """This process's ports: each xdist worker walks its own slice of :data:`_PORT_RANGE`
+    from a random start, so two workers never pick the same port and one never picks the
+    same port twice in a row."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) if worker.isdigit() else 0
+    low, high = _PORT_RANGE
+    width = (high - low) // 8
+    first = low + index % 8 * width
+    offset = int.from_bytes(os.urandom(2)) % width
+    while True:
+        for step in range(width):
+            yield first + (offset + step) % width
+
+
+_PORTS = _port_sequence()
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port on 127.0.0.1 free for both TCP and UDP now, for a server to bind next."""
+    for port in _PORTS:
+        try:
+            with socket.socket(socket.AF_INET, kind) as probe:
+                probe.bind(("127.0.0.1", port))
+            other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+            with socket.socket(socket.AF_INET, other) as probe:
+                probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("unreachable: the port sequence is endless")
 
 
 def run_cli(*args: str, data: Path | None = None, check: bool = True, **kwargs):

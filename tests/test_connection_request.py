@@ -20,14 +20,9 @@ import pytest
 from plugtone.acs import connection_request as cr
 from plugtone.servers.stun import StunListener
 from plugtone.tls import generate_self_signed
+from tests.conftest import free_port
 
 USER, PASSWORD, REALM = "acs-cr", 's3"cr\\et', "cpe"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

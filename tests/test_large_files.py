@@ -51,7 +51,7 @@ from plugtone.provisioning.uploads import UploadStore
 from plugtone.servers import event_loop, runner
 from plugtone.servers.runner import ServeOptions, quiet_disconnects, serve_with
 from plugtone.vendors import default_registry
-from tests.conftest import stop_process
+from tests.conftest import free_port, stop_process
 
 HOST = "127.0.0.1"
 NAME = "firmware.bin"
@@ -149,12 +149,6 @@ def main(argv: list[str] | None = None) -> None:
 # --------------------------------------------------------------------------------------
 # Fixtures
 # --------------------------------------------------------------------------------------
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def need(tool: str) -> str:

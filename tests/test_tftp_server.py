@@ -680,6 +680,11 @@ def test_a_download_socket_serves_a_later_transfer_never_the_same_client_twice_r
     assert running.server.completed == 3 and running.server.active == 0
 
 
+async def _spares_and_active(server) -> tuple[int, int]:
+    """Both counts in one step of the server's loop, so they belong to one moment."""
+    return server.spares, server.active
+
+
 def test_spares_and_transfers_together_stay_within_max_transfers(inproc):
     """A server at capacity holds no more sockets than before spares: one left with
     max_transfers=2 while a transfer runs, none while two do; close() closes them."""
@@ -698,16 +703,30 @@ def test_spares_and_transfers_together_stay_within_max_transfers(inproc):
         # While big.bin is under way there is room for one spare; the transfer may end
         # meanwhile (its client never acknowledges: a loaded machine times it out first),
         # so what must hold is the bound itself.
-        server = running.server
-        assert server.spares >= 1 and server.spares + server.active <= 2, (
-            server.spares,
-            server.active,
-        )
+        # Read on the server's loop: from this thread a transfer could be seen between
+        # freeing its slot and keeping its socket.
+        spares, active = running.call(_spares_and_active(running.server))
+        assert spares >= 1 and spares + active <= 2, (spares, active)
     spares = list(running.server._spares)
     running.loop.call_soon_threadsafe(running.server.close)
     running.wait_for(lambda: running.server.closed)
     running.wait_for(lambda: all(endpoint.closed for _, _, endpoint in spares))
     assert running.server.spares == 0
+
+
+def test_a_new_socket_at_capacity_closes_a_spare(inproc):
+    """When no spare may serve (the longest-resting one last served this very client), the
+    transfer gets a new socket and a spare is closed: spares and transfers together never
+    pass max_transfers, even for a moment."""
+    running = inproc({"a.cfg": b"a" * 100, "big.bin": bytes(5000)}, max_transfers=2)
+    with client_socket() as one, client_socket() as two:
+        for sock in (one, two):
+            assert fetch_from(sock, running.port, "a.cfg")[0] == b"a" * 100
+        running.wait_for(lambda: running.server.completed == 2)
+        assert running.call(_spares_and_active(running.server)) == (2, 0)
+        one.sendto(request("big.bin"), (HOST, running.port))  # the oldest spare was one's
+        assert receive(one) is not None
+        assert running.call(_spares_and_active(running.server)) == (1, 1)
 
 
 def test_an_upload_socket_is_not_kept(inproc, tmp_path):

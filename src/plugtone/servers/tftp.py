@@ -529,7 +529,8 @@ class TftpServer:
 
     def _endpoint(self, peer: Address, on_readable: Callable[[], None]) -> UdpEndpoint:
         """A socket for a transfer with ``peer``: the longest-resting spare one when it
-        has rested :data:`SPARE_REST` and did not last serve ``peer``, else a new one."""
+        has rested :data:`SPARE_REST` and did not last serve ``peer``, else a new one.
+        ``self._transfers`` already holds this transfer's key (a placeholder)."""
         spares = self._spares
         if spares:
             rested, last_peer, endpoint = spares[0]
@@ -537,6 +538,10 @@ class TftpServer:
                 spares.popleft()
                 endpoint.rebind(on_readable)
                 return endpoint
+            # None may serve yet: a new socket, and the spares past the bound closed so
+            # that spares and transfers (this one counted already) stay within it.
+            while spares and len(spares) + len(self._transfers) > self.max_transfers:
+                spares.popleft()[2].close()
         sock = new_udp_socket(self._family)
         try:
             if not self._wildcard:
