@@ -32,7 +32,8 @@ Both servers run at once, pinned to CPU 0, and wrk to CPU 1 (``os.sched_setaffin
 before exec), so the client never takes the servers' core; the idle one costs
 nothing while the other is measured. The machine is shared, so each comparison is
 run ``--rounds`` times (default 3), interleaved (plugtone then nginx, then nginx
-then plugtone, ...), and the medians are reported. After a 1-second warm-up each run
+then plugtone, ...; the comparisons in the other order every other round), and the
+medians are reported. After a 1-second warm-up each run
 lasts ``--seconds`` (default 4). Printed per run and server: requests/s, p50 and p99
 latency (wrk's ``--latency``), the server process's CPU seconds per 1,000 requests
 (user + system from ``/proc/PID/stat``, nginx's worker included), failures (socket
@@ -341,7 +342,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             servers.append(stack.enter_context(nginx(work, tree, data, options.https)))
         answered = 0
         for round_ in range(options.rounds):
-            for label, scheme, close, conditional in runs:
+            # Every other round runs the comparisons in the other order: a server slows a
+            # little as its event log grows and closed connections pile up in TIME_WAIT,
+            # so a case that always ran later (304 after 200) would always look slower.
+            for label, scheme, close, conditional in runs if round_ % 2 == 0 else runs[::-1]:
                 order = servers if round_ % 2 == 0 else servers[::-1]
                 for server in order:
                     result = measure(server, scheme, close, conditional, options.seconds,
