@@ -135,8 +135,16 @@ class PhoneHttpProtocol(asyncio.Protocol):
         IdleSweep.of(self.server_state, self.loop).start()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the connection, and break the reference cycles it made: the parser holds
+        bound methods of this protocol, and the transport holds it too. Left to the
+        garbage collector, the cycles of a boot storm's connections (14 objects each)
+        made it run every few thousand connections and cost 5-8% of the CPU of a
+        ``Connection: close`` request (perf); undone, reference counting frees them."""
         self.server_state.connections.discard(self)
         self._buffer = b""
+        self.parser = None  # type: ignore[assignment]
+        self.transport = None  # type: ignore[assignment]
+        self._successor = None
 
     def eof_received(self) -> bool | None:
         return None  # the transport closes; a half-sent head is dropped with it
