@@ -906,7 +906,7 @@ class ReadTransfer(_Transfer):
         self._total: int | None = None
         """Wire size of the file, known once the final block has been read."""
 
-    def _make_source(self, source: bytes | BlockSource) -> BlockSource:
+    def _make_source(self, source: bytes | BlockSource) -> BlockSource | None:
         if not isinstance(source, bytes | bytearray | memoryview):
             if self.mode == "netascii":
                 raise ValueError("netascii downloads need the content as bytes")
@@ -915,11 +915,10 @@ class ReadTransfer(_Transfer):
         if self.options.tsize is not None and self.options.tsize != len(wire):
             raise ValueError(f"negotiated tsize {self.options.tsize} != wire size {len(wire)}")
         self._content = wire
-        return self._slice
-
-    def _slice(self, offset: int, length: int) -> bytes:
-        """The :data:`BlockSource` of in-memory content (only used through ``_read``)."""
-        return self._content[offset : offset + length]  # type: ignore[index]
+        # Blocks are sliced off _content: no source, and in particular not a bound method
+        # of this transfer kept on it (a reference cycle per transfer, left to the
+        # garbage collector at thousands of transfers a second).
+        return None
 
     @property
     def bytes_transferred(self) -> int:
@@ -1038,7 +1037,7 @@ class ReadTransfer(_Transfer):
         if content is not None:  # a slice of bytes is bytes, never longer than asked
             payload = content[offset : offset + blksize]
         else:
-            payload = bytes(self._read(offset, blksize))[:blksize]
+            payload = bytes(self._read(offset, blksize))[:blksize]  # type: ignore[misc]
         if self._last is None and len(payload) < blksize:
             self._last = index
             self._total = offset + len(payload)

@@ -139,12 +139,15 @@ class PhoneHttpProtocol(asyncio.Protocol):
         bound methods of this protocol, and the transport holds it too. Left to the
         garbage collector, the cycles of a boot storm's connections (14 objects each)
         made it run every few thousand connections and cost 5-8% of the CPU of a
-        ``Connection: close`` request (perf); undone, reference counting frees them."""
+        ``Connection: close`` request (perf); undone, reference counting frees them. Also
+        called by the ASGI protocol this connection was handed to, when it closes there."""
         self.server_state.connections.discard(self)
         self._buffer = b""
         self.parser = None  # type: ignore[assignment]
         self.transport = None  # type: ignore[assignment]
-        self._successor = None
+        successor, self._successor = self._successor, None
+        if successor is not None:
+            successor.forget()
 
     def eof_received(self) -> bool | None:
         return None  # the transport closes; a half-sent head is dropped with it
@@ -302,6 +305,7 @@ class PhoneHttpProtocol(asyncio.Protocol):
                 config=self.config, server_state=self.server_state, app_state=self.app_state,
                 _loop=self.loop,
             )  # fmt: skip
+            successor.owner = self
         successor.handed = decided
         app = self.app
         if decided is not None and decided is not app and decided is not app.acs:

@@ -104,6 +104,29 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """The :class:`~plugtone.servers.http_front.PhoneHttpProtocol` this connection was
     handed over by, for a request it gives back once answered (``None``: kept here)."""
 
+    owner = None
+    """The :class:`~plugtone.servers.http_front.PhoneHttpProtocol` that made this one
+    (``None``: uvicorn did): told when the connection closes here, to break its cycles."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """uvicorn's, then the reference cycles broken (uvicorn drops the parser): the
+        request cycle holds a bound method of this protocol, and a front that handed the
+        connection over holds this one while it holds the front (:meth:`forget`)."""
+        super().connection_lost(exc)
+        self.cycle = None  # type: ignore[assignment]  # a task still answering keeps its own
+        owner = self.owner
+        if owner is not None:
+            owner.connection_lost(exc)  # the front lets go of this protocol too
+
+    def forget(self) -> None:
+        """Break this protocol's cycles once its connection is closed and it will not be
+        used again (its front's :meth:`connection_lost`): between two requests it still
+        holds its parser (bound methods of itself), its last request cycle and the front."""
+        self.parser = None  # type: ignore[assignment]
+        self.cycle = None  # type: ignore[assignment]
+        self.front = None
+        self.owner = None
+
     def _give_back(self) -> None:
         """Return the connection to :attr:`front` when it is between requests: the answer
         sent, nothing of a next request read, no request waiting behind it."""
