@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy.dialects import sqlite
 
 from plugtone.inventory.models import DeviceState, ProvisioningEvent
-from plugtone.provisioning.events import Event, EventRecorder
+from plugtone.provisioning.events import Event, EventRecorder, _Stamps
 
 
 def test_events_and_device_state_are_written_in_batches(store):
@@ -56,3 +59,18 @@ def test_times_read_back_as_written(store):
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive UTC, PostgreSQL an aware time."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False), max_size=40))
+def test_event_times_are_stored_as_sqlalchemy_would_store_them(times):
+    """The event log's shortcut for time stamps (a prefix per second) writes the very
+    text SQLAlchemy's SQLite DATETIME writes, whatever seconds a batch jumps between (an
+    event's own and, per device, the second a boot gap earlier)."""
+    column = ProvisioningEvent.__table__.c.time.type
+    dialect = sqlite.dialect()
+    process = column.dialect_impl(dialect).bind_processor(dialect)
+    stamps = _Stamps(process)
+    for when in [*times, *(when - 300 for when in times), *times]:
+        exact = datetime.fromtimestamp(round(when * 1_000_000) / 1_000_000, UTC)
+        assert stamps.stamp(when) == process(exact)

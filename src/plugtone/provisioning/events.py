@@ -374,21 +374,26 @@ class _Stamps:
     (by SQLAlchemy's own processor, so the two cannot differ) and the microseconds
     appended. Measured: 0.7 µs an event against 2.3 µs through a datetime."""
 
-    __slots__ = ("_prefix", "_process", "_second")
+    __slots__ = ("_prefixes", "_process")
 
     def __init__(self, process) -> None:
         self._process = process
-        self._second = -1
-        self._prefix = ""
+        self._prefixes: dict[int, str] = {}
+        """By second: a batch stamps each event's second and, per new device, the
+        second a boot gap earlier, so one remembered second would be made again and
+        again (5,000 times in a storm's batch of 10,000 events)."""
 
     def stamp(self, when: float) -> str:
         second, micro = divmod(round(when * 1_000_000), 1_000_000)
-        if second != self._second:
+        prefix = self._prefixes.get(second)
+        if prefix is None:
             whole = self._process(datetime.fromtimestamp(second, UTC))
             if not whole.endswith(".000000"):  # not the layout this relies on
                 return self._process(datetime.fromtimestamp(when, UTC))
-            self._second, self._prefix = second, whole[:-6]
-        return f"{self._prefix}{micro:06d}"
+            if len(self._prefixes) >= 64:
+                self._prefixes.clear()
+            prefix = self._prefixes[second] = whole[:-6]
+        return f"{prefix}{micro:06d}"
 
 
 def _datetime(when: float) -> datetime:
