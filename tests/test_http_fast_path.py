@@ -318,3 +318,35 @@ async def test_closed_connections_leave_nothing_for_the_garbage_collector(served
         gc.set_debug(0)
         gc.garbage.clear()
     assert left == []
+
+
+@pytest.mark.anyio
+async def test_a_miss_tries_the_cache_once_and_resolves_once(served):
+    """A miss is looked up in memory once (by the front, on the event loop), then
+    resolved once in a worker thread: the ASGI protocol it is handed to carries the
+    miss and does not try the cache again (in a cold storm almost every request is a
+    miss, and each look-up is a whole resolution)."""
+    resolver = served.provisioner.resolver
+    calls = {"cached": 0, "resolve": 0}
+    cached, resolve = resolver.cached, resolver.resolve
+
+    def counted_cached(request):
+        calls["cached"] += 1
+        return cached(request)
+
+    def counted_resolve(request):
+        calls["resolve"] += 1
+        return resolve(request)
+
+    with (mock.patch.object(resolver, "cached", counted_cached),
+          mock.patch.object(resolver, "resolve", counted_resolve)):  # fmt: skip
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        try:
+            writer.write(request())  # a miss
+            assert (await read_answer(reader))[0] == 200
+            assert calls == {"cached": 1, "resolve": 1}
+            writer.write(request())  # now in memory: answered at once
+            assert (await read_answer(reader))[0] == 200
+            assert calls == {"cached": 2, "resolve": 1}
+        finally:
+            writer.close()

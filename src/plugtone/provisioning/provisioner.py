@@ -91,11 +91,15 @@ class Provisioner:
         return await asyncio.to_thread(self.resolver.authorize_upload, request)
 
     async def store_upload(
-        self, request: FileRequest, ref: UploadRef, content: bytes, *, append: bool = False
-    ) -> int:
-        """Save an accepted upload (raises ``UploadTooLarge``) and log it."""
+        self, request: FileRequest, ref: UploadRef, content: bytes, *, append: bool = False,
+        trust: Trust | None = None,
+    ) -> int:  # fmt: skip
+        """Save an accepted upload (raises ``UploadTooLarge``) and log it, at ``trust``:
+        the level :meth:`authorize_upload` accepted it at (worked out again if not
+        given)."""
         size = await asyncio.to_thread(self.uploads.save, ref, content, append=append)
-        _, trust = await asyncio.to_thread(self.resolver.authorize_upload, request)
+        if trust is None:
+            _, trust = await asyncio.to_thread(self.resolver.authorize_upload, request)
         self.recorder.record(
             Event(
                 transport=request.transport,
@@ -111,10 +115,15 @@ class Provisioner:
         )
         return size
 
-    async def answer(self, request: FileRequest) -> Answer:
+    async def answer(self, request: FileRequest, *, missed: bool = False) -> Answer:
         """Resolve on the event loop when cached, else in a worker thread; then
-        :meth:`screen` it, waiting as long as the sweep guard says."""
-        answer = self.resolver.cached(request)
+        :meth:`screen` it, waiting as long as the sweep guard says.
+
+        ``missed``: the caller's fast path has just tried the cache for this request
+        and found nothing, so it goes straight to the thread (in a cold boot storm
+        nearly every request is a miss, and trying again cost a resolution each).
+        """
+        answer = None if missed else self.resolver.cached(request)
         if answer is None:
             answer = await asyncio.to_thread(self.resolver.resolve, request)
         answer, delay = self.screen(request, answer)

@@ -482,7 +482,7 @@ class ProvisioningFtpServer(aioftp.Server):
         """Accept only declared upload names; collect up to the cap; store atomically."""
         real_path, _ = self.get_paths(connection, rest)
         request = _request(connection, real_path)
-        target = await self.provisioner.upload_target(request)
+        target, trust = await self.provisioner.authorize_upload(request)
         append = "a" in mode
         site = self.accounts.site_of(connection)
         if target is not None and not await within_site(self.provisioner, site, target.mac):
@@ -516,7 +516,8 @@ class ProvisioningFtpServer(aioftp.Server):
                 connection.response("552", f"larger than {target.max_bytes} bytes; not stored")
                 return True
             try:
-                await self.provisioner.store_upload(request, target, bytes(content), append=append)
+                await self.provisioner.store_upload(request, target, bytes(content), append=append,
+                                                    trust=trust)  # fmt: skip
             except UploadTooLarge as error:
                 self.provisioner.finished(request, None, "refused", received, "upload too large")
                 connection.response("552", str(error))

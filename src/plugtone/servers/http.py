@@ -267,10 +267,10 @@ class PhoneApp:
 
     async def serve_file(
         self, file_request: FileRequest, scope: MutableMapping[str, Any], receive: Receive,
-        send: Send, screened: tuple[Answer, float] | None = None,
+        send: Send, screened: tuple[Answer, float] | None = None, missed: bool = False,
     ) -> None:  # fmt: skip
         if screened is None:
-            answer = await self.provisioner.answer(file_request)
+            answer = await self.provisioner.answer(file_request, missed=missed)
         else:
             answer, delay = screened
             await asyncio.sleep(delay)
@@ -361,7 +361,7 @@ class PhoneApp:
             if not message.get("more_body", False):
                 break
         try:
-            await provisioner.store_upload(file_request, target, bytes(content))
+            await provisioner.store_upload(file_request, target, bytes(content), trust=trust)
         except UploadTooLarge:
             await _send_reply(send, _plain(413, b"too large\n"))
             return
@@ -383,7 +383,9 @@ class _Pending:
         return self.screened[0] if self.screened is not None else None
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
-        await self.app.serve_file(self.request, scope, receive, send, self.screened)
+        # Without an answer, the cache was tried for this request (by answer_now) and missed.
+        await self.app.serve_file(self.request, scope, receive, send, self.screened,
+                                  missed=self.screened is None)  # fmt: skip
 
 
 def _replies(answer: Answer, content: bytes) -> tuple[str, Reply, Reply]:

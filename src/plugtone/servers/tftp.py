@@ -420,7 +420,7 @@ class TftpServer:
     async def _serve_download(self, job: _Job) -> None:
         """The slow path: the resolver has to read the store or render first."""
         try:
-            answer = await self.provisioner.answer(job.request)
+            answer = await self.provisioner.answer(job.request, missed=True)
         except Exception as problem:
             self._server_error(job, problem)
         else:
