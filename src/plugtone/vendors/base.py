@@ -463,6 +463,15 @@ class VendorPlugin(ABC):
         never rendered (see :meth:`offer_firmware`).
         """
 
+    def follow_ups(self, ref: FileRef, phone: PhoneView) -> tuple[str, ...]:
+        """The paths ``phone`` asks for next, once it has read its file ``ref``: the
+        files ``ref`` names for it, in its boot sequence. The resolver renders them in
+        the same worker-thread visit as ``ref`` (:meth:`Resolver.resolve`), so the
+        requests that follow are answered from memory on the event loop instead of each
+        going to a thread. Only what the phone is told to fetch, never a guess: a file
+        rendered and not asked for is CPU lost. Default: none."""
+        return ()
+
     @abstractmethod
     def served_files(self, models: Iterable[str], macs: Iterable[str]) -> list[str]:
         """Every path this vendor serves for phones of ``models`` with ``macs``.

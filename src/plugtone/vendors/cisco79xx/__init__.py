@@ -264,6 +264,15 @@ class Cisco79xxPlugin(VendorPlugin):
             return None
         return super().offer_firmware(ref, phone, device)
 
+    def follow_ups(self, ref: FileRef, phone: PhoneView) -> tuple[str, ...]:
+        """After ``SIP<MAC>.cnf`` the phone reads the dial plan its ``dial_template``
+        names, with ``.xml`` added (the boot sequence above); a raw ``dial_template``
+        naming a file of someone else's is not followed."""
+        if ref.name != "SIP.cnf" or ref.mac != phone.mac:
+            return ()
+        template = _kept_settings(phone)[0].get("dial_template")
+        return (f"{template}.xml",) if template else ()
+
     def render(
         self, ref: FileRef, phone: PhoneView | None, model: ModelView | None
     ) -> bytes | None:

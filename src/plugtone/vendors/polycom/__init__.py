@@ -330,6 +330,9 @@ class PolycomPlugin(VendorPlugin):
     def is_secret_setting(self, name: str) -> bool:
         return is_secret_name(name)
 
+    def follow_ups(self, ref: FileRef, phone: PhoneView) -> tuple[str, ...]:
+        return _follow_ups(ref, phone)
+
     def render(
         self, ref: FileRef, phone: PhoneView | None, model: ModelView | None
     ) -> bytes | None:
@@ -354,6 +357,16 @@ class PolycomPlugin(VendorPlugin):
             note = f"{mac}-directory.xml: contacts for {heading}"
             return phone_directory(phone, note)
         return None
+
+
+def _follow_ups(ref: FileRef, phone: PhoneView) -> tuple[str, ...]:
+    """After the master file, the application reads the two files its ``CONFIG_FILES``
+    lists first (:func:`_master`), then ``<MAC>-directory.xml`` (the boot sequence at
+    the top of this module)."""
+    if ref.name != "mac.cfg" or ref.mac != phone.mac:
+        return ()
+    mac = phone.mac.lower()
+    return (f"{mac}-reg.cfg", f"{mac}-site.cfg", f"{mac}-directory.xml")
 
 
 def _master(phone: PhoneView, note: str) -> bytes:
