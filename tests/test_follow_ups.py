@@ -84,3 +84,27 @@ phones:
     assert b'dial_template: "dialplan00115C000002"' in resolver.resolve(own).content
     other = FileRequest("dialplan00115C000002.xml", "tftp", client_address="10.0.0.9")
     assert resolver.cached(other) is None  # the other phone's file waits for that phone
+
+
+def test_a_polycom_directory_follows_from_memory_until_the_phone_uploads_its_own(
+    store, tmp_path
+):  # fmt: skip
+    """``<MAC>-directory.xml`` is also a name the phone uploads its contacts under: with
+    nothing uploaded the rendered directory comes from memory; once the phone has
+    uploaded its own, that is what it gets back."""
+    from plugtone.provisioning.uploads import UploadStore
+
+    apply_text(store, EXAMPLE.read_text())
+    uploads = UploadStore(tmp_path / "uploads")
+    resolver = Resolver(store, default_registry(), trusted_networks=PHONE_LAN, uploads=uploads)
+    master = request("0004f2000607.cfg")
+    answer = resolver.resolve(master)
+    assert answer.status is Status.OK
+    resolver.remember_address(master.client_address, answer.mac)  # as the event log does
+    rendered = resolver.cached(request("0004f2000607-directory.xml"))
+    assert rendered is not None and rendered.status is Status.OK
+    own = b"<directory><item_list><item><fn>Mine</fn><ct>42</ct></item></item_list></directory>"
+    polycom = resolver.registry.by_name["polycom"]
+    uploads.save(polycom.match_upload("0004f2000607-directory.xml"), own)  # as the phone did
+    assert resolver.cached(request("0004f2000607-directory.xml")) is None
+    assert resolver.resolve(request("0004f2000607-directory.xml")).content == own

@@ -126,11 +126,13 @@ def test_a_file_uploaded_after_a_miss_is_served_next_time(store, tmp_path):
     provisioner.finished(master, answer, "ok", answer.size)  # which ties it to the address
     request = FileRequest("0004f2000607-phone.cfg", "ftp", client_address="10.0.0.7")
     assert resolver.resolve(request).status is Status.NOT_FOUND
-    assert resolver.cached(request) is None  # never memoized: an upload may come
+    # nothing uploaded: known from memory and one stat, never memoized (an upload may come)
+    assert resolver.cached(request).status is Status.NOT_FOUND
     target = resolver.upload_target(request)
     uploads.save(
         target, b'<PHONE_CONFIG><OVERRIDES up.backlight.idleIntensity="1"/></PHONE_CONFIG>'
     )
+    assert resolver.cached(request) is None  # an upload to read: that is a thread's work
     answer = resolver.resolve(request)
     assert answer.status is Status.OK and b"idleIntensity" in answer.content
     # ordinary files are memoized: the second lookup needs no thread and no store

@@ -1326,7 +1326,8 @@ class Resolver:
         anything rendered, or the user's own settings would be lost at each reboot.
         Only to a request that may act as that phone (:meth:`acts_as`): anyone else
         gets what the name would get had nothing been uploaded.
-        Not cached: uploads change outside the inventory generation.
+        Not cached: uploads change outside the inventory generation, so whether one is
+        there is looked up on every request (from the event loop too: one ``stat``).
         """
         if self.uploads is None:
             return None
@@ -1337,6 +1338,16 @@ class Resolver:
             if trust is Trust.STRANGER or ref.mac != mac:
                 return None
             if not allow_io:
+                # Whether anything was uploaded under the name is one stat of a local
+                # file, answered on the event loop as TFTP reads a stored file's blocks;
+                # only reading one that is there goes to a thread. Most phones never
+                # upload what they ask for (a Polycom's contacts, its overrides), and
+                # each such request went to a thread and back to learn it.
+                try:
+                    if not self.uploads.path(ref).is_file():
+                        return None
+                except (OSError, ValueError):
+                    return None
                 raise _NeedsStore
             phone = self._phone(ref.mac, allow_io)
             if phone is None or phone.vendor != plugin.name:
