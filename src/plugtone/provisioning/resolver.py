@@ -810,8 +810,8 @@ class Resolver:
         """Render, while in this worker thread, the files the phone asks for next once
         it has read its own file ``answer`` (:meth:`VendorPlugin.follow_ups`): its next
         requests are then answered from memory on the event loop. In a cold boot storm
-        a Polycom reads four files of its own and a 79xx two, and each miss went to a
-        thread and back through the ASGI protocol: more CPU than rendering the file.
+        a phone may read up to four files of its own, and each miss went to a thread
+        and back through the ASGI protocol: more CPU than rendering the file.
         Only files of that phone's own or common to its vendor are rendered; a failure
         here is left for the request that asks for the file to meet."""
         mac = answer.mac
@@ -1341,7 +1341,7 @@ class Resolver:
                 # Whether anything was uploaded under the name is one stat of a local
                 # file, answered on the event loop as TFTP reads a stored file's blocks;
                 # only reading one that is there goes to a thread. Most phones never
-                # upload what they ask for (a Polycom's contacts, its overrides), and
+                # upload what they ask for (their contacts, their overrides), and
                 # each such request went to a thread and back to learn it.
                 try:
                     if not self.uploads.path(ref).is_file():

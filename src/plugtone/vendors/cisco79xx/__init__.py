@@ -266,8 +266,9 @@ class Cisco79xxPlugin(VendorPlugin):
 
     def follow_ups(self, ref: FileRef, phone: PhoneView) -> tuple[str, ...]:
         """After ``SIP<MAC>.cnf`` the phone reads the dial plan its ``dial_template``
-        names, with ``.xml`` added (the boot sequence above); a raw ``dial_template``
-        naming a file of someone else's is not followed."""
+        names, with ``.xml`` added (the boot sequence above). A raw ``dial_template``
+        is followed as written; the resolver renders ahead only the phone's own files
+        and common ones, so one naming another phone's plan brings nothing along."""
         if ref.name != "SIP.cnf" or ref.mac != phone.mac:
             return ()
         template = _kept_settings(phone)[0].get("dial_template")
