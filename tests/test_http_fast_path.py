@@ -350,3 +350,32 @@ async def test_a_miss_tries_the_cache_once_and_resolves_once(served):
             assert calls == {"cached": 2, "resolve": 1}
         finally:
             writer.close()
+
+
+@pytest.mark.anyio
+async def test_a_polycoms_files_after_its_master_are_answered_from_memory(served):
+    """A Polycom booting over HTTP: its master file goes to a worker thread, which
+    renders the files the master lists and the directory it reads next, so those three
+    requests (the directory after a look for an upload of the phone's own) are answered
+    at once by the front, with no thread."""
+    resolver = served.provisioner.resolver
+    resolved = []
+    resolve = resolver.resolve
+
+    def counted_resolve(request):
+        resolved.append(request.path)
+        return resolve(request)
+
+    agent = b"User-Agent: FileTransport PolycomSoundPointIP-SPIP_650-UA/3.2.3.1734"
+    with mock.patch.object(resolver, "resolve", counted_resolve):
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        try:
+            for name in (b"0004f2000607.cfg", b"0004f2000607-reg.cfg",
+                         b"0004f2000607-site.cfg", b"0004f2000607-directory.xml"):  # fmt: skip
+                writer.write(b"GET /" + name + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + agent
+                             + b"\r\n\r\n")  # fmt: skip
+                status, _, body = await read_answer(reader)
+                assert status == 200 and body, name
+        finally:
+            writer.close()
+    assert resolved == ["/0004f2000607.cfg"]
